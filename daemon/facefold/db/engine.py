@@ -1,0 +1,60 @@
+"""Engines for the configured database: SQLite tuned for a daemon plus readers, migrations at start."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000  # wait this long for another writer (a user's sqlite3) to finish
+
+
+def migrations_dir() -> Path:
+    """The Alembic scripts: packaged inside the wheel, or the repository's top-level folder."""
+    here = Path(__file__).resolve().parent.parent
+    packaged = here / "_migrations"
+    return packaged if packaged.is_dir() else here.parent.parent / "migrations"
+
+
+def make_engine(url: str) -> Engine:
+    """Return an Engine; for a SQLite file, create its folder owner-only and turn on WAL,
+    foreign keys and a busy timeout on every connection."""
+    u = make_url(url)
+    is_sqlite = u.get_backend_name() == "sqlite"
+    if is_sqlite and u.database and u.database != ":memory:":
+        folder = Path(u.database).parent
+        if not folder.exists():
+            folder.mkdir(parents=True, mode=0o700)
+    engine = create_engine(url)
+    if is_sqlite:
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            cur.execute("PRAGMA journal_mode = WAL")
+            cur.execute("PRAGMA foreign_keys = ON")
+            cur.execute("PRAGMA synchronous = NORMAL")
+            cur.close()
+
+        if u.database and u.database != ":memory:":
+            db = Path(u.database)
+            with engine.connect():
+                pass
+            if db.exists():
+                os.chmod(db, 0o600)
+    return engine
+
+
+def upgrade_head(engine: Engine) -> None:
+    """Apply every pending migration (Alembic `upgrade head`) on this engine's database."""
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(migrations_dir()))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")

@@ -1,0 +1,108 @@
+"""The schema, as typed SQLAlchemy 2.0 models. Migrations in the top-level `migrations/` create it."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+
+import numpy as np
+from sqlalchemy import (
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    func,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+EMBEDDING_DTYPE = np.dtype("<f4")  # little-endian float32, 128 of them: 512 bytes a face
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class ImageStatus(enum.StrEnum):
+    queued = "queued"
+    processing = "processing"
+    done = "done"
+    failed = "failed"
+
+
+class Image(Base):
+    """A photo file at one path. Faces hang off the first image with a given content (sha256);
+    other paths with the same content share them through the `person_photos` view."""
+
+    __tablename__ = "images"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    path: Mapped[str] = mapped_column(Text, unique=True)
+    sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    size: Mapped[int | None] = mapped_column(Integer)
+    mtime: Mapped[float | None] = mapped_column(Float)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[ImageStatus] = mapped_column(
+        Enum(ImageStatus, native_enum=False, length=16, validate_strings=True), index=True
+    )
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    faces: Mapped[list[Face]] = relationship(back_populates="image", cascade="all, delete-orphan")
+
+
+class Person(Base):
+    """A person: a cluster of faces with a stable id, optionally named by the user."""
+
+    __tablename__ = "persons"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+
+    faces: Mapped[list[Face]] = relationship(back_populates="person")
+
+
+class Face(Base):
+    """One detected face: where it is, how sure the detector was, and its FaceNet vector."""
+
+    __tablename__ = "faces"
+    __table_args__ = (Index("ix_faces_person_id_image_id", "person_id", "image_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), index=True)
+    box_x: Mapped[float] = mapped_column(Float)
+    box_y: Mapped[float] = mapped_column(Float)
+    box_w: Mapped[float] = mapped_column(Float)
+    box_h: Mapped[float] = mapped_column(Float)
+    landmarks: Mapped[str] = mapped_column(Text)  # JSON [[x, y] × 5]: eyes, nose, mouth corners
+    confidence: Mapped[float] = mapped_column(Float)
+    embedding: Mapped[bytes] = mapped_column(LargeBinary)  # 128 little-endian float32, unit length
+    person_id: Mapped[int | None] = mapped_column(
+        ForeignKey("persons.id", ondelete="SET NULL"), index=True
+    )
+
+    image: Mapped[Image] = relationship(back_populates="faces")
+    person: Mapped[Person | None] = relationship(back_populates="faces")
+
+    def vector(self) -> np.ndarray:
+        return np.frombuffer(self.embedding, dtype=EMBEDDING_DTYPE)
+
+

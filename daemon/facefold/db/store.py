@@ -1,0 +1,211 @@
+"""Reading and writing facefold's data. Every function takes the caller's Session; none commits."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.orm import Session
+
+from facefold.db.models import EMBEDDING_DTYPE, Face, Image, ImageStatus, Person
+
+
+@dataclass(frozen=True)
+class NewFace:
+    box: tuple[float, float, float, float]
+    landmarks: list[list[float]]
+    confidence: float
+    embedding: np.ndarray  # (128,) float32, unit length
+
+
+@dataclass(frozen=True)
+class FaceMatrix:
+    """All stored faces as arrays, row-aligned: what clustering needs, loaded in one query."""
+
+    face_ids: np.ndarray
+    image_ids: np.ndarray
+    person_ids: np.ndarray  # -1 where unassigned
+    vectors: np.ndarray  # (N, 128) float32
+
+
+def image_by_path(s: Session, path: str) -> Image | None:
+    return s.scalars(select(Image).where(Image.path == path)).one_or_none()
+
+
+def images_by_path(s: Session) -> dict[str, Image]:
+    return {img.path: img for img in s.scalars(select(Image))}
+
+
+def done_image_with_content(s: Session, sha256: str, exclude_path: str | None = None) -> Image | None:
+    """The image (lowest id) already processed with this content, other than `exclude_path`."""
+    q = select(Image).where(Image.sha256 == sha256, Image.status == ImageStatus.done)
+    if exclude_path is not None:
+        q = q.where(Image.path != exclude_path)
+    return s.scalars(q.order_by(Image.id).limit(1)).one_or_none()
+
+
+def _detach_faces(s: Session, img: Image) -> None:
+    """Before `img` loses its content: hand its faces to another path with the same content, or
+    delete them when there is none."""
+    if img.sha256 is None:
+        return
+    heir = done_image_with_content(s, img.sha256, exclude_path=img.path)
+    if heir is not None:
+        s.execute(update(Face).where(Face.image_id == img.id).values(image_id=heir.id))
+    else:
+        s.execute(delete(Face).where(Face.image_id == img.id))
+    s.expire(img, ["faces"])
+
+
+def _upsert(s: Session, path: str, sha256: str | None, size: int | None,
+            mtime: float | None) -> Image:
+    img = image_by_path(s, path)
+    if img is None:
+        img = Image(path=path, status=ImageStatus.queued, attempts=0)
+        s.add(img)
+    elif img.sha256 != sha256:
+        _detach_faces(s, img)
+    img.sha256, img.size, img.mtime = sha256, size, mtime
+    return img
+
+
+def record_processed(s: Session, path: str, sha256: str, size: int, mtime: float,
+                     width: int, height: int, faces: Sequence[NewFace]) -> Image:
+    """Store a processed photo and its faces (replacing what the path held before)."""
+    img = _upsert(s, path, sha256, size, mtime)
+    img.width, img.height = width, height
+    img.status, img.error = ImageStatus.done, None
+    img.attempts += 1
+    s.flush()
+    s.execute(delete(Face).where(Face.image_id == img.id))
+    for f in faces:
+        s.add(Face(
+            image_id=img.id, box_x=f.box[0], box_y=f.box[1], box_w=f.box[2], box_h=f.box[3],
+            landmarks=json.dumps(f.landmarks), confidence=f.confidence,
+            embedding=np.asarray(f.embedding, dtype=EMBEDDING_DTYPE).tobytes(),
+        ))
+    return img
+
+
+def record_duplicate(s: Session, path: str, sha256: str, size: int, mtime: float) -> Image:
+    """Store a path whose content was already processed under another path: no faces of its own."""
+    img = _upsert(s, path, sha256, size, mtime)
+    img.status, img.error = ImageStatus.done, None
+    if img.id is not None:
+        s.execute(delete(Face).where(Face.image_id == img.id))
+    return img
+
+
+def record_unchanged(s: Session, img: Image, mtime: float) -> None:
+    img.mtime = mtime
+
+
+def record_failure(s: Session, path: str, error: str, sha256: str | None = None,
+                   size: int | None = None, mtime: float | None = None) -> Image:
+    """Store a photo that could not be processed, with the reason."""
+    img = _upsert(s, path, sha256, size, mtime)
+    img.status, img.error = ImageStatus.failed, error
+    img.attempts += 1
+    return img
+
+
+def forget_image(s: Session, img: Image) -> None:
+    """Remove a path that no longer exists; its faces move to a duplicate path if there is one."""
+    _detach_faces(s, img)
+    s.delete(img)
+
+
+def face_matrix(s: Session) -> FaceMatrix:
+    rows = s.execute(
+        select(Face.id, Face.image_id, Face.person_id, Face.embedding).order_by(Face.id)
+    ).all()
+    if not rows:
+        return FaceMatrix(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64),
+                          np.zeros((0, 128), np.float32))
+    vectors = np.frombuffer(b"".join(r[3] for r in rows), dtype=EMBEDDING_DTYPE).reshape(len(rows), -1)
+    return FaceMatrix(
+        face_ids=np.array([r[0] for r in rows], dtype=np.int64),
+        image_ids=np.array([r[1] for r in rows], dtype=np.int64),
+        person_ids=np.array([r[2] if r[2] is not None else -1 for r in rows], dtype=np.int64),
+        vectors=vectors.astype(np.float32),
+    )
+
+
+def create_person(s: Session) -> Person:
+    p = Person()
+    s.add(p)
+    s.flush()
+    return p
+
+
+def set_face_persons(s: Session, assignment: dict[int, int | None]) -> None:
+    """Set face id → person id (None: unassigned) in bulk."""
+    if assignment:
+        s.execute(update(Face), [{"id": f, "person_id": p} for f, p in assignment.items()])
+
+
+def delete_empty_unnamed_persons(s: Session) -> int:
+    """Delete persons with no faces and no name; return how many."""
+    has_face = select(Face.id).where(Face.person_id == Person.id).exists()
+    res = s.execute(delete(Person).where(Person.name.is_(None), ~has_face))
+    return int(getattr(res, "rowcount", 0) or 0)
+
+
+def person_photo_rows(s: Session) -> list[tuple[int, str | None, str]]:
+    """(person id, name, photo path) for every photo that shows a person: the `person_photos` view."""
+    rows = s.execute(
+        text("SELECT person_id, person_name, photo_path FROM person_photos "
+             "ORDER BY person_id, photo_path")
+    ).all()
+    return [(int(r[0]), r[1], str(r[2])) for r in rows]
+
+
+@dataclass(frozen=True)
+class PersonSummary:
+    id: int
+    name: str | None
+    faces: int
+    photos: int
+
+
+def person_summaries(s: Session) -> list[PersonSummary]:
+    faces = dict(
+        s.execute(select(Face.person_id, func.count(Face.id)).group_by(Face.person_id)).all()
+    )
+    photos: dict[int, int] = {
+        int(pid): int(n) for pid, n in
+        s.execute(text("SELECT person_id, COUNT(*) FROM person_photos GROUP BY person_id"))
+    }
+    return [
+        PersonSummary(p.id, p.name, int(faces.get(p.id, 0)), int(photos.get(p.id, 0)))
+        for p in s.scalars(select(Person).order_by(Person.id))
+    ]
+
+
+@dataclass(frozen=True)
+class StatusSummary:
+    images_by_status: dict[str, int]
+    faces: int
+    assigned_faces: int
+    persons: int
+    failures: list[tuple[str, str]]  # (path, error), most recent first
+
+
+def status_summary(s: Session, last_errors: int = 20) -> StatusSummary:
+    counts = {st.value: 0 for st in ImageStatus}
+    for status, n in s.execute(select(Image.status, func.count(Image.id)).group_by(Image.status)):
+        counts[status.value if isinstance(status, ImageStatus) else str(status)] = int(n)
+    failures = s.execute(
+        select(Image.path, Image.error).where(Image.status == ImageStatus.failed)
+        .order_by(Image.updated_at.desc(), Image.id.desc()).limit(last_errors)
+    ).all()
+    return StatusSummary(
+        images_by_status=counts,
+        faces=int(s.scalar(select(func.count(Face.id))) or 0),
+        assigned_faces=int(s.scalar(select(func.count(Face.id)).where(Face.person_id.is_not(None))) or 0),
+        persons=int(s.scalar(select(func.count(Person.id))) or 0),
+        failures=[(str(p), str(e or "")) for p, e in failures],
+    )

@@ -1,0 +1,195 @@
+"""Pure clustering maths: unit face vectors → person labels. Knows nothing of facefold's storage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+NOISE = -1
+
+
+@dataclass(frozen=True)
+class ClusterParams:
+    min_cluster_size: int = 2  # HDBSCAN: smallest group that makes a person
+    min_samples: int = 1  # HDBSCAN: neighbours for a core face
+    merge_distance: float = 0.9  # merge clusters closer than this (RMS face distance), no shared photo
+    max_distance: float = 1.0  # a face joins a person only within this distance of one of its faces
+
+
+def enforce_cannot_link(vectors: np.ndarray, photos: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Return labels where no cluster holds two faces of one photo: the face nearest the cluster's
+    mean keeps its place, the others become noise."""
+    labels = labels.copy()
+    for lab in np.unique(labels[labels != NOISE]):
+        idx = np.flatnonzero(labels == lab)
+        _, counts = np.unique(photos[idx], return_counts=True)
+        if counts.max() < 2:
+            continue
+        centre = vectors[idx].mean(axis=0)
+        dist = np.linalg.norm(vectors[idx] - centre, axis=1)
+        seen: set[int] = set()
+        for j in idx[np.argsort(dist, kind="stable")]:
+            if int(photos[j]) in seen:
+                labels[j] = NOISE
+            else:
+                seen.add(int(photos[j]))
+    return labels
+
+
+def merge_close_clusters(vectors: np.ndarray, photos: np.ndarray, labels: np.ndarray,
+                         merge_distance: float) -> np.ndarray:
+    """Greedily merge the two closest clusters while their root-mean-square face distance is below
+    `merge_distance` and they share no photo; return relabelled, 0-based labels.
+
+    For unit vectors the mean squared distance between clusters A and B is 2 - 2·(ΣA·ΣB)/(|A||B|),
+    so each round costs one k×k product over cluster sums.
+    """
+    ids = [int(x) for x in np.unique(labels[labels != NOISE])]
+    if len(ids) < 2:
+        return relabel(labels)
+    sums = np.stack([vectors[labels == i].sum(axis=0) for i in ids]).astype(np.float64)
+    counts = np.array([(labels == i).sum() for i in ids], dtype=np.float64)
+    members = [set(np.flatnonzero(labels == i).tolist()) for i in ids]
+    photo_sets = [set(photos[labels == i].tolist()) for i in ids]
+    alive = np.ones(len(ids), dtype=bool)
+    limit = merge_distance**2
+    while alive.sum() > 1:
+        ms = 2.0 - 2.0 * (sums @ sums.T) / np.outer(counts, counts)
+        ms[~alive, :] = np.inf
+        ms[:, ~alive] = np.inf
+        np.fill_diagonal(ms, np.inf)
+        merged = False
+        for flat in np.argsort(ms, axis=None):
+            a, b = np.unravel_index(flat, ms.shape)
+            if ms[a, b] >= limit:
+                break
+            if photo_sets[a] & photo_sets[b]:
+                continue
+            sums[a] += sums[b]
+            counts[a] += counts[b]
+            members[a] |= members[b]
+            photo_sets[a] |= photo_sets[b]
+            alive[b] = False
+            merged = True
+            break
+        if not merged:
+            break
+    out = np.full(len(labels), NOISE, dtype=np.int64)
+    for new, k in enumerate(np.flatnonzero(alive)):
+        out[sorted(members[k])] = new
+    return out
+
+
+def relabel(labels: np.ndarray) -> np.ndarray:
+    """Return labels renumbered 0..k-1 in order of first appearance, noise kept as -1."""
+    out = np.full(len(labels), NOISE, dtype=np.int64)
+    mapping: dict[int, int] = {}
+    for i, lab in enumerate(labels):
+        if lab != NOISE:
+            out[i] = mapping.setdefault(int(lab), len(mapping))
+    return out
+
+
+def prune_loose_faces(vectors: np.ndarray, labels: np.ndarray, max_distance: float,
+                      min_size: int) -> np.ndarray:
+    """Return labels where every clustered face has a face of its own cluster within
+    `max_distance`; faces without one become noise, and clusters left smaller than `min_size`
+    dissolve."""
+    labels = labels.copy()
+    changed = True
+    while changed:
+        changed = False
+        for lab in np.unique(labels[labels != NOISE]):
+            idx = np.flatnonzero(labels == lab)
+            if len(idx) < min_size:
+                labels[idx] = NOISE
+                changed = True
+                continue
+            d = np.linalg.norm(vectors[idx, None, :] - vectors[None, idx, :], axis=-1)
+            np.fill_diagonal(d, np.inf)
+            loose = idx[d.min(axis=1) > max_distance]
+            if len(loose):
+                labels[loose] = NOISE
+                changed = True
+    return labels
+
+
+def attach_noise(vectors: np.ndarray, photos: np.ndarray, labels: np.ndarray,
+                 max_distance: float) -> np.ndarray:
+    """Give each noise face the cluster of its nearest clustered face when that face is within
+    `max_distance` and the cluster holds no other face of its photo; closest pairs go first."""
+    labels = labels.copy()
+    noise = np.flatnonzero(labels == NOISE)
+    member = np.flatnonzero(labels != NOISE)
+    if len(noise) == 0 or len(member) == 0:
+        return labels
+    d = np.linalg.norm(vectors[noise, None, :] - vectors[None, member, :], axis=-1)
+    nearest = d.argmin(axis=1)
+    order = np.argsort(d[np.arange(len(noise)), nearest], kind="stable")
+    photos_of: dict[int, set[int]] = {}
+    for j in member:
+        photos_of.setdefault(int(labels[j]), set()).add(int(photos[j]))
+    for k in order:
+        i, j = noise[k], member[nearest[k]]
+        if d[k, nearest[k]] > max_distance:
+            break
+        lab = int(labels[j])
+        if int(photos[i]) in photos_of[lab]:
+            continue
+        labels[i] = lab
+        photos_of[lab].add(int(photos[i]))
+    return labels
+
+
+def group_leftovers(vectors: np.ndarray, photos: np.ndarray, labels: np.ndarray,
+                    max_distance: float, min_size: int) -> np.ndarray:
+    """Give new clusters to noise faces that are all within `max_distance` of one another
+    (complete linkage), at least `min_size` of them, one face per photo.
+
+    HDBSCAN never returns a single cluster holding every face, so a library of one person (or the
+    last few faces of someone) would otherwise stay unassigned.
+    """
+    labels = labels.copy()
+    noise = np.flatnonzero(labels == NOISE)
+    if len(noise) < min_size:
+        return labels
+    from scipy.cluster.hierarchy import fcluster, linkage
+    from scipy.spatial.distance import pdist
+
+    groups = fcluster(linkage(pdist(vectors[noise]), method="complete"), t=max_distance,
+                      criterion="distance")
+    groups = enforce_cannot_link(vectors[noise], photos[noise], groups.astype(np.int64))
+    next_label = int(labels.max()) + 1
+    for g in np.unique(groups[groups != NOISE]):
+        idx = noise[groups == g]
+        if len(idx) >= min_size:
+            labels[idx] = next_label
+            next_label += 1
+    return labels
+
+
+def cluster_faces(vectors: np.ndarray, photos: np.ndarray, params: ClusterParams) -> np.ndarray:
+    """Given (N, D) unit vectors and each face's photo id, return N labels (-1: nobody yet).
+
+    HDBSCAN on Euclidean distance; then no two faces of one photo in a cluster, no face farther
+    than `max_distance` from all others of its cluster, close clusters merged, noise faces near a
+    cluster attached to it, and tight groups of the remaining noise made clusters.
+    """
+    n = len(vectors)
+    if n < params.min_cluster_size:
+        return np.full(n, NOISE, dtype=np.int64)
+    import hdbscan
+
+    labels = hdbscan.HDBSCAN(
+        min_cluster_size=params.min_cluster_size,
+        min_samples=params.min_samples,
+        metric="euclidean",
+        core_dist_n_jobs=1,
+    ).fit_predict(np.asarray(vectors, dtype=np.float64))
+    labels = enforce_cannot_link(vectors, photos, labels)
+    labels = prune_loose_faces(vectors, labels, params.max_distance, params.min_cluster_size)
+    labels = merge_close_clusters(vectors, photos, labels, params.merge_distance)
+    labels = attach_noise(vectors, photos, labels, params.max_distance)
+    return relabel(group_leftovers(vectors, photos, labels, params.max_distance,
+                                   params.min_cluster_size))

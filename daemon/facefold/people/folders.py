@@ -1,0 +1,173 @@
+"""Per-person folders of symlinks: a pure plan from (person, photo) rows, and a sync that applies it.
+
+Only what facefold created is ever changed or removed: the manifest in the state dir records every
+folder and link it made. A new folder is built under a hidden temporary name and renamed into
+place, so nobody sees it half-built; links in an existing folder are each replaced atomically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+MANIFEST_VERSION = 1
+TMP_PREFIX = ".facefold-tmp-"
+
+Plan = dict[str, dict[str, str]]  # folder name → link name → absolute target path
+
+
+def person_folder_name(person_id: int) -> str:
+    """The folder of an unnamed person: `person_0001` (zero-padded, stable with the id)."""
+    return f"person_{person_id:04d}"
+
+
+def _disambiguate(path: str) -> str:
+    p = Path(path)
+    tag = hashlib.sha1(path.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+    return f"{p.stem}~{tag}{p.suffix}"
+
+
+def plan_links(rows: Iterable[tuple[str, str]]) -> Plan:
+    """Given (folder name, absolute photo path) rows, return the links each folder should hold.
+
+    A link is named like its photo; photos with the same file name in one folder get a short hash
+    of their full path in the name, so both keep a link and names are stable for a given set.
+    """
+    by_folder: dict[str, set[str]] = {}
+    for folder, path in rows:
+        by_folder.setdefault(folder, set()).add(path)
+    plan: Plan = {}
+    for folder, paths in by_folder.items():
+        names: dict[str, list[str]] = {}
+        for path in paths:
+            names.setdefault(Path(path).name, []).append(path)
+        links: dict[str, str] = {}
+        for name, group in names.items():
+            if len(group) == 1:
+                links[name] = group[0]
+            else:
+                for path in group:
+                    links[_disambiguate(path)] = path
+        plan[folder] = links
+    return plan
+
+
+@dataclass
+class SyncResult:
+    links_created: int = 0
+    links_removed: int = 0
+    folders_created: int = 0
+    folders_removed: int = 0
+    skipped: list[str] = field(default_factory=list)  # paths left alone, with the reason
+
+
+def _load_manifest(path: Path) -> dict[str, list[str]]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        log.warning("link manifest %s unreadable (%s); starting a new one", path, exc)
+        return {}
+    folders = data.get("folders", {}) if isinstance(data, dict) else {}
+    return {str(k): [str(x) for x in v] for k, v in folders.items() if isinstance(v, list)}
+
+
+def _save_manifest(path: Path, folders: dict[str, list[str]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps({"version": MANIFEST_VERSION, "folders": folders}, indent=1,
+                              ensure_ascii=False, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _safe_child(parent: Path, name: str) -> Path:
+    if not name or name in (".", "..") or "/" in name or "\0" in name:
+        raise ValueError(f"unsafe name {name!r}")
+    return parent / name
+
+
+def _replace_link(path: Path, target: str) -> None:
+    tmp = path.with_name(f"{TMP_PREFIX}{os.getpid()}-{path.name}")
+    if os.path.lexists(tmp):
+        tmp.unlink()
+    os.symlink(target, tmp)
+    os.replace(tmp, path)
+
+
+def sync_folders(people_dir: Path, plan: Plan, manifest_path: Path) -> SyncResult:
+    """Make `people_dir` hold exactly the planned links among what facefold manages.
+
+    Foreign files, and links facefold did not make, are never touched; a person folder that is a
+    symlink is refused. Returns what changed.
+    """
+    res = SyncResult()
+    people_dir.mkdir(parents=True, exist_ok=True)
+    old = _load_manifest(manifest_path)
+    new: dict[str, list[str]] = {}
+
+    for leftover in people_dir.glob(TMP_PREFIX + "*"):
+        if leftover.is_dir() and not leftover.is_symlink():
+            shutil.rmtree(leftover, ignore_errors=True)  # our own half-built folder from a crash
+
+    for folder, links in sorted(plan.items()):
+        fpath = _safe_child(people_dir, folder)
+        if fpath.is_symlink() or (fpath.exists() and not fpath.is_dir()):
+            res.skipped.append(f"{fpath}: not a real folder; left alone")
+            log.warning("people folder %s is not a real folder; left alone", fpath)
+            continue
+        owned = set(old.get(folder, []))
+        if not fpath.exists():
+            tmp = people_dir / f"{TMP_PREFIX}{folder}"
+            tmp.mkdir()
+            for name, target in sorted(links.items()):
+                os.symlink(target, _safe_child(tmp, name))
+            os.rename(tmp, fpath)
+            res.folders_created += 1
+            res.links_created += len(links)
+            new[folder] = sorted(links)
+            continue
+        kept: list[str] = []
+        for name, target in sorted(links.items()):
+            lpath = _safe_child(fpath, name)
+            if os.path.lexists(lpath):
+                if lpath.is_symlink() and os.readlink(lpath) == target:
+                    kept.append(name)
+                    continue
+                if name not in owned or not lpath.is_symlink():
+                    res.skipped.append(f"{lpath}: exists and is not facefold's; left alone")
+                    continue
+            _replace_link(lpath, target)
+            res.links_created += 1
+            kept.append(name)
+        for name in sorted(owned - set(links)):
+            lpath = fpath / name
+            if lpath.is_symlink():
+                lpath.unlink()
+                res.links_removed += 1
+        new[folder] = kept
+
+    for folder in sorted(set(old) - set(plan)):
+        fpath = people_dir / folder
+        if fpath.is_symlink() or not fpath.is_dir():
+            continue
+        for name in old[folder]:
+            lpath = fpath / name
+            if lpath.is_symlink():
+                lpath.unlink()
+                res.links_removed += 1
+        try:
+            fpath.rmdir()  # only when empty: foreign files keep the folder
+            res.folders_removed += 1
+        except OSError:
+            pass
+    _save_manifest(manifest_path, new)
+    return res

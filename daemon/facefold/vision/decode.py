@@ -1,0 +1,73 @@
+"""Bytes of a photo → RGB pixels, upright (EXIF orientation applied), or a DecodeError saying why."""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+try:  # HEIC/HEIF through the maintained Pillow plugin
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+except ImportError:  # pragma: no cover - optional at run time
+    pass
+
+# Pillow's own bomb guard would fire before ours with a less useful message; ours is the limit.
+Image.MAX_IMAGE_PIXELS = None
+
+
+class DecodeError(Exception):
+    """The file is not a usable photo; the message is the reason, ready for logs and the DB."""
+
+
+def _to_rgb(img: Image.Image) -> np.ndarray:
+    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        arr = np.asarray(img, dtype=np.float64)
+        hi = float(arr.max()) or 1.0
+        arr8 = np.clip(arr * (255.0 / hi), 0, 255).astype(np.uint8)
+        return np.ascontiguousarray(np.stack([arr8] * 3, axis=-1))
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(white, rgba)
+    return np.ascontiguousarray(np.asarray(img.convert("RGB"), dtype=np.uint8))
+
+
+def decode_image(data: bytes, max_pixels: int) -> np.ndarray:
+    """Given a file's bytes, return an (H, W, 3) uint8 RGB array, upright.
+
+    Raise DecodeError when the bytes are not an image Pillow can read, the image is truncated, or
+    it declares more than `max_pixels` pixels (checked before decoding, so bombs cost nothing).
+    The first frame of an animation is used.
+    """
+    if not data:
+        raise DecodeError("empty file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+            w, h = img.size
+            if w <= 0 or h <= 0:
+                raise DecodeError(f"image declares no pixels ({w}x{h})")
+            if w * h > max_pixels:
+                raise DecodeError(
+                    f"image too large: {w}x{h} = {w * h} pixels, limit is {max_pixels}"
+                )
+            img.seek(0)
+            img.load()
+            upright: Image.Image = ImageOps.exif_transpose(img) or img
+            return _to_rgb(upright)
+    except DecodeError:
+        raise
+    except UnidentifiedImageError:
+        raise DecodeError("not an image in a known format") from None
+    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as exc:
+        msg = str(exc) or type(exc).__name__
+        if "truncated" in msg.lower():
+            raise DecodeError(f"truncated image: {msg}") from None
+        raise DecodeError(f"cannot decode image: {msg}") from None
+    except MemoryError:
+        raise DecodeError("not enough memory to decode the image") from None

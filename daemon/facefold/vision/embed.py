@@ -1,0 +1,103 @@
+"""Aligned face crops → L2-normalised 128-d FaceNet vectors, batched at a fixed shape."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from facefold.vision.weights import WeightsError
+
+
+def standardise(crops: np.ndarray) -> np.ndarray:
+    """Per-image standardisation as FaceNet was trained: (x - mean) / max(std, 1/sqrt(n)) per crop."""
+    x = crops.astype(np.float32)
+    axes = tuple(range(1, x.ndim))
+    mean = x.mean(axis=axes, keepdims=True)
+    std = x.std(axis=axes, keepdims=True)
+    n = float(np.prod(x.shape[1:]))
+    return (x - mean) / np.maximum(std, 1.0 / np.sqrt(n))
+
+
+def l2_normalise(v: np.ndarray, eps: float = 1e-10) -> np.ndarray:
+    """Return each row scaled to unit length (float32)."""
+    v = np.asarray(v, dtype=np.float32)
+    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), eps)
+
+
+def weights_id(path: Path) -> str:
+    """A short, stable name for a weights file: its stem and the first 12 hex of its sha256."""
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(1 << 20):
+            h.update(block)
+    return f"{path.stem}:{h.hexdigest()[:12]}"
+
+
+class Embedder:
+    """FaceNet with weights from `weights_file`, loaded lazily once; `embed` maps crops to vectors."""
+
+    def __init__(self, weights_file: Path, batch_size: int = 32) -> None:
+        self.weights_file = weights_file
+        self.batch_size = batch_size
+        self._model: Any = None
+        self._forward: Any = None
+        self._lock = threading.Lock()
+        self.weights_id = ""
+
+    def load(self) -> None:
+        """Build the network, copy the weights in and check them; idempotent. Raise WeightsError."""
+        with self._lock:
+            if self._model is not None:
+                return
+            os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+            import tensorflow as tf
+
+            from facefold.vision.facenet import INPUT_SIZE, build_facenet
+            from facefold.vision.weights import load_facenet_weights
+
+            model = build_facenet()
+            load_facenet_weights(model, self.weights_file)
+            spec = tf.TensorSpec((self.batch_size, INPUT_SIZE, INPUT_SIZE, 3), tf.float32)
+            forward = tf.function(lambda x: model(x, training=False), input_signature=[spec])
+            probe = self._check(forward)
+            if not probe:
+                raise WeightsError(
+                    f"{self.weights_file}: the network gives degenerate output after loading: "
+                    "run `facefold models fetch`"
+                )
+            self._model, self._forward = model, forward
+            self.weights_id = weights_id(self.weights_file)
+
+    def _check(self, forward: Any) -> bool:
+        """Loaded weights give distinct, finite vectors for distinct inputs (random init would too,
+        but BN statistics left at defaults give near-constant output, and NaNs show a bad file)."""
+        rng = np.random.default_rng(0)
+        x = rng.integers(0, 256, size=(self.batch_size, 160, 160, 3)).astype(np.uint8)
+        out = np.asarray(forward(standardise(x)))
+        return bool(np.isfinite(out).all() and out.std(axis=0).mean() > 1e-3)
+
+    @property
+    def model(self) -> Any:
+        self.load()
+        return self._model
+
+    def embed(self, crops: np.ndarray) -> np.ndarray:
+        """Given (N, 160, 160, 3) uint8 RGB crops, return (N, 128) float32 unit vectors."""
+        self.load()
+        n = len(crops)
+        if n == 0:
+            return np.zeros((0, 128), dtype=np.float32)
+        out = np.empty((n, 128), dtype=np.float32)
+        bs = self.batch_size
+        for start in range(0, n, bs):
+            chunk = standardise(crops[start:start + bs])
+            k = len(chunk)
+            if k < bs:  # pad to the fixed batch shape so the traced graph is reused
+                chunk = np.concatenate([chunk, np.zeros((bs - k, *chunk.shape[1:]), np.float32)])
+            out[start:start + k] = np.asarray(self._forward(chunk))[:k]
+        return l2_normalise(out)

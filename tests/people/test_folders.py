@@ -1,0 +1,95 @@
+import json
+import os
+from pathlib import Path
+
+from facefold.people.folders import person_folder_name, plan_links, sync_folders
+
+
+def test_folder_names_are_stable_and_padded() -> None:
+    assert person_folder_name(1) == "person_0001"
+    assert person_folder_name(12345) == "person_12345"
+
+
+def test_plan_keeps_names_and_disambiguates_collisions() -> None:
+    plan = plan_links([
+        ("person_0001", "/p/2020/IMG_1.jpg"),
+        ("person_0001", "/p/2021/IMG_1.jpg"),
+        ("person_0001", "/p/beach.jpg"),
+        ("person_0002", "/p/2020/IMG_1.jpg"),
+    ])
+    assert plan["person_0002"] == {"IMG_1.jpg": "/p/2020/IMG_1.jpg"}
+    one = plan["person_0001"]
+    assert one["beach.jpg"] == "/p/beach.jpg"
+    collided = sorted(k for k in one if k.startswith("IMG_1~"))
+    assert len(collided) == 2 and all(k.endswith(".jpg") for k in collided)
+    assert sorted(one[k] for k in collided) == ["/p/2020/IMG_1.jpg", "/p/2021/IMG_1.jpg"]
+    assert plan == plan_links(reversed([
+        ("person_0001", "/p/2020/IMG_1.jpg"), ("person_0001", "/p/2021/IMG_1.jpg"),
+        ("person_0001", "/p/beach.jpg"), ("person_0002", "/p/2020/IMG_1.jpg")]))
+
+
+def _links(folder: Path) -> dict[str, str]:
+    return {p.name: os.readlink(p) for p in folder.iterdir() if p.is_symlink()}
+
+
+def test_sync_creates_updates_and_removes_only_its_own(tmp_path: Path) -> None:
+    people, manifest = tmp_path / "people", tmp_path / "state" / "links.json"
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for n in ("a.jpg", "b.jpg", "c.jpg"):
+        (photos / n).write_bytes(b"x")
+    a, b, c = (str(photos / n) for n in ("a.jpg", "b.jpg", "c.jpg"))
+
+    r = sync_folders(people, {"person_0001": {"a.jpg": a, "b.jpg": b}, "person_0002": {"c.jpg": c}},
+                     manifest)
+    assert r.folders_created == 2 and r.links_created == 3
+    assert _links(people / "person_0001") == {"a.jpg": a, "b.jpg": b}
+
+    # foreign things the user put there
+    (people / "person_0001" / "notes.txt").write_text("mine")
+    os.symlink(c, people / "person_0001" / "my-link.jpg")
+    (people / "Holidays").mkdir()
+
+    r = sync_folders(people, {"person_0001": {"a.jpg": a}}, manifest)
+    assert r.links_removed == 2 and r.folders_removed == 1
+    assert _links(people / "person_0001") == {"a.jpg": a, "my-link.jpg": c}
+    assert (people / "person_0001" / "notes.txt").read_text() == "mine"
+    assert not (people / "person_0002").exists()
+    assert (people / "Holidays").is_dir()
+    assert json.loads(manifest.read_text())["folders"] == {"person_0001": ["a.jpg"]}
+
+    # everything gone: the folder with a foreign file stays, with only that file
+    sync_folders(people, {}, manifest)
+    assert sorted(p.name for p in (people / "person_0001").iterdir()) == ["my-link.jpg", "notes.txt"]
+
+
+def test_sync_never_overwrites_a_foreign_file_of_the_same_name(tmp_path: Path) -> None:
+    people, manifest = tmp_path / "people", tmp_path / "links.json"
+    (people / "person_0001").mkdir(parents=True)
+    (people / "person_0001" / "a.jpg").write_text("a real file of the user")
+    r = sync_folders(people, {"person_0001": {"a.jpg": "/x/a.jpg"}}, manifest)
+    assert r.skipped and (people / "person_0001" / "a.jpg").read_text() == "a real file of the user"
+
+
+def test_sync_refuses_a_symlinked_person_folder(tmp_path: Path) -> None:
+    people, manifest = tmp_path / "people", tmp_path / "links.json"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    people.mkdir()
+    os.symlink(elsewhere, people / "person_0001")
+    r = sync_folders(people, {"person_0001": {"a.jpg": "/x/a.jpg"}}, manifest)
+    assert r.skipped and list(elsewhere.iterdir()) == []
+
+
+def test_sync_cleans_up_a_half_built_folder(tmp_path: Path) -> None:
+    people, manifest = tmp_path / "people", tmp_path / "links.json"
+    (people / ".facefold-tmp-person_0001").mkdir(parents=True)
+    sync_folders(people, {"person_0001": {"a.jpg": "/x/a.jpg"}}, manifest)
+    assert sorted(p.name for p in people.iterdir()) == ["person_0001"]
+
+
+def test_link_retargeted_when_photo_moves(tmp_path: Path) -> None:
+    people, manifest = tmp_path / "people", tmp_path / "links.json"
+    sync_folders(people, {"person_0001": {"a.jpg": "/old/a.jpg"}}, manifest)
+    r = sync_folders(people, {"person_0001": {"a.jpg": "/new/a.jpg"}}, manifest)
+    assert r.links_created == 1 and _links(people / "person_0001") == {"a.jpg": "/new/a.jpg"}

@@ -1,0 +1,96 @@
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from facefold.vision.decode import DecodeError, decode_image
+
+LIMIT = 50_000_000
+
+
+def _encode(img: Image.Image, fmt: str, **kw: object) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format=fmt, **kw)
+    return buf.getvalue()
+
+
+def _gradient(w: int = 64, h: int = 48) -> Image.Image:
+    x = np.linspace(0, 255, w, dtype=np.uint8)
+    arr = np.stack([np.tile(x, (h, 1)), np.zeros((h, w), np.uint8), np.full((h, w), 200, np.uint8)], -1)
+    return Image.fromarray(arr)
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "BMP", "TIFF", "GIF"])
+def test_formats_decode_to_rgb(fmt: str) -> None:
+    out = decode_image(_encode(_gradient(), fmt), LIMIT)
+    assert out.shape == (48, 64, 3) and out.dtype == np.uint8
+
+
+def test_heic_decodes() -> None:
+    pytest.importorskip("pillow_heif")
+    out = decode_image(_encode(_gradient(), "HEIF"), LIMIT)
+    assert out.shape == (48, 64, 3)
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_orientation_is_applied(orientation: int) -> None:
+    # A marker in the top-left corner of the upright picture must end up there after decoding.
+    upright = np.zeros((40, 60, 3), np.uint8)
+    upright[:8, :8] = 255
+    inverse = {1: [], 2: [Image.Transpose.FLIP_LEFT_RIGHT], 3: [Image.Transpose.ROTATE_180],
+               4: [Image.Transpose.FLIP_TOP_BOTTOM], 5: [Image.Transpose.TRANSPOSE],
+               6: [Image.Transpose.ROTATE_90], 7: [Image.Transpose.TRANSVERSE],
+               8: [Image.Transpose.ROTATE_270]}[orientation]
+    stored = Image.fromarray(upright)
+    for t in inverse:
+        stored = stored.transpose(t)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    out = decode_image(_encode(stored, "PNG", exif=exif), LIMIT)
+    assert out.shape == (40, 60, 3)
+    assert out[:8, :8].mean() > 200 and out[-8:, -8:].mean() < 50
+
+
+def test_modes_are_converted() -> None:
+    g16 = Image.fromarray((np.arange(64 * 48).reshape(48, 64) * 20).astype(np.uint16))
+    assert decode_image(_encode(g16, "PNG"), LIMIT).shape == (48, 64, 3)
+    rgba = Image.new("RGBA", (10, 10), (255, 0, 0, 0))
+    assert (decode_image(_encode(rgba, "PNG"), LIMIT) == 255).all()  # transparent → white
+    cmyk = Image.new("CMYK", (10, 10), (0, 255, 255, 0))
+    out = decode_image(_encode(cmyk, "JPEG"), LIMIT)
+    assert out.shape == (10, 10, 3) and out[..., 0].mean() > 200
+    gray = Image.new("L", (10, 10), 128)
+    assert decode_image(_encode(gray, "JPEG"), LIMIT).shape == (10, 10, 3)
+
+
+def test_animated_gif_gives_the_first_frame() -> None:
+    frames = [Image.new("P", (10, 10), i) for i in (1, 2, 3)]
+    buf = io.BytesIO()
+    frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:])
+    assert decode_image(buf.getvalue(), LIMIT).shape == (10, 10, 3)
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"", "empty file"),
+        (b"hello, I am text", "not an image"),
+        (np.random.default_rng(0).bytes(5000), "not an image"),
+    ],
+)
+def test_non_images_are_refused(data: bytes, reason: str) -> None:
+    with pytest.raises(DecodeError, match=reason):
+        decode_image(data, LIMIT)
+
+
+def test_truncated_jpeg_is_refused() -> None:
+    data = _encode(_gradient(640, 480), "JPEG", quality=95)
+    with pytest.raises(DecodeError, match="truncated|cannot decode"):
+        decode_image(data[: len(data) // 2], LIMIT)
+
+
+def test_too_many_pixels_is_refused_before_decoding() -> None:
+    data = _encode(Image.new("L", (3000, 3000)), "PNG")  # a small file, 9 Mpx declared
+    with pytest.raises(DecodeError, match="too large"):
+        decode_image(data, 1_000_000)

@@ -1,0 +1,97 @@
+"""The real MTCNN and FaceNet on real photos."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from facefold.vision.decode import decode_image
+from facefold.vision.embed import Embedder, l2_normalise, standardise
+from facefold.vision.facenet import build_facenet
+from facefold.vision.faces import find_faces
+from facefold.vision.weights import WeightsError, load_facenet_weights
+from tests.conftest import PEOPLE, photos_of
+
+pytestmark = pytest.mark.models
+
+
+def test_standardise_and_normalise() -> None:
+    x = np.random.default_rng(0).integers(0, 256, (3, 8, 8, 3)).astype(np.uint8)
+    s = standardise(x)
+    np.testing.assert_allclose(s.reshape(3, -1).mean(1), 0, atol=1e-5)
+    np.testing.assert_allclose(s.reshape(3, -1).std(1), 1, atol=1e-4)
+    flat = standardise(np.full((1, 4, 4, 3), 7, np.uint8))
+    assert np.isfinite(flat).all()  # constant crops do not divide by zero
+    v = l2_normalise(np.array([[3.0, 4.0], [0.0, 0.0]]))
+    np.testing.assert_allclose(v[0], [0.6, 0.8])
+    assert np.isfinite(v).all()
+
+
+def _embed_people(models: object, root: Path, n: int) -> tuple[np.ndarray, list[str]]:
+    crops, labels = [], []
+    for person in PEOPLE:
+        for p in photos_of(root, person)[:n]:
+            faces = find_faces(models.detector, decode_image(p.read_bytes(), 10**8), 0.2)
+            if faces:
+                best = max(faces, key=lambda f: f.detection.box[2] * f.detection.box[3])
+                crops.append(best.crop)
+                labels.append(person)
+    return models.embedder.embed(np.stack(crops)), labels
+
+
+def test_same_person_close_different_people_far(models: object, celebrities: Path) -> None:
+    v, labels = _embed_people(models, celebrities, 5)
+    assert v.shape[1] == 128 and v.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
+    lab = np.array(labels)
+    d = np.linalg.norm(v[:, None] - v[None], axis=-1)
+    iu = np.triu_indices(len(v), 1)
+    same = (lab[:, None] == lab[None])[iu]
+    assert d[iu][same].mean() < 1.0 < d[iu][~same].mean()
+    # each face's nearest other face is of the same person for nearly all faces
+    np.fill_diagonal(d, np.inf)
+    assert (lab[d.argmin(1)] == lab).mean() >= 0.9
+
+
+def test_batching_does_not_change_vectors(models: object, celebrities: Path) -> None:
+    crops = []
+    for p in photos_of(celebrities, "madonna")[:3]:
+        crops += [f.crop for f in find_faces(models.detector, decode_image(p.read_bytes(), 10**8), 0.2)]
+    batch = models.embedder.embed(np.stack(crops))
+    one = np.concatenate([models.embedder.embed(c[None]) for c in crops])
+    np.testing.assert_allclose(batch, one, atol=1e-4)
+
+
+def test_detector_finds_faces_with_landmarks(models: object, celebrities: Path) -> None:
+    p = photos_of(celebrities, "ben_afflek")[0]
+    pixels = decode_image(p.read_bytes(), 10**8)
+    faces = find_faces(models.detector, pixels, 0.2)
+    assert len(faces) >= 1
+    d = faces[0].detection
+    x, y, w, h = d.box
+    assert 0 <= x < pixels.shape[1] and 0 <= y < pixels.shape[0] and w > 20 and h > 20
+    # eyes above the mouth, inside the box
+    assert d.landmarks[0, 1] < d.landmarks[3, 1] and x <= d.landmarks[0, 0] <= x + w
+    assert faces[0].crop.shape == (160, 160, 3)
+
+
+def test_large_photo_is_detected_on_a_downscaled_copy(models: object, celebrities: Path) -> None:
+    import cv2
+
+    p = photos_of(celebrities, "elton_john")[1]
+    small = decode_image(p.read_bytes(), 10**8)
+    big = cv2.resize(small, (small.shape[1] * 8, small.shape[0] * 8), interpolation=cv2.INTER_CUBIC)
+    f_small = find_faces(models.detector, small, 0.2)
+    f_big = find_faces(models.detector, big, 0.2)
+    assert len(f_big) == len(f_small) >= 1
+    np.testing.assert_allclose(np.array(f_big[0].detection.box) / 8, f_small[0].detection.box,
+                               rtol=0.15, atol=4)
+
+
+def test_missing_or_corrupt_weights_name_the_fix(tmp_path: Path) -> None:
+    with pytest.raises(WeightsError, match="facefold models fetch"):
+        Embedder(tmp_path / "facenet_keras.h5").load()
+    bad = tmp_path / "facenet_keras.h5"
+    bad.write_bytes(b"not hdf5 at all")
+    with pytest.raises(WeightsError, match="facefold models fetch"):
+        load_facenet_weights(build_facenet(), bad)
