@@ -30,7 +30,8 @@ import yaml  # noqa: E402
 
 from facefold.config import load_settings  # noqa: E402
 from facefold.db.engine import make_engine, upgrade_head  # noqa: E402
-from facefold.service.scan import Models, scan  # noqa: E402
+from facefold.service.pipeline import Models
+from facefold.service.scan import scan  # noqa: E402
 from facefold.vision.decode import decode_image  # noqa: E402
 from facefold.vision.embed import l2_normalise, standardise  # noqa: E402
 from facefold.vision.weights import fetch_dataset, fetch_weights  # noqa: E402

@@ -44,7 +44,7 @@ def photos_of(root: Path, person: str, split: str = "train") -> list[Path]:
 @pytest.fixture(scope="session")
 def models(models_dir: Path) -> object:
     """The real MTCNN and FaceNet, loaded once for the whole session."""
-    from facefold.service.scan import Models
+    from facefold.service.pipeline import Models
 
     settings = load_settings(REPO / "config.yaml")
     m = Models.from_settings(settings)

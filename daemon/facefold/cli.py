@@ -21,7 +21,7 @@ from facefold.config import ConfigError, Settings, load_settings
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from facefold.service.scan import Models
+    from facefold.service.pipeline import Models
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up chatter
 
@@ -69,7 +69,7 @@ def _engine(settings: Settings) -> Engine:
 
 
 def _models(settings: Settings) -> Models:
-    from facefold.service.scan import Models
+    from facefold.service.pipeline import Models
     from facefold.vision.weights import WeightsError
 
     models = Models.from_settings(settings)
@@ -119,8 +119,8 @@ def scan(
         def on_total(n: int) -> None:
             progress.update(task, total=n)
 
-        def on_photo(p: Path) -> None:
-            progress.update(task, advance=1, description=f"scanning {p.name[:40]}")
+        def on_photo(n: int) -> None:
+            progress.update(task, advance=n)
 
         result = run_scan(settings, engine, models, paths or [], on_total, on_photo)
     for path, error in result.failures:

@@ -59,6 +59,17 @@ class ClusteringSettings(_Section):
     max_distance: float = Field(1.0, gt=0.0, le=2.0)
 
 
+DEFAULT_IGNORE = (".*", "*~", "*.part", "*.partial", "*.tmp", "*.temp", "*.crdownload",
+                  "*.download", "*.swp", "*.swx", "~$*", "#*#")
+
+
+class WatchSettings(_Section):
+    settle_seconds: float = Field(2.0, ge=0.0, le=3600.0)
+    rescan_interval: float = Field(900.0, ge=0.0)
+    batch_photos: int = Field(16, ge=1, le=1024)
+    ignore: tuple[str, ...] = DEFAULT_IGNORE
+
+
 class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -75,6 +86,7 @@ class Settings(_Section):
     detection: DetectionSettings = DetectionSettings()
     embedding: EmbeddingSettings = EmbeddingSettings()
     clustering: ClusteringSettings = ClusteringSettings()
+    watch: WatchSettings = WatchSettings()
     logging: LoggingSettings = LoggingSettings()
     source: Path | None = Field(None, exclude=True)
 

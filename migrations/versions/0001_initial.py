@@ -1,4 +1,4 @@
-"""images, faces, persons and the person_photos view
+"""images (and the work queue), faces, persons, batches and the person_photos view
 
 Revision ID: 0001
 Revises:
@@ -20,7 +20,7 @@ SELECT DISTINCT p.id AS person_id, p.name AS person_name, i.path AS photo_path
 FROM persons AS p
 JOIN faces AS f ON f.person_id = p.id
 JOIN images AS src ON src.id = f.image_id
-JOIN images AS i ON i.sha256 = src.sha256 AND i.status = 'done'
+JOIN images AS i ON i.sha256 = src.sha256
 """
 
 
@@ -42,12 +42,14 @@ def upgrade() -> None:
         ),
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("queued_at", sa.DateTime(), nullable=True),
         sa.Column("updated_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_images")),
         sa.UniqueConstraint("path", name=op.f("uq_images_path")),
     )
     op.create_index(op.f("ix_images_sha256"), "images", ["sha256"])
     op.create_index(op.f("ix_images_status"), "images", ["status"])
+    op.create_index("ix_images_status_queued_at", "images", ["status", "queued_at"])
     op.create_table(
         "persons",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -76,11 +78,23 @@ def upgrade() -> None:
     op.create_index(op.f("ix_faces_image_id"), "faces", ["image_id"])
     op.create_index(op.f("ix_faces_person_id"), "faces", ["person_id"])
     op.create_index("ix_faces_person_id_image_id", "faces", ["person_id", "image_id"])
+    op.create_table(
+        "batches",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("finished_at", sa.DateTime(), nullable=False),
+        sa.Column("photos", sa.Integer(), nullable=False),
+        sa.Column("faces", sa.Integer(), nullable=False),
+        sa.Column("new_persons", sa.Integer(), nullable=False),
+        sa.Column("failed", sa.Integer(), nullable=False),
+        sa.Column("seconds", sa.Float(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_batches")),
+    )
     op.execute(PERSON_PHOTOS_VIEW)
 
 
 def downgrade() -> None:
     op.execute("DROP VIEW IF EXISTS person_photos")
+    op.drop_table("batches")
     op.drop_table("faces")
     op.drop_table("persons")
     op.drop_table("images")

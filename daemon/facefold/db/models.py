@@ -46,10 +46,14 @@ class ImageStatus(enum.StrEnum):
 
 
 class Image(Base):
-    """A photo file at one path. Faces hang off the first image with a given content (sha256);
-    other paths with the same content share them through the `person_photos` view."""
+    """A photo file at one path, and its place in the work queue (`status`).
+
+    Faces hang off the first image with a given content (sha256); other paths with the same
+    content share them through the `person_photos` view. `sha256` is the content last processed
+    (or that failed), so a queued photo keeps showing its faces until it is processed again."""
 
     __tablename__ = "images"
+    __table_args__ = (Index("ix_images_status_queued_at", "status", "queued_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     path: Mapped[str] = mapped_column(Text, unique=True)
@@ -63,6 +67,7 @@ class Image(Base):
     )
     error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    queued_at: Mapped[datetime | None] = mapped_column()  # when it last entered the queue
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     faces: Mapped[list[Face]] = relationship(back_populates="image", cascade="all, delete-orphan")
@@ -106,3 +111,17 @@ class Face(Base):
         return np.frombuffer(self.embedding, dtype=EMBEDDING_DTYPE)
 
 
+
+
+class Batch(Base):
+    """One batch of the worker: what it did and how long it took (for `facefold status`)."""
+
+    __tablename__ = "batches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    finished_at: Mapped[datetime] = mapped_column(default=utcnow)
+    photos: Mapped[int] = mapped_column(Integer)
+    faces: Mapped[int] = mapped_column(Integer)
+    new_persons: Mapped[int] = mapped_column(Integer)
+    failed: Mapped[int] = mapped_column(Integer)
+    seconds: Mapped[float] = mapped_column(Float)

@@ -10,7 +10,7 @@ import numpy as np
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
 
-from facefold.db.models import EMBEDDING_DTYPE, Face, Image, ImageStatus, Person
+from facefold.db.models import EMBEDDING_DTYPE, Batch, Face, Image, ImageStatus, Person, utcnow
 
 
 @dataclass(frozen=True)
@@ -99,8 +99,127 @@ def record_duplicate(s: Session, path: str, sha256: str, size: int, mtime: float
     return img
 
 
-def record_unchanged(s: Session, img: Image, mtime: float) -> None:
-    img.mtime = mtime
+def record_unchanged(s: Session, path: str, size: int, mtime: float) -> None:
+    """The path's content is what was already processed: done again, nothing recomputed."""
+    img = image_by_path(s, path)
+    if img is not None:
+        img.size, img.mtime, img.status, img.error = size, mtime, ImageStatus.done, None
+
+
+def record_moved(s: Session, old: Image, path: str, size: int, mtime: float) -> Image:
+    """`old`'s file is gone and its content now lives at `path`: `path` takes over its faces (no
+    re-embedding) and the old row goes."""
+    img = image_by_path(s, path)
+    if img is None:
+        img = Image(path=path, status=ImageStatus.queued, attempts=0)
+        s.add(img)
+    elif img.sha256 != old.sha256:
+        _detach_faces(s, img)
+    img.sha256, img.size, img.mtime = old.sha256, size, mtime
+    img.width, img.height = old.width, old.height
+    img.status, img.error = ImageStatus.done, None
+    s.flush()
+    s.execute(update(Face).where(Face.image_id == old.id).values(image_id=img.id))
+    s.expire(old, ["faces"])
+    s.delete(old)
+    return img
+
+
+def move_path(s: Session, src: str, dest: str) -> bool:
+    """A file was renamed: the stored row follows it. Return False when there is nothing to move
+    (src unknown, or dest already stored)."""
+    img = image_by_path(s, src)
+    if img is None or image_by_path(s, dest) is not None:
+        return False
+    img.path = dest
+    return True
+
+
+def move_folder(s: Session, src: str, dest: str) -> int:
+    """A folder was renamed: every stored path under it follows. Return how many."""
+    prefix = src.rstrip("/") + "/"
+    moved = 0
+    rows = s.scalars(select(Image).where(Image.path.startswith(prefix, autoescape=True))).all()
+    taken = set(s.scalars(select(Image.path).where(
+        Image.path.startswith(dest.rstrip("/") + "/", autoescape=True))))
+    for img in rows:
+        new = dest.rstrip("/") + "/" + img.path[len(prefix):]
+        if new not in taken:
+            img.path = new
+            moved += 1
+    return moved
+
+
+def enqueue(s: Session, paths: Sequence[str]) -> int:
+    """Put paths on the work queue (new rows, or existing ones back to queued unless a worker
+    holds them). Return how many were queued."""
+    now = utcnow()
+    existing = {img.path: img for img in s.scalars(select(Image).where(Image.path.in_(paths)))} \
+        if len(paths) <= 500 else images_by_path(s)
+    n = 0
+    for path in paths:
+        img = existing.get(path)
+        if img is None:
+            s.add(Image(path=path, status=ImageStatus.queued, attempts=0, queued_at=now))
+            n += 1
+        elif img.status != ImageStatus.processing:
+            img.status, img.queued_at = ImageStatus.queued, now
+            n += 1
+    return n
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    id: int
+    path: str
+    sha256: str | None  # the content last processed (None: never)
+    processed_ok: bool  # that content was processed without error
+
+
+def claim_batch(s: Session, limit: int) -> list[QueueItem]:
+    """Take up to `limit` queued photos, oldest first, and mark them processing."""
+    rows = s.scalars(
+        select(Image).where(Image.status == ImageStatus.queued)
+        .order_by(Image.queued_at, Image.id).limit(limit)
+    ).all()
+    for img in rows:
+        img.status = ImageStatus.processing
+    return [QueueItem(img.id, img.path, img.sha256, img.error is None) for img in rows]
+
+
+def requeue(s: Session, ids: Sequence[int], to_back: bool = False) -> None:
+    """Put claimed photos back on the queue (at the back when `to_back`)."""
+    if not ids:
+        return
+    values: dict[str, object] = {"status": ImageStatus.queued}
+    if to_back:
+        values["queued_at"] = utcnow()
+    s.execute(update(Image).where(Image.id.in_(ids)).values(**values))
+
+
+def recover_interrupted(s: Session) -> int:
+    """After a crash: photos left `processing` go back to the queue. Return how many."""
+    res = s.execute(update(Image).where(Image.status == ImageStatus.processing)
+                    .values(status=ImageStatus.queued))
+    return int(getattr(res, "rowcount", 0) or 0)
+
+
+def queued_count(s: Session) -> int:
+    return int(s.scalar(select(func.count(Image.id)).where(Image.status == ImageStatus.queued)) or 0)
+
+
+def forget_path(s: Session, path: str) -> bool:
+    img = image_by_path(s, path)
+    if img is None:
+        return False
+    forget_image(s, img)
+    return True
+
+
+def record_batch(s: Session, photos: int, faces: int, new_persons: int, failed: int,
+                 seconds: float) -> None:
+    s.add(Batch(photos=photos, faces=faces, new_persons=new_persons, failed=failed,
+                seconds=seconds))
 
 
 def record_failure(s: Session, path: str, error: str, sha256: str | None = None,
@@ -192,6 +311,8 @@ class StatusSummary:
     assigned_faces: int
     persons: int
     failures: list[tuple[str, str]]  # (path, error), most recent first
+    oldest_queued: tuple[str, str] | None  # (path, ISO time queued)
+    last_batch: dict[str, object] | None
 
 
 def status_summary(s: Session, last_errors: int = 20) -> StatusSummary:
@@ -202,7 +323,20 @@ def status_summary(s: Session, last_errors: int = 20) -> StatusSummary:
         select(Image.path, Image.error).where(Image.status == ImageStatus.failed)
         .order_by(Image.updated_at.desc(), Image.id.desc()).limit(last_errors)
     ).all()
+    oldest = s.execute(
+        select(Image.path, Image.queued_at).where(Image.status == ImageStatus.queued)
+        .order_by(Image.queued_at, Image.id).limit(1)
+    ).first()
+    batch = s.scalars(select(Batch).order_by(Batch.id.desc()).limit(1)).first()
+    last = None if batch is None else {
+        "finished_at": batch.finished_at.isoformat(timespec="seconds"), "photos": batch.photos,
+        "faces": batch.faces, "new_persons": batch.new_persons, "failed": batch.failed,
+        "seconds": round(batch.seconds, 2),
+    }
     return StatusSummary(
+        oldest_queued=None if oldest is None else (
+            str(oldest[0]), oldest[1].isoformat(timespec="seconds") if oldest[1] else ""),
+        last_batch=last,
         images_by_status=counts,
         faces=int(s.scalar(select(func.count(Face.id))) or 0),
         assigned_faces=int(s.scalar(select(func.count(Face.id)).where(Face.person_id.is_not(None))) or 0),

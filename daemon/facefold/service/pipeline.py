@@ -1,0 +1,214 @@
+"""One batch of queued photos through the pipeline: read → decode → detect → align → embed → store.
+
+The durable queue is the `images` table: a batch is claimed (queued → processing) and every photo
+ends done or failed, or goes back to the queue. Faces of a photo are replaced in the same
+transaction that marks it done, so a crash at any point can only leave photos `processing`
+(requeued at start), never half-stored or doubled.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from facefold.config import Settings
+from facefold.db import store
+from facefold.files import PhotoFile, ReadError, read_photo
+from facefold.vision.decode import DecodeError, decode_image
+from facefold.vision.detect import FaceDetector
+from facefold.vision.embed import Embedder
+from facefold.vision.faces import FoundFace, find_faces
+from facefold.vision.weights import weights_path
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Models:
+    """The two models, each loaded lazily on first use, owned by one worker."""
+
+    detector: FaceDetector
+    embedder: Embedder
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Models:
+        d = settings.detection
+        return cls(
+            detector=FaceDetector(d.max_side, d.min_confidence, d.min_face_size),
+            embedder=Embedder(weights_path(settings.models_dir), settings.embedding.batch_size),
+        )
+
+    def load(self) -> None:
+        self.embedder.load()  # first: a missing weights file fails before the slower detector
+        self.detector.load()
+
+    def apply(self, settings: Settings) -> None:
+        """Take the detection thresholds of new settings (a config reload)."""
+        d = settings.detection
+        self.detector.max_side = d.max_side
+        self.detector.min_confidence = d.min_confidence
+        self.detector.min_face_size = d.min_face_size
+
+
+@dataclass
+class BatchResult:
+    claimed: int = 0
+    processed: int = 0  # decoded and searched for faces
+    unchanged: int = 0  # content already processed
+    duplicates: int = 0  # content already stored under another path
+    moved: int = 0  # content of a vanished path: faces taken over
+    removed: int = 0  # gone from disk: forgotten
+    requeued: int = 0  # put back (shutdown, or a vanished path deferred once)
+    faces: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.processed or self.duplicates or self.moved or self.removed)
+
+    def add(self, other: BatchResult) -> None:
+        for name in ("claimed", "processed", "unchanged", "duplicates", "moved", "removed",
+                     "requeued", "faces"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.failures += other.failures
+        self.seconds += other.seconds
+
+
+@dataclass
+class _Detected:
+    photo: PhotoFile
+    shape: tuple[int, int]
+    faces: list[FoundFace]
+
+
+def _fail(engine: Engine, res: BatchResult, path: str, error: str,
+          photo: PhotoFile | None = None) -> None:
+    log.warning("failed: %s: %s", path, error)
+    res.failures.append((path, error))
+    with Session(engine) as s:
+        if photo is None:
+            store.record_failure(s, path, error)
+        else:
+            store.record_failure(s, path, error, photo.sha256, photo.size, photo.mtime)
+        s.commit()
+
+
+def _forget(engine: Engine, res: BatchResult, path: str) -> None:
+    with Session(engine) as s:
+        if store.forget_path(s, path):
+            res.removed += 1
+        s.commit()
+
+
+def process_batch(settings: Settings, engine: Engine, models: Models, limit: int,
+                  deferred: set[str], should_stop: Callable[[], bool] = lambda: False,
+                  heartbeat: Callable[[], None] = lambda: None) -> BatchResult:
+    """Claim up to `limit` queued photos and bring each to done or failed (or back to the queue
+    when `should_stop` turns true). A photo whose file is gone is forgotten, after being put at the
+    back of the queue once while other work waits (so a rename seen as delete + create keeps its
+    faces). `deferred` remembers those across batches."""
+    t0 = time.monotonic()
+    res = BatchResult()
+    with Session(engine) as s:
+        items = store.claim_batch(s, limit)
+        s.commit()
+        more_waiting = store.queued_count(s) > 0
+    res.claimed = len(items)
+    detected: list[_Detected] = []
+    dupes: list[PhotoFile] = []
+    batch_shas: set[str] = set()
+    for k, item in enumerate(items):
+        if should_stop():
+            with Session(engine) as s:
+                store.requeue(s, [it.id for it in items[k:]])
+                s.commit()
+            res.requeued += len(items) - k
+            break
+        heartbeat()
+        path = item.path
+        if not os.path.lexists(path):
+            if more_waiting and path not in deferred:
+                deferred.add(path)
+                with Session(engine) as s:
+                    store.requeue(s, [item.id], to_back=True)
+                    s.commit()
+                res.requeued += 1
+            else:
+                deferred.discard(path)
+                _forget(engine, res, path)
+            continue
+        try:
+            photo = read_photo(Path(path), settings.decode.max_file_bytes)
+        except ReadError as exc:
+            _fail(engine, res, path, str(exc))
+            continue
+        if item.processed_ok and item.sha256 == photo.sha256:
+            with Session(engine) as s:
+                store.record_unchanged(s, path, photo.size, photo.mtime)
+                s.commit()
+            res.unchanged += 1
+            continue
+        if photo.sha256 in batch_shas:
+            dupes.append(photo)
+            continue
+        with Session(engine) as s:
+            other = store.done_image_with_content(s, photo.sha256, exclude_path=path)
+            if other is not None:
+                if os.path.lexists(other.path):
+                    store.record_duplicate(s, path, photo.sha256, photo.size, photo.mtime)
+                    res.duplicates += 1
+                else:
+                    log.info("moved: %s -> %s", other.path, path)
+                    store.record_moved(s, other, path, photo.size, photo.mtime)
+                    res.moved += 1
+                s.commit()
+                continue
+        try:
+            pixels = decode_image(photo.data, settings.decode.max_pixels)
+        except DecodeError as exc:
+            _fail(engine, res, path, str(exc), photo)
+            continue
+        faces = find_faces(models.detector, pixels, settings.embedding.margin)
+        detected.append(_Detected(photo, (pixels.shape[0], pixels.shape[1]), faces))
+        batch_shas.add(photo.sha256)
+        res.processed += 1
+    heartbeat()
+    _store(engine, models, detected, dupes, res)
+    res.seconds = time.monotonic() - t0
+    return res
+
+
+def _store(engine: Engine, models: Models, detected: list[_Detected], dupes: list[PhotoFile],
+           res: BatchResult) -> None:
+    """Embed the faces of all detected photos together and store them in one transaction."""
+    crops = [f.crop for d in detected for f in d.faces]
+    vectors = models.embedder.embed(np.stack(crops)) if crops else np.zeros((0, 128), np.float32)
+    k = 0
+    with Session(engine) as s:
+        for d in detected:
+            new_faces = []
+            for f in d.faces:
+                det = f.detection
+                x, y, w, h = (round(v, 2) for v in det.box)
+                new_faces.append(store.NewFace(
+                    box=(x, y, w, h), landmarks=np.round(det.landmarks, 2).tolist(),
+                    confidence=round(det.confidence, 5), embedding=vectors[k]))
+                k += 1
+            ph = d.photo
+            store.record_processed(s, str(ph.path), ph.sha256, ph.size, ph.mtime,
+                                   d.shape[1], d.shape[0], new_faces)
+            res.faces += len(new_faces)
+        s.flush()
+        for ph in dupes:
+            store.record_duplicate(s, str(ph.path), ph.sha256, ph.size, ph.mtime)
+            res.duplicates += 1
+        s.commit()
