@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 CONFIG ?= config.yaml
 
-.PHONY: run test setup models lint typecheck bench clean
+.PHONY: run scan test setup models lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,9 @@ models: $(STAMP)
 	$(BIN)/facefold models fetch --config $(CONFIG)
 
 run: setup
+	$(BIN)/facefold watch --config $(CONFIG)
+
+scan: setup
 	$(BIN)/facefold scan --config $(CONFIG)
 
 test: setup
@@ -30,7 +33,8 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 bench: setup
-	$(BIN)/python bench/scan.py
+	$(BIN)/python bench/scan.py --large 10
+	$(BIN)/python bench/watch.py
 
 clean:
 	rm -rf $(VENV) state

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import pickle
-import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -29,6 +27,8 @@ app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="Sort a folder of photos into a folder per person.")
 models_app = typer.Typer(no_args_is_help=True, help="The model weights.")
 app.add_typer(models_app, name="models")
+service_app = typer.Typer(no_args_is_help=True, help="The systemd unit.")
+app.add_typer(service_app, name="service")
 
 out = Console()
 err = Console(stderr=True)
@@ -54,10 +54,9 @@ def _settings(config: Path | None) -> Settings:
 
 
 def _setup_logging(level: str) -> None:
-    logging.basicConfig(level=getattr(logging, level), stream=sys.stderr,
-                        format="%(levelname)s %(name)s: %(message)s", force=True)
-    for noisy in ("tensorflow", "absl", "h5py", "alembic", "numba"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    from facefold.log import setup_logging
+
+    setup_logging(level)
 
 
 def _engine(settings: Settings) -> Engine:
@@ -126,6 +125,43 @@ def scan(
     for path, error in result.failures:
         err.print(f"failed: {path}: {error}", markup=False, highlight=False)
     out.print(result.summary(), highlight=False)
+
+
+@app.command()
+def watch(config: ConfigOpt = None) -> None:
+    """Run the daemon: catch up on the inbox, then follow it and keep the folders in step."""
+    from facefold.service.run import Daemon
+
+    settings = _settings(config)
+    raise typer.Exit(Daemon(settings).run())
+
+
+@service_app.command("install")
+def service_install(
+    config: ConfigOpt = None,
+    user_unit: Annotated[bool, typer.Option("--user", help="a unit for systemctl --user")] = False,
+    run_as: Annotated[str | None, typer.Option("--run-as", help="system unit: the user to run as (default: you)")] = None,
+    print_only: Annotated[bool, typer.Option("--print", help="print the unit, write nothing")] = False,
+) -> None:
+    """Write the systemd unit for this install and config, and print the commands to start it."""
+    from facefold.service.units import render_unit, unit_path
+
+    settings = _settings(config or Path("config.yaml"))
+    text = render_unit(settings, user_unit, run_as)
+    if print_only:
+        print(text, end="")
+        return
+    target = unit_path(user_unit)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        err.print(f"[bold red]error:[/] cannot write {target}: {exc.strerror} "
+                  "(run as root, or use --user / --print)", highlight=False)
+        raise typer.Exit(1) from None
+    ctl = "systemctl --user" if user_unit else "systemctl"
+    out.print(f"wrote {target}\nnext: {ctl} daemon-reload && {ctl} enable --now facefold\n"
+              f"logs: journalctl {'--user ' if user_unit else ''}-u facefold -f", highlight=False)
 
 
 @app.command()
@@ -204,10 +240,20 @@ def status(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     if as_json:
         d = asdict(st)
         d["failures"] = [{"path": p, "error": e} for p, e in st.failures]
+        d["oldest_queued"] = None if st.oldest_queued is None else {
+            "path": st.oldest_queued[0], "queued_at": st.oldest_queued[1]}
         print(json.dumps(d, ensure_ascii=False))
         return
     counts = ", ".join(f"{k} {v}" for k, v in st.images_by_status.items())
     out.print(f"photos: {counts}", highlight=False)
+    if st.oldest_queued:
+        out.print(f"oldest queued: {st.oldest_queued[0]} (since {st.oldest_queued[1]})",
+                  markup=False, highlight=False)
+    if st.last_batch:
+        b = st.last_batch
+        out.print(f"last batch: {b['finished_at']}: {b['photos']} photos, {b['faces']} faces, "
+                  f"{b['new_persons']} new people, {b['failed']} failed, {b['seconds']}s",
+                  highlight=False)
     out.print(f"faces: {st.faces} ({st.assigned_faces} in a person), people: {st.persons}",
               highlight=False)
     if st.failures:
