@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -18,6 +19,7 @@ from facefold.config import ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
+    from sqlalchemy.orm import Session
 
     from facefold.service.pipeline import Models
 
@@ -221,9 +223,10 @@ def persons(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     if as_json:
         print(json.dumps([asdict(r) for r in rows], ensure_ascii=False))
         return
-    table = Table("id", "name", "faces", "photos")
+    table = Table("id", "name", "faces", "photos", "hidden")
     for r in rows:
-        table.add_row(str(r.id), r.name or "", str(r.faces), str(r.photos))
+        table.add_row(str(r.id), r.name or "", str(r.faces), str(r.photos),
+                      "hidden" if r.hidden else "")
     out.print(table)
 
 
@@ -260,6 +263,119 @@ def status(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
         out.print("last errors:")
         for path, error in st.failures:
             out.print(f"  {path}: {error}", markup=False, highlight=False)
+
+
+def _people_change(config: Path | None, change: Callable[[Session, Settings], str]) -> None:
+    """Make one change to people in the database, then sync the folders (the daemon, if running,
+    picks the change up through the revision counter)."""
+    from sqlalchemy.orm import Session
+
+    from facefold.db.store import PeopleError, bump_people_rev
+    from facefold.people.names import NameError_
+    from facefold.service.recluster import sync_people_folders
+
+    settings = _settings(config)
+    with Session(_engine(settings)) as s:
+        try:
+            message = change(s, settings)
+        except (PeopleError, NameError_) as exc:
+            err.print(f"[bold red]error:[/] {exc}", highlight=False)
+            raise typer.Exit(1) from None
+        bump_people_rev(s)
+        s.commit()
+        sync_people_folders(s, settings)
+    out.print(message, highlight=False)
+
+
+@app.command()
+def name(person_id: int, new_name: Annotated[str, typer.Argument(metavar="NAME")],
+         config: ConfigOpt = None) -> None:
+    """Name a person; their folder becomes people/NAME/."""
+    from facefold.db.store import name_person
+
+    _people_change(config, lambda s, _cfg: f"person {person_id} is now {name_person(s, person_id, new_name).name!r}")
+
+
+@app.command()
+def merge(person_ids: Annotated[list[int], typer.Argument(help="TARGET OTHER…")],
+          config: ConfigOpt = None) -> None:
+    """Merge people into the first one given (their faces become pinned to it)."""
+    from facefold.db.store import merge_persons
+
+    if len(person_ids) < 2:
+        err.print("[bold red]error:[/] give the person to keep and at least one to merge into it")
+        raise typer.Exit(2)
+    target, *others = person_ids
+    _people_change(config, lambda s, _cfg: f"merged {others} into {target}: "
+                   f"{merge_persons(s, target, others)} faces moved")
+
+
+@app.command()
+def move(face_id: int, person_id: int, config: ConfigOpt = None) -> None:
+    """Move one face to a person, by hand: clustering never moves it again."""
+    from facefold.db.store import move_face
+
+    _people_change(config, lambda s, _cfg: f"face {move_face(s, face_id, person_id).id} is now person {person_id} (pinned)")
+
+
+@app.command()
+def unassign(face_id: int, config: ConfigOpt = None) -> None:
+    """Take one face out of its person, by hand: clustering leaves it unassigned."""
+    from facefold.db.store import unassign_face
+
+    _people_change(config, lambda s, _cfg: f"face {unassign_face(s, face_id).id} is unassigned (pinned)")
+
+
+@app.command()
+def ignore(person_id: int, config: ConfigOpt = None,
+           undo: Annotated[bool, typer.Option("--undo", help="show the person again")] = False) -> None:
+    """Hide a person (strangers): no folder, and faces that match go to them quietly."""
+    from facefold.db.store import set_hidden
+
+    _people_change(config, lambda s, _cfg: f"person {set_hidden(s, person_id, not undo).id} is "
+                   f"{'shown again' if undo else 'ignored'}")
+
+
+@app.command()
+def faces(person_id: int, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """A person's faces: face id, photo path, box, confidence, pinned."""
+    from sqlalchemy.orm import Session
+
+    from facefold.db.store import PeopleError, faces_of
+
+    settings = _settings(config)
+    with Session(_engine(settings)) as s:
+        try:
+            rows = faces_of(s, person_id)
+        except PeopleError as exc:
+            err.print(f"[bold red]error:[/] {exc}", highlight=False)
+            raise typer.Exit(1) from None
+    if as_json:
+        print(json.dumps([asdict(r) for r in rows], ensure_ascii=False))
+        return
+    table = Table("face", "photo", "box (x, y, w, h)", "confidence", "pinned")
+    for r in rows:
+        table.add_row(str(r.id), r.path, ", ".join(f"{v:.0f}" for v in r.box),
+                      f"{r.confidence:.3f}", "yes" if r.pinned else "")
+    out.print(table)
+
+
+@app.command()
+def recluster(config: ConfigOpt = None,
+              full: Annotated[bool, typer.Option("--full", help="recluster every face")] = False) -> None:
+    """Assign waiting faces and cluster the pool, or (--full) recluster every face keeping ids,
+    names, hidden people and faces placed by hand."""
+    from facefold.service.recluster import Assigner
+
+    def change(s: Session, settings: Settings) -> str:
+        a = Assigner(settings)
+        a.load(s)
+        rc = a.full(s) if full else a.step(s, idle=True)
+        rc = a.result(s, rc.new_persons)
+        return (f"recluster{' --full' if full else ''}: {rc.persons} people ({rc.new_persons} new), "
+                f"{rc.assigned_faces} faces assigned, {rc.unassigned_faces} unassigned")
+
+    _people_change(config, change)
 
 
 def main() -> None:

@@ -55,8 +55,13 @@ class EmbeddingSettings(_Section):
 class ClusteringSettings(_Section):
     min_cluster_size: int = Field(2, ge=2)
     min_samples: int = Field(1, ge=1)
-    merge_distance: float = Field(0.9, ge=0.0, le=2.0)
+    merge_distance: float = Field(1.0, ge=0.0, le=2.0)
     max_distance: float = Field(1.0, gt=0.0, le=2.0)
+    neighbours: int = Field(8, ge=1, le=100)
+    min_support: int = Field(2, ge=1, le=100)
+    pool_growth: int = Field(32, ge=1)
+    full_interval_hours: float = Field(24.0, ge=0.0)
+    full_when_idle_max_faces: int = Field(5000, ge=0)
 
 
 DEFAULT_IGNORE = (".*", "*~", "*.part", "*.partial", "*.tmp", "*.temp", "*.crdownload",

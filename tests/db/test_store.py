@@ -85,3 +85,21 @@ def test_empty_unnamed_persons_are_deleted_named_kept(engine: Engine) -> None:
         assert store.delete_empty_unnamed_persons(s) == 1
         s.commit()
         assert [p.name for p in store.person_summaries(s)] == ["Ana María"]
+
+
+def test_migrations_go_down_and_up_again(engine: Engine) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from facefold.db.engine import migrations_dir
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(migrations_dir()))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0001")
+    assert "meta" not in inspect(engine).get_table_names()
+    upgrade_head(engine)
+    insp = inspect(engine)
+    assert "meta" in insp.get_table_names() and "person_photos" in insp.get_view_names()
+    assert "pinned" in {c["name"] for c in insp.get_columns("faces")}

@@ -143,7 +143,7 @@ def test_cli_scan_persons_status_and_failures(tmp_path: Path, celebrities: Path)
     assert "broken.jpg: not an image" in r.stderr
     people = json.loads(_run(["persons", "--json", "--config", str(cfg)], tmp_path).stdout)
     assert len(people) == 1 and people[0]["faces"] == 3 and people[0]["photos"] == 3
-    assert set(people[0]) == {"id", "name", "faces", "photos"}
+    assert set(people[0]) == {"id", "name", "faces", "photos", "hidden"}
     st = json.loads(_run(["status", "--json", "--config", str(cfg)], tmp_path).stdout)
     assert st["images_by_status"]["done"] == 3 and st["images_by_status"]["failed"] == 1
     assert st["failures"][0]["path"].endswith("broken.jpg")

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 from sqlalchemy import (
+    Boolean,
     Enum,
     Float,
     ForeignKey,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    false,
     func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -80,6 +82,7 @@ class Person(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str | None] = mapped_column(Text)
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
 
     faces: Mapped[list[Face]] = relationship(back_populates="person")
@@ -103,6 +106,7 @@ class Face(Base):
     person_id: Mapped[int | None] = mapped_column(
         ForeignKey("persons.id", ondelete="SET NULL"), index=True
     )
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     image: Mapped[Image] = relationship(back_populates="faces")
     person: Mapped[Person | None] = relationship(back_populates="faces")
@@ -125,3 +129,13 @@ class Batch(Base):
     new_persons: Mapped[int] = mapped_column(Integer)
     failed: Mapped[int] = mapped_column(Integer)
     seconds: Mapped[float] = mapped_column(Float)
+
+
+class Meta(Base):
+    """Small key/value facts, e.g. `people_rev`: bumped by every change to people made outside
+    the daemon, so a running daemon reloads who is who."""
+
+    __tablename__ = "meta"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

@@ -10,7 +10,20 @@ import numpy as np
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
 
-from facefold.db.models import EMBEDDING_DTYPE, Batch, Face, Image, ImageStatus, Person, utcnow
+from facefold.db.models import (
+    EMBEDDING_DTYPE,
+    Batch,
+    Face,
+    Image,
+    ImageStatus,
+    Meta,
+    Person,
+    utcnow,
+)
+
+
+class PeopleError(ValueError):
+    """A change to people that cannot be made; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -23,12 +36,13 @@ class NewFace:
 
 @dataclass(frozen=True)
 class FaceMatrix:
-    """All stored faces as arrays, row-aligned: what clustering needs, loaded in one query."""
+    """Stored faces as arrays, row-aligned: what clustering needs, loaded in one query."""
 
     face_ids: np.ndarray
     image_ids: np.ndarray
     person_ids: np.ndarray  # -1 where unassigned
     vectors: np.ndarray  # (N, 128) float32
+    pinned: np.ndarray  # bool: placed (or unassigned) by hand, never moved by clustering
 
 
 def image_by_path(s: Session, path: str) -> Image | None:
@@ -237,20 +251,140 @@ def forget_image(s: Session, img: Image) -> None:
     s.delete(img)
 
 
-def face_matrix(s: Session) -> FaceMatrix:
-    rows = s.execute(
-        select(Face.id, Face.image_id, Face.person_id, Face.embedding).order_by(Face.id)
-    ).all()
+def face_matrix(s: Session, face_ids: Sequence[int] | None = None) -> FaceMatrix:
+    """All faces (or those with the given ids) as one matrix."""
+    q = select(Face.id, Face.image_id, Face.person_id, Face.embedding, Face.pinned).order_by(Face.id)
+    if face_ids is not None:
+        q = q.where(Face.id.in_(list(face_ids)))
+    rows = s.execute(q).all()
     if not rows:
         return FaceMatrix(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64),
-                          np.zeros((0, 128), np.float32))
+                          np.zeros((0, 128), np.float32), np.zeros(0, bool))
     vectors = np.frombuffer(b"".join(r[3] for r in rows), dtype=EMBEDDING_DTYPE).reshape(len(rows), -1)
     return FaceMatrix(
         face_ids=np.array([r[0] for r in rows], dtype=np.int64),
         image_ids=np.array([r[1] for r in rows], dtype=np.int64),
         person_ids=np.array([r[2] if r[2] is not None else -1 for r in rows], dtype=np.int64),
         vectors=vectors.astype(np.float32),
+        pinned=np.array([bool(r[4]) for r in rows], dtype=bool),
     )
+
+
+def face_persons(s: Session) -> dict[int, int | None]:
+    """face id → person id for every face (what a running daemon reloads after CLI changes)."""
+    return {int(f): (None if p is None else int(p))
+            for f, p in s.execute(select(Face.id, Face.person_id))}
+
+
+def people_rev(s: Session) -> int:
+    v = s.scalar(select(Meta.value).where(Meta.key == "people_rev"))
+    return int(v) if v is not None else 0
+
+
+def bump_people_rev(s: Session) -> int:
+    """Record that people changed outside the daemon; return the new revision."""
+    rev = people_rev(s) + 1
+    meta = s.get(Meta, "people_rev")
+    if meta is None:
+        s.add(Meta(key="people_rev", value=str(rev)))
+    else:
+        meta.value = str(rev)
+    return rev
+
+
+def fixed_persons(s: Session) -> set[int]:
+    """Persons a user has decided something about: named or hidden."""
+    return set(s.scalars(select(Person.id).where(Person.name.is_not(None) | Person.hidden)))
+
+
+def _person(s: Session, pid: int) -> Person:
+    p = s.get(Person, pid)
+    if p is None:
+        raise PeopleError(f"no person {pid}")
+    return p
+
+
+def _face(s: Session, fid: int) -> Face:
+    f = s.get(Face, fid)
+    if f is None:
+        raise PeopleError(f"no face {fid}")
+    return f
+
+
+def name_person(s: Session, pid: int, name: str | None) -> Person:
+    """Give a person a (clean) name, or take it away with None."""
+    from facefold.people.names import clean_name
+
+    p = _person(s, pid)
+    p.name = None if name is None else clean_name(name)
+    return p
+
+
+def set_hidden(s: Session, pid: int, hidden: bool) -> Person:
+    p = _person(s, pid)
+    p.hidden = hidden
+    return p
+
+
+def merge_persons(s: Session, target: int, others: Sequence[int]) -> int:
+    """Move every face of `others` to `target` (pinned: a person said they are one), delete the
+    others; `target` keeps its name, or takes the first of theirs. Return faces moved."""
+    into = _person(s, target)
+    sources = [_person(s, o) for o in others if o != target]
+    if not sources:
+        raise PeopleError("merge needs at least one other person")
+    moved = 0
+    for src in sources:
+        if into.name is None and src.name is not None:
+            into.name = src.name
+        res = s.execute(update(Face).where(Face.person_id == src.id)
+                        .values(person_id=into.id, pinned=True))
+        moved += int(getattr(res, "rowcount", 0) or 0)
+    s.execute(update(Face).where(Face.person_id == into.id).values(pinned=True))
+    s.flush()
+    for src in sources:
+        s.delete(src)
+    return moved
+
+
+def move_face(s: Session, fid: int, pid: int) -> Face:
+    """Put a face into a person by hand (pinned). Refused when the person already has another
+    face of the same photo."""
+    f = _face(s, fid)
+    _person(s, pid)
+    clash = s.scalar(select(Face.id).where(Face.person_id == pid, Face.image_id == f.image_id,
+                                           Face.id != fid))
+    if clash is not None:
+        raise PeopleError(f"person {pid} already has face {clash} of the same photo; "
+                          f"move or unassign that one first")
+    f.person_id, f.pinned = pid, True
+    return f
+
+
+def unassign_face(s: Session, fid: int) -> Face:
+    """Take a face out of its person by hand (pinned: clustering leaves it out)."""
+    f = _face(s, fid)
+    f.person_id, f.pinned = None, True
+    return f
+
+
+@dataclass(frozen=True)
+class FaceRow:
+    id: int
+    path: str
+    box: tuple[float, float, float, float]
+    confidence: float
+    pinned: bool
+
+
+def faces_of(s: Session, pid: int) -> list[FaceRow]:
+    _person(s, pid)
+    rows = s.execute(
+        select(Face.id, Image.path, Face.box_x, Face.box_y, Face.box_w, Face.box_h,
+               Face.confidence, Face.pinned)
+        .join(Image, Image.id == Face.image_id).where(Face.person_id == pid).order_by(Face.id)
+    ).all()
+    return [FaceRow(r[0], r[1], (r[2], r[3], r[4], r[5]), r[6], bool(r[7])) for r in rows]
 
 
 def create_person(s: Session) -> Person:
@@ -267,17 +401,20 @@ def set_face_persons(s: Session, assignment: dict[int, int | None]) -> None:
 
 
 def delete_empty_unnamed_persons(s: Session) -> int:
-    """Delete persons with no faces and no name; return how many."""
+    """Delete persons with no faces, no name and not hidden; return how many."""
     has_face = select(Face.id).where(Face.person_id == Person.id).exists()
-    res = s.execute(delete(Person).where(Person.name.is_(None), ~has_face))
+    res = s.execute(delete(Person).where(Person.name.is_(None), ~Person.hidden, ~has_face))
     return int(getattr(res, "rowcount", 0) or 0)
 
 
-def person_photo_rows(s: Session) -> list[tuple[int, str | None, str]]:
-    """(person id, name, photo path) for every photo that shows a person: the `person_photos` view."""
+def person_photo_rows(s: Session, include_hidden: bool = False) -> list[tuple[int, str | None, str]]:
+    """(person id, name, photo path) for every photo that shows a person (the `person_photos`
+    view), hidden persons left out unless asked for."""
     rows = s.execute(
-        text("SELECT person_id, person_name, photo_path FROM person_photos "
-             "ORDER BY person_id, photo_path")
+        text("SELECT v.person_id, v.person_name, v.photo_path FROM person_photos AS v "
+             "JOIN persons AS p ON p.id = v.person_id "
+             + ("" if include_hidden else "WHERE NOT p.hidden ") +
+             "ORDER BY v.person_id, v.photo_path")
     ).all()
     return [(int(r[0]), r[1], str(r[2])) for r in rows]
 
@@ -288,6 +425,7 @@ class PersonSummary:
     name: str | None
     faces: int
     photos: int
+    hidden: bool
 
 
 def person_summaries(s: Session) -> list[PersonSummary]:
@@ -299,7 +437,7 @@ def person_summaries(s: Session) -> list[PersonSummary]:
         s.execute(text("SELECT person_id, COUNT(*) FROM person_photos GROUP BY person_id"))
     }
     return [
-        PersonSummary(p.id, p.name, int(faces.get(p.id, 0)), int(photos.get(p.id, 0)))
+        PersonSummary(p.id, p.name, int(faces.get(p.id, 0)), int(photos.get(p.id, 0)), p.hidden)
         for p in s.scalars(select(Person).order_by(Person.id))
     ]
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Set
+from dataclasses import dataclass
+
+import numpy as np
 
 
 def match_clusters(clusters: Mapping[int, Set[int]],
@@ -27,3 +31,67 @@ def match_clusters(clusters: Mapping[int, Set[int]],
             result[lab] = pid
             used.add(pid)
     return result
+
+
+@dataclass(frozen=True)
+class AssignParams:
+    max_distance: float = 1.0  # neighbours farther than this do not count
+    neighbours: int = 8  # how many nearest assigned faces vote
+    min_support: int = 2  # votes a person needs (at most its own number of faces)
+
+
+def assign_to_persons(queries: np.ndarray, query_photos: np.ndarray, vectors: np.ndarray,
+                      persons: np.ndarray, photos: np.ndarray,
+                      params: AssignParams) -> list[int | None]:
+    """Given new unit vectors (and their photo ids) and the assigned faces (vectors, person ids
+    with -1 for none, photo ids), return a person id or None for each new face.
+
+    A face goes to the person with most votes among its `neighbours` nearest assigned faces within
+    `max_distance` (ties: the nearer), when that person has at least min(`min_support`, its size)
+    votes and no face in the same photo (including faces assigned earlier in this call).
+    """
+    out: list[int | None] = [None] * len(queries)
+    mask = persons >= 0
+    if not mask.any() or len(queries) == 0:
+        return out
+    vecs, pers, phs = vectors[mask], persons[mask], photos[mask]
+    sizes = Counter(pers.tolist())
+    taken: set[tuple[int, int]] = set(zip(pers.tolist(), phs.tolist(), strict=True))
+    sq = np.maximum(0.0, 2.0 - 2.0 * (queries @ vecs.T))  # squared distances, unit vectors
+    k = min(params.neighbours, vecs.shape[0])
+    near = np.argpartition(sq, k - 1, axis=1)[:, :k] if k < vecs.shape[0] else \
+        np.broadcast_to(np.arange(vecs.shape[0]), (len(queries), vecs.shape[0]))
+    limit = params.max_distance ** 2
+    for i in range(len(queries)):
+        idx = near[i][sq[i, near[i]] <= limit]
+        if len(idx) == 0:
+            continue
+        votes: dict[int, list[float]] = {}
+        for j in idx:
+            votes.setdefault(int(pers[j]), []).append(float(sq[i, j]))
+        ranked = sorted(votes.items(), key=lambda kv: (-len(kv[1]), min(kv[1])))
+        for pid, ds in ranked:
+            if len(ds) < min(params.min_support, sizes[pid]):
+                break
+            if (pid, int(query_photos[i])) in taken:
+                continue
+            out[i] = pid
+            taken.add((pid, int(query_photos[i])))
+            break
+    return out
+
+
+def fits_person(cluster: np.ndarray, cluster_photos: set[int], sums: dict[int, np.ndarray],
+                counts: dict[int, int], person_photos: dict[int, set[int]],
+                merge_distance: float) -> int | None:
+    """Return the existing person a new cluster of unit vectors belongs to: the one with the
+    smallest root-mean-square face distance below `merge_distance` and no photo in common."""
+    if not sums:
+        return None
+    s = cluster.sum(axis=0, dtype=np.float64)
+    best, best_d = None, merge_distance ** 2
+    for pid, psum in sums.items():
+        ms = 2.0 - 2.0 * float(s @ psum) / (len(cluster) * counts[pid])
+        if ms < best_d and not (cluster_photos & person_photos.get(pid, set())):
+            best, best_d = pid, ms
+    return best

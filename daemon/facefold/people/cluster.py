@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,7 +14,7 @@ NOISE = -1
 class ClusterParams:
     min_cluster_size: int = 2  # HDBSCAN: smallest group that makes a person
     min_samples: int = 1  # HDBSCAN: neighbours for a core face
-    merge_distance: float = 0.9  # merge clusters closer than this (RMS face distance), no shared photo
+    merge_distance: float = 1.0  # merge clusters closer than this (RMS face distance), no shared photo
     max_distance: float = 1.0  # a face joins a person only within this distance of one of its faces
 
 
@@ -38,47 +39,60 @@ def enforce_cannot_link(vectors: np.ndarray, photos: np.ndarray, labels: np.ndar
 
 
 def merge_close_clusters(vectors: np.ndarray, photos: np.ndarray, labels: np.ndarray,
-                         merge_distance: float) -> np.ndarray:
+                         merge_distance: float,
+                         allowed: Callable[[set[int]], bool] | None = None) -> np.ndarray:
     """Greedily merge the two closest clusters while their root-mean-square face distance is below
-    `merge_distance` and they share no photo; return relabelled, 0-based labels.
+    `merge_distance`, they share no photo and `allowed` (given the original labels a merged
+    cluster would hold) agrees; return 0-based labels (each new label's members in order).
 
-    For unit vectors the mean squared distance between clusters A and B is 2 - 2·(ΣA·ΣB)/(|A||B|),
-    so each round costs one k×k product over cluster sums.
+    For unit vectors the mean squared distance between clusters A and B is 2 - 2·(ΣA·ΣB)/(|A||B|):
+    one k×k product up front, then one row per merge.
     """
-    ids = [int(x) for x in np.unique(labels[labels != NOISE])]
-    if len(ids) < 2:
+    ids = np.unique(labels[labels != NOISE])
+    k = len(ids)
+    if k < 2:
         return relabel(labels)
-    sums = np.stack([vectors[labels == i].sum(axis=0) for i in ids]).astype(np.float64)
-    counts = np.array([(labels == i).sum() for i in ids], dtype=np.float64)
-    members = [set(np.flatnonzero(labels == i).tolist()) for i in ids]
-    photo_sets = [set(photos[labels == i].tolist()) for i in ids]
-    alive = np.ones(len(ids), dtype=bool)
+    pos = np.searchsorted(ids, labels[labels != NOISE])
+    sums = np.zeros((k, vectors.shape[1]), np.float64)
+    np.add.at(sums, pos, vectors[labels != NOISE])
+    counts = np.bincount(pos, minlength=k).astype(np.float64)
+    photo_sets: list[set[int]] = [set() for _ in range(k)]
+    for i, ph in zip(pos.tolist(), photos[labels != NOISE].tolist(), strict=True):
+        photo_sets[i].add(int(ph))
+    origin: list[set[int]] = [{int(x)} for x in ids]
+    ms = 2.0 - 2.0 * (sums @ sums.T) / np.outer(counts, counts)
+    np.fill_diagonal(ms, np.inf)
+    alive = np.ones(k, bool)
+    parent = np.arange(k)
     limit = merge_distance**2
-    while alive.sum() > 1:
-        ms = 2.0 - 2.0 * (sums @ sums.T) / np.outer(counts, counts)
-        ms[~alive, :] = np.inf
-        ms[:, ~alive] = np.inf
-        np.fill_diagonal(ms, np.inf)
-        merged = False
-        for flat in np.argsort(ms, axis=None):
-            a, b = np.unravel_index(flat, ms.shape)
-            if ms[a, b] >= limit:
-                break
-            if photo_sets[a] & photo_sets[b]:
-                continue
-            sums[a] += sums[b]
-            counts[a] += counts[b]
-            members[a] |= members[b]
-            photo_sets[a] |= photo_sets[b]
-            alive[b] = False
-            merged = True
+    while True:
+        flat = int(np.argmin(ms))
+        a, b = divmod(flat, k)
+        if ms[a, b] >= limit:
             break
-        if not merged:
-            break
+        if photo_sets[a] & photo_sets[b] or (allowed and not allowed(origin[a] | origin[b])):
+            ms[a, b] = ms[b, a] = np.inf
+            continue
+        sums[a] += sums[b]
+        counts[a] += counts[b]
+        photo_sets[a] |= photo_sets[b]
+        origin[a] |= origin[b]
+        alive[b] = False
+        parent[parent == b] = a
+        ms[b, :] = np.inf
+        ms[:, b] = np.inf
+        row = 2.0 - 2.0 * (sums @ sums[a]) / (counts * counts[a])
+        row[~alive] = np.inf
+        row[a] = np.inf
+        blocked = np.isinf(ms[a]) & alive  # pairs refused before stay refused
+        blocked[a] = False
+        row[blocked] = np.inf
+        ms[a, :] = row
+        ms[:, a] = row
     out = np.full(len(labels), NOISE, dtype=np.int64)
-    for new, k in enumerate(np.flatnonzero(alive)):
-        out[sorted(members[k])] = new
-    return out
+    mask = labels != NOISE
+    out[mask] = parent[pos]
+    return relabel(out)
 
 
 def relabel(labels: np.ndarray) -> np.ndarray:

@@ -17,12 +17,7 @@ from facefold.config import Settings
 from facefold.db import store
 from facefold.people.folders import SyncResult
 from facefold.service.pipeline import BatchResult, Models, process_batch
-from facefold.service.recluster import (
-    ReclusterResult,
-    cluster_params,
-    recluster,
-    sync_people_folders,
-)
+from facefold.service.recluster import Assigner, ReclusterResult, sync_people_folders
 from facefold.service.reconcile import reconcile
 
 log = logging.getLogger(__name__)
@@ -90,7 +85,9 @@ def scan(settings: Settings, engine: Engine, models: Models, paths: Sequence[Pat
         failures=done.failures,
     )
     with Session(engine) as s:
-        result.recluster = recluster(s, cluster_params(settings))
+        assigner = Assigner(settings)
+        assigner.load(s)
+        result.recluster = assigner.step(s, idle=True)
         s.commit()
         result.sync = sync_people_folders(s, settings)
     result.seconds = time.monotonic() - t0

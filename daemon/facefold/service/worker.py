@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from facefold.config import Settings
 from facefold.db import store
 from facefold.service.pipeline import BatchResult, Models, process_batch
-from facefold.service.recluster import cluster_params, recluster, sync_people_folders
+from facefold.service.recluster import Assigner, sync_people_folders
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,8 @@ class Worker(threading.Thread):
         self._wake = threading.Event()
         self._sync_requested = threading.Event()
         self.deferred: set[str] = set()
+        self.assigner = Assigner(settings())
+        self._last_full = time.monotonic()
         self.batches = 0
         self.error: BaseException | None = None
 
@@ -58,16 +60,23 @@ class Worker(threading.Thread):
 
     def run(self) -> None:
         try:
+            with Session(self.engine) as s:
+                self.assigner.load(s)
             while not self._stop_requested.is_set():
                 self.heartbeat()
                 settings = self._settings()
+                self.assigner.settings = settings
+                self._pick_up_cli_changes()
                 res = process_batch(settings, self.engine, self.models,
                                     settings.watch.batch_photos, self.deferred,
                                     should_stop=self._stop_requested.is_set,
                                     heartbeat=self.heartbeat)
-                if res.changed or self._sync_requested.is_set():
+                idle = res.claimed == 0 or self._queue_empty()
+                full_due = self._full_due(settings, idle)
+                if res.changed or full_due or self._sync_requested.is_set() or (
+                        idle and self.assigner.pool_dirty):
                     self._sync_requested.clear()
-                    self._finish(settings, res)
+                    self._finish(settings, res, idle, full_due)
                 if res.claimed == 0:
                     self._wake.wait(IDLE_WAIT_SECONDS)
                     self._wake.clear()
@@ -75,10 +84,32 @@ class Worker(threading.Thread):
             log.exception("worker crashed")
             self.error = exc
 
-    def _finish(self, settings: Settings, res: BatchResult) -> None:
+    def _queue_empty(self) -> bool:
+        with Session(self.engine) as s:
+            return store.queued_count(s) == 0
+
+    def _full_due(self, settings: Settings, idle: bool) -> bool:
+        hours = settings.clustering.full_interval_hours
+        return idle and hours > 0 and time.monotonic() - self._last_full >= hours * 3600
+
+    def _pick_up_cli_changes(self) -> None:
+        """People changed by the CLI (name, merge, move, …): reload who is who and resync."""
+        with Session(self.engine) as s:
+            rev = store.people_rev(s)
+            if rev != self.assigner.people_rev:
+                self.assigner.reload_persons(s)
+                self.request_sync()
+
+    def _finish(self, settings: Settings, res: BatchResult, idle: bool, full: bool) -> None:
         t0 = time.monotonic()
         with Session(self.engine) as s:
-            rc = recluster(s, cluster_params(settings))
+            if full:
+                rc = self.assigner.full(s)
+                self._last_full = time.monotonic()
+                log.info("full recluster: %d people, %d faces assigned, %d unassigned",
+                         rc.persons, rc.assigned_faces, rc.unassigned_faces)
+            else:
+                rc = self.assigner.step(s, idle)
             s.commit()
             sync = sync_people_folders(s, settings)
             seconds = res.seconds + time.monotonic() - t0

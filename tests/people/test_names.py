@@ -1,0 +1,41 @@
+import pytest
+
+from facefold.people.names import (
+    MAX_NAME_BYTES,
+    NameError_,
+    assign_folders,
+    clean_name,
+    folder_name,
+)
+
+
+def test_unicode_is_kept_and_whitespace_tidied() -> None:
+    assert clean_name("  Ana\tMaría  ") == "Ana María"
+    assert folder_name("Zoë 李") == "Zoë 李"
+    assert clean_name("Jose\u0301") == "José"  # NFC
+
+
+@pytest.mark.parametrize("raw", ["../../etc", "/etc/passwd", "a/b\\c", "..", ".", ".hidden",
+                                 "-rf", "x\n/y", "bad\x00name", " . "])
+def test_folder_names_are_one_safe_component(raw: str) -> None:
+    try:
+        f = folder_name(raw)
+    except NameError_:
+        return
+    assert "/" not in f and "\\" not in f and "\0" not in f and "\n" not in f
+    assert f not in (".", "..") and not f.startswith((".", "-"))
+
+
+def test_empty_and_too_long_names_are_refused() -> None:
+    for bad in ("", "   ", "\n\t"):
+        with pytest.raises(NameError_):
+            clean_name(bad)
+    with pytest.raises(NameError_):
+        clean_name("é" * MAX_NAME_BYTES)
+
+
+def test_collisions_resolved_lower_id_first() -> None:
+    got = assign_folders([(3, "Ana"), (1, "ana"), (2, None), (4, "Ana/"), (5, "person_0002")])
+    assert got[1] == "ana" and got[3] == "Ana (2)" and got[4] == "Ana-"
+    assert len(set(f.casefold() for f in got.values())) == 5
+    assert got[2] == "person_0002" and got[5] == "person_0002 (2)"
