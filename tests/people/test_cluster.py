@@ -88,3 +88,19 @@ def test_leftover_grouping_is_complete_linkage() -> None:
     v = _unit(np.array([[1.0, 0.0], [1.0, 0.45], [1.0, 1.0]]))
     labels = group_leftovers(v, np.arange(3), np.full(3, NOISE), 0.45, 2)
     assert labels[0] != labels[2] or labels[0] == NOISE
+
+
+def test_knn_graph_hdbscan_matches_exact_hdbscan(rng: np.random.Generator) -> None:
+    import hdbscan
+
+    from facefold.people.cluster import hdbscan_knn, knn
+
+    v, truth = blobs(rng, 40, 6, spread=0.35)
+    exact = hdbscan.HDBSCAN(min_cluster_size=2, min_samples=1).fit_predict(v.astype(np.float64))
+    approx = hdbscan_knn(v, 2, 1)
+    # same partition, whatever the label numbers
+    pairs = {(int(a), int(b)) for a, b in zip(exact, approx, strict=True)}
+    assert len(pairs) == len(set(exact.tolist())) == len(set(approx.tolist()))
+    idx, dist = knn(v, 5, block=7)  # odd block size: the blocks must stitch
+    assert (idx[:, 0] == np.arange(len(v))).all() and np.allclose(dist[:, 0], 0, atol=1e-3)
+    assert (np.diff(dist, axis=1) >= -1e-6).all()

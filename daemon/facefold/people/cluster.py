@@ -8,6 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 
 NOISE = -1
+EXACT_MAX_FACES = 8000  # above this, HDBSCAN runs on a k-nearest-neighbour graph (exact is O(n²) in 128-d)
+KNN_NEIGHBOURS = 16  # neighbours per face in that graph; the single-linkage tree is exact where it matters
+KNN_BLOCK = 512  # rows per matrix product when finding neighbours (memory: block × n × 12 bytes)
 
 
 @dataclass(frozen=True)
@@ -138,15 +141,22 @@ def attach_noise(vectors: np.ndarray, photos: np.ndarray, labels: np.ndarray,
     member = np.flatnonzero(labels != NOISE)
     if len(noise) == 0 or len(member) == 0:
         return labels
-    d = np.linalg.norm(vectors[noise, None, :] - vectors[None, member, :], axis=-1)
-    nearest = d.argmin(axis=1)
-    order = np.argsort(d[np.arange(len(noise)), nearest], kind="stable")
+    nearest = np.empty(len(noise), np.int64)
+    near_d = np.empty(len(noise), np.float64)
+    mv = vectors[member].astype(np.float32)
+    for start in range(0, len(noise), KNN_BLOCK):  # blocks: noise × members can be large
+        sims = vectors[noise[start:start + KNN_BLOCK]].astype(np.float32) @ mv.T
+        j = sims.argmax(axis=1)
+        nearest[start:start + KNN_BLOCK] = j
+        near_d[start:start + KNN_BLOCK] = np.sqrt(np.maximum(
+            0.0, 2.0 - 2.0 * sims[np.arange(len(j)), j]))
+    order = np.argsort(near_d, kind="stable")
     photos_of: dict[int, set[int]] = {}
     for j in member:
         photos_of.setdefault(int(labels[j]), set()).add(int(photos[j]))
     for k in order:
         i, j = noise[k], member[nearest[k]]
-        if d[k, nearest[k]] > max_distance:
+        if near_d[k] > max_distance:
             break
         lab = int(labels[j])
         if int(photos[i]) in photos_of[lab]:
@@ -183,6 +193,58 @@ def group_leftovers(vectors: np.ndarray, photos: np.ndarray, labels: np.ndarray,
     return labels
 
 
+def knn(vectors: np.ndarray, k: int, block: int = KNN_BLOCK) -> tuple[np.ndarray, np.ndarray]:
+    """Exact k nearest neighbours of unit vectors (self included, first): (indices, distances)."""
+    n = len(vectors)
+    k = min(k, n)
+    x = np.ascontiguousarray(vectors, dtype=np.float32)
+    idx = np.empty((n, k), np.int64)
+    dist = np.empty((n, k), np.float32)
+    for start in range(0, n, block):
+        sims = x[start:start + block] @ x.T
+        part = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        ps = np.take_along_axis(sims, part, axis=1)
+        order = np.argsort(-ps, axis=1)
+        idx[start:start + block] = np.take_along_axis(part, order, axis=1)
+        dist[start:start + block] = np.sqrt(np.maximum(0.0, 2.0 - 2.0 * np.take_along_axis(ps, order, axis=1)))
+    return idx, dist
+
+
+def hdbscan_knn(vectors: np.ndarray, min_cluster_size: int, min_samples: int,
+                neighbours: int = KNN_NEIGHBOURS) -> np.ndarray:
+    """HDBSCAN labels from the minimum spanning tree of the mutual-reachability k-NN graph.
+
+    Same condensed-tree selection as the hdbscan package (its own tree functions), but the
+    spanning tree comes from a sparse graph, so time and memory grow with n·k instead of n².
+    Components the graph leaves apart are joined above every real edge, as they would be far apart.
+    """
+    from hdbscan._hdbscan_linkage import label
+    from hdbscan.hdbscan_ import _tree_to_labels
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
+
+    n = len(vectors)
+    idx, dist = knn(vectors, max(neighbours, min_samples) + 1)
+    core = dist[:, min(min_samples, idx.shape[1]) - 1].astype(np.float64)
+    rows = np.repeat(np.arange(n), idx.shape[1])
+    cols = idx.ravel()
+    w = np.maximum(dist.ravel().astype(np.float64), np.maximum(core[rows], core[cols]))
+    keep = rows != cols
+    w = np.maximum(w[keep], 1e-12)  # zero weights would vanish from a sparse matrix
+    graph = coo_matrix((w, (rows[keep], cols[keep])), shape=(n, n)).tocsr()
+    mst = minimum_spanning_tree(graph).tocoo()
+    edges = np.column_stack([mst.row, mst.col, mst.data]).astype(np.float64)
+    n_comp, comp = connected_components(mst, directed=False)
+    if n_comp > 1:
+        top = (edges[:, 2].max() if len(edges) else 1.0) * 2 + 1
+        reps = np.array([np.flatnonzero(comp == c)[0] for c in range(n_comp)])
+        links = np.column_stack([reps[:-1], reps[1:], np.full(n_comp - 1, top)])
+        edges = np.vstack([edges, links])
+    edges = edges[np.argsort(edges[:, 2], kind="stable")]
+    labels, *_ = _tree_to_labels(None, label(edges), min_cluster_size)
+    return np.asarray(labels, dtype=np.int64)
+
+
 def cluster_faces(vectors: np.ndarray, photos: np.ndarray, params: ClusterParams) -> np.ndarray:
     """Given (N, D) unit vectors and each face's photo id, return N labels (-1: nobody yet).
 
@@ -193,14 +255,17 @@ def cluster_faces(vectors: np.ndarray, photos: np.ndarray, params: ClusterParams
     n = len(vectors)
     if n < params.min_cluster_size:
         return np.full(n, NOISE, dtype=np.int64)
-    import hdbscan
+    if n > EXACT_MAX_FACES:
+        labels = hdbscan_knn(vectors, params.min_cluster_size, params.min_samples)
+    else:
+        import hdbscan
 
-    labels = hdbscan.HDBSCAN(
-        min_cluster_size=params.min_cluster_size,
-        min_samples=params.min_samples,
-        metric="euclidean",
-        core_dist_n_jobs=1,
-    ).fit_predict(np.asarray(vectors, dtype=np.float64))
+        labels = hdbscan.HDBSCAN(
+            min_cluster_size=params.min_cluster_size,
+            min_samples=params.min_samples,
+            metric="euclidean",
+            core_dist_n_jobs=1,
+        ).fit_predict(np.asarray(vectors, dtype=np.float64))
     labels = enforce_cannot_link(vectors, photos, labels)
     labels = prune_loose_faces(vectors, labels, params.max_distance, params.min_cluster_size)
     labels = merge_close_clusters(vectors, photos, labels, params.merge_distance)
