@@ -378,6 +378,48 @@ def recluster(config: ConfigOpt = None,
     _people_change(config, change)
 
 
+@app.command()
+def review(config: ConfigOpt = None,
+           out_dir: Annotated[Path | None, typer.Option("--out", help="folder for index.html")] = None,
+           open_page: Annotated[bool, typer.Option("--open", help="open it in a browser")] = False) -> None:
+    """Write a static HTML page of every person's faces (no server needed) and print its path."""
+    from sqlalchemy.orm import Session
+
+    from facefold.review import write_review
+
+    settings = _settings(config)
+    with Session(_engine(settings)) as s:
+        res = write_review(s, settings, out_dir or settings.state_dir / "review")
+    print(res.path)
+    err.print(f"review: {res.persons} people, {res.faces_shown} faces, "
+              f"{res.unassigned_shown} unassigned shown", highlight=False)
+    if open_page:
+        import webbrowser
+
+        webbrowser.open(res.path.as_uri())
+
+
+@app.command()
+def sheet(person_id: int, out: Annotated[Path | None, typer.Argument(help="PNG to write")] = None,
+          config: ConfigOpt = None) -> None:
+    """Write a contact sheet PNG of a person's faces and print its path."""
+    from sqlalchemy.orm import Session
+
+    from facefold.db.store import PeopleError
+    from facefold.review import write_sheet
+
+    settings = _settings(config)
+    target = out or settings.state_dir / "sheets" / f"person_{person_id:04d}.png"
+    with Session(_engine(settings)) as s:
+        try:
+            n = write_sheet(s, settings, person_id, target)
+        except PeopleError as exc:
+            err.print(f"[bold red]error:[/] {exc}", highlight=False)
+            raise typer.Exit(1) from None
+    print(target)
+    err.print(f"sheet: {n} faces of person {person_id}", highlight=False)
+
+
 def main() -> None:
     app()
 

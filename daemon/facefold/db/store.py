@@ -87,21 +87,23 @@ def _upsert(s: Session, path: str, sha256: str | None, size: int | None,
 
 
 def record_processed(s: Session, path: str, sha256: str, size: int, mtime: float,
-                     width: int, height: int, faces: Sequence[NewFace]) -> Image:
-    """Store a processed photo and its faces (replacing what the path held before)."""
+                     width: int, height: int, faces: Sequence[NewFace]) -> list[int]:
+    """Store a processed photo and its faces (replacing what the path held before); return the
+    new faces' ids, in the order given."""
     img = _upsert(s, path, sha256, size, mtime)
     img.width, img.height = width, height
     img.status, img.error = ImageStatus.done, None
     img.attempts += 1
     s.flush()
     s.execute(delete(Face).where(Face.image_id == img.id))
-    for f in faces:
-        s.add(Face(
-            image_id=img.id, box_x=f.box[0], box_y=f.box[1], box_w=f.box[2], box_h=f.box[3],
-            landmarks=json.dumps(f.landmarks), confidence=f.confidence,
-            embedding=np.asarray(f.embedding, dtype=EMBEDDING_DTYPE).tobytes(),
-        ))
-    return img
+    rows = [Face(
+        image_id=img.id, box_x=f.box[0], box_y=f.box[1], box_w=f.box[2], box_h=f.box[3],
+        landmarks=json.dumps(f.landmarks), confidence=f.confidence,
+        embedding=np.asarray(f.embedding, dtype=EMBEDDING_DTYPE).tobytes(),
+    ) for f in faces]
+    s.add_all(rows)
+    s.flush()
+    return [r.id for r in rows]
 
 
 def record_duplicate(s: Session, path: str, sha256: str, size: int, mtime: float) -> Image:
@@ -481,3 +483,29 @@ def status_summary(s: Session, last_errors: int = 20) -> StatusSummary:
         persons=int(s.scalar(select(func.count(Person.id))) or 0),
         failures=[(str(p), str(e or "")) for p, e in failures],
     )
+
+
+@dataclass(frozen=True)
+class ReviewFace:
+    id: int
+    person_id: int | None
+    path: str
+    landmarks: str
+    confidence: float
+
+
+def review_faces(s: Session, per_person: int, unassigned: int) -> list[ReviewFace]:
+    """Up to `per_person` faces of each person (most confident first) and up to `unassigned`
+    faces of nobody, in one query."""
+    ranked = select(
+        Face.id, Face.person_id, Image.path, Face.landmarks, Face.confidence,
+        func.row_number().over(partition_by=Face.person_id,
+                               order_by=(Face.confidence.desc(), Face.id)).label("rank"),
+    ).join(Image, Image.id == Face.image_id).subquery()
+    rows = s.execute(
+        select(ranked).where(
+            ((ranked.c.person_id.is_not(None)) & (ranked.c.rank <= per_person))
+            | ((ranked.c.person_id.is_(None)) & (ranked.c.rank <= unassigned)))
+        .order_by(ranked.c.person_id, ranked.c.rank)
+    ).all()
+    return [ReviewFace(r[0], r[1], r[2], r[3], r[4]) for r in rows]

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from facefold.config import Settings
 from facefold.db import store
 from facefold.files import PhotoFile, ReadError, read_photo
+from facefold.thumbs import thumb_path, write_thumb
 from facefold.vision.decode import DecodeError, decode_image
 from facefold.vision.detect import FaceDetector
 from facefold.vision.embed import Embedder
@@ -182,17 +183,19 @@ def process_batch(settings: Settings, engine: Engine, models: Models, limit: int
         batch_shas.add(photo.sha256)
         res.processed += 1
     heartbeat()
-    _store(engine, models, detected, dupes, res)
+    _store(settings, engine, models, detected, dupes, res)
     res.seconds = time.monotonic() - t0
     return res
 
 
-def _store(engine: Engine, models: Models, detected: list[_Detected], dupes: list[PhotoFile],
-           res: BatchResult) -> None:
-    """Embed the faces of all detected photos together and store them in one transaction."""
+def _store(settings: Settings, engine: Engine, models: Models, detected: list[_Detected],
+           dupes: list[PhotoFile], res: BatchResult) -> None:
+    """Embed the faces of all detected photos together and store them in one transaction; then
+    write each face's thumbnail (a missing one is made again from the photo when needed)."""
     crops = [f.crop for d in detected for f in d.faces]
     vectors = models.embedder.embed(np.stack(crops)) if crops else np.zeros((0, 128), np.float32)
     k = 0
+    thumbs: list[tuple[int, np.ndarray]] = []
     with Session(engine) as s:
         for d in detected:
             new_faces = []
@@ -204,11 +207,17 @@ def _store(engine: Engine, models: Models, detected: list[_Detected], dupes: lis
                     confidence=round(det.confidence, 5), embedding=vectors[k]))
                 k += 1
             ph = d.photo
-            store.record_processed(s, str(ph.path), ph.sha256, ph.size, ph.mtime,
-                                   d.shape[1], d.shape[0], new_faces)
+            ids = store.record_processed(s, str(ph.path), ph.sha256, ph.size, ph.mtime,
+                                         d.shape[1], d.shape[0], new_faces)
+            thumbs += [(fid, f.crop) for fid, f in zip(ids, d.faces, strict=True)]
             res.faces += len(new_faces)
         s.flush()
         for ph in dupes:
             store.record_duplicate(s, str(ph.path), ph.sha256, ph.size, ph.mtime)
             res.duplicates += 1
         s.commit()
+    for fid, crop in thumbs:
+        try:
+            write_thumb(thumb_path(settings.state_dir, fid), crop)
+        except OSError as exc:
+            log.warning("thumbnail of face %d not written: %s", fid, exc)

@@ -270,13 +270,17 @@ def recluster(s: Session, params: ClusterParams) -> ReclusterResult:
     return full_recluster(s, params)
 
 
+def person_folders(rows: list[tuple[int, str | None, str]]) -> dict[int, str]:
+    """person id → folder name, for the (person, name, photo) rows of visible persons."""
+    return assign_folders(sorted({pid: name for pid, name, _path in rows}.items()))
+
+
 def sync_people_folders(s: Session, settings: Settings) -> SyncResult:
     """Bring the people folder in line with the persons in the store: one folder per visible
     person with photos, named after the person (or `person_0001`). Runs under a lock in the state
     dir, so the daemon and a CLI command never sync at once."""
     rows = store.person_photo_rows(s)
-    names = {pid: name for pid, name, _path in rows}
-    folders = assign_folders(sorted(names.items()))
+    folders = person_folders(rows)
     plan = plan_links((folders[pid], path) for pid, _name, path in rows)
     settings.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     with (settings.state_dir / "sync.lock").open("w") as lock:
