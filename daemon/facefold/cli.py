@@ -6,7 +6,7 @@ import json
 import os
 import pickle
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -418,6 +418,112 @@ def sheet(person_id: int, out: Annotated[Path | None, typer.Argument(help="PNG t
             raise typer.Exit(1) from None
     print(target)
     err.print(f"sheet: {n} faces of person {person_id}", highlight=False)
+
+
+@app.command()
+def evaluate(
+    dataset: Annotated[Path, typer.Argument(help="a folder with one sub-folder of photos per person",
+                                            exists=True, file_okay=False)],
+    config: ConfigOpt = None,
+    weights: Annotated[Path | None, typer.Option("--weights", help="FaceNet weights to measure (default: the configured ones)")] = None,
+    compare: Annotated[Path | None, typer.Option("--compare", help="also measure these weights, side by side")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Verification accuracy (10-fold), its distance threshold, and clustering quality."""
+    from facefold.evaluate import evaluate as run_eval
+    from facefold.evaluate import load_dataset
+    from facefold.service.recluster import cluster_params
+    from facefold.vision.embed import Embedder
+    from facefold.vision.weights import WeightsError
+
+    settings = _settings(config)
+    models = _models(settings)
+    try:
+        data = load_dataset(dataset, models.detector, settings.embedding.margin,
+                            settings.decode.extensions, settings.state_dir / "datasets",
+                            settings.decode.max_file_bytes, settings.decode.max_pixels)
+    except ValueError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    runs = []
+    for w in [weights] + ([compare] if compare else []):
+        try:
+            emb = models.embedder if w is None else Embedder(w, settings.embedding.batch_size)
+            vectors = emb.embed(data.crops)
+        except WeightsError as exc:
+            err.print(f"[bold red]error:[/] {exc}", highlight=False)
+            raise typer.Exit(1) from None
+        runs.append(run_eval(vectors, data.labels, cluster_params(settings), emb.weights_id,
+                             len(data.skipped)))
+    if as_json:
+        print(json.dumps(asdict(runs[0]) if len(runs) == 1 else [asdict(r) for r in runs]))
+        return
+    table = Table("measure", *[r.weights for r in runs])
+    for key in ("faces", "people", "verification_accuracy", "verification_std", "threshold",
+                "pairwise_precision", "pairwise_recall", "pairwise_f1", "bcubed_precision",
+                "bcubed_recall", "bcubed_f1", "clusters", "unassigned", "skipped"):
+        vals = [getattr(r, key) for r in runs]
+        table.add_row(key, *[f"{v:.4f}" if isinstance(v, float) else str(v) for v in vals])
+    out.print(table)
+
+
+@dataclass(frozen=True)
+class Match:
+    """One face `identify` saw: where, who (a named person or unknown), how far."""
+
+    photo: str
+    box: list[float]
+    person_id: int | None
+    name: str
+    distance: float | None
+
+
+@app.command()
+def identify(photos: Annotated[list[Path], typer.Argument(help="photos to look at")],
+             config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """For every face in the photos: its box, the named person it is (or unknown), the distance."""
+    import numpy as np
+    from sqlalchemy.orm import Session
+
+    from facefold.db import store
+    from facefold.files import ReadError, read_photo
+    from facefold.people.assign import nearest_person
+    from facefold.vision.decode import DecodeError, decode_image
+    from facefold.vision.faces import find_faces
+
+    settings = _settings(config)
+    with Session(_engine(settings)) as s:
+        fm = store.face_matrix(s)
+        names = {p.id: p.name for p in store.person_summaries(s) if p.name and not p.hidden}
+    persons = np.array([p if p in names else -1 for p in fm.person_ids.tolist()], np.int64)
+    models = _models(settings)
+    results: list[Match] = []
+    failed = 0
+    for photo in photos:
+        try:
+            pixels = decode_image(read_photo(photo, settings.decode.max_file_bytes).data,
+                                  settings.decode.max_pixels)
+        except (ReadError, DecodeError) as exc:
+            err.print(f"failed: {photo}: {exc}", markup=False, highlight=False)
+            failed += 1
+            continue
+        found = find_faces(models.detector, pixels, settings.embedding.margin)
+        vecs = models.embedder.embed(np.stack([f.crop for f in found])) if found else np.zeros((0, 128), np.float32)
+        for f, (pid, dist) in zip(found, nearest_person(vecs, fm.vectors, persons,
+                                                        settings.identify.max_distance), strict=True):
+            results.append(Match(str(photo), [round(v, 1) for v in f.detection.box], pid,
+                                 names[pid] if pid is not None else "unknown",
+                                 round(dist, 4) if np.isfinite(dist) else None))
+    if as_json:
+        print(json.dumps([asdict(r) for r in results], ensure_ascii=False))
+    else:
+        table = Table("photo", "box (x, y, w, h)", "who", "distance")
+        for r in results:
+            table.add_row(r.photo, ", ".join(f"{v:.0f}" for v in r.box), r.name,
+                          "" if r.distance is None else f"{r.distance:.3f}")
+        out.print(table)
+    if failed and not results:
+        raise typer.Exit(1)
 
 
 def main() -> None:

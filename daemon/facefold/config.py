@@ -64,6 +64,10 @@ class ClusteringSettings(_Section):
     full_when_idle_max_faces: int = Field(5000, ge=0)
 
 
+class IdentifySettings(_Section):
+    max_distance: float = Field(1.0, gt=0.0, le=2.0)
+
+
 DEFAULT_IGNORE = (".*", "*~", "*.part", "*.partial", "*.tmp", "*.temp", "*.crdownload",
                   "*.download", "*.swp", "*.swx", "~$*", "#*#")
 
@@ -92,6 +96,7 @@ class Settings(_Section):
     embedding: EmbeddingSettings = EmbeddingSettings()
     clustering: ClusteringSettings = ClusteringSettings()
     watch: WatchSettings = WatchSettings()
+    identify: IdentifySettings = IdentifySettings()
     logging: LoggingSettings = LoggingSettings()
     source: Path | None = Field(None, exclude=True)
 

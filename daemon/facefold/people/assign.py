@@ -95,3 +95,18 @@ def fits_person(cluster: np.ndarray, cluster_photos: set[int], sums: dict[int, n
         if ms < best_d and not (cluster_photos & person_photos.get(pid, set())):
             best, best_d = pid, ms
     return best
+
+
+def nearest_person(queries: np.ndarray, vectors: np.ndarray, persons: np.ndarray,
+                   max_distance: float) -> list[tuple[int | None, float]]:
+    """For each query, the person of its nearest face among `vectors` (persons -1 are skipped) and
+    that distance; the person is None when the distance exceeds `max_distance` or no face has one."""
+    mask = persons >= 0
+    if not mask.any():
+        return [(None, float("inf")) for _ in range(len(queries))]
+    vecs, pers = vectors[mask], persons[mask]
+    sims = queries @ vecs.T
+    j = sims.argmax(axis=1)
+    d = np.sqrt(np.maximum(0.0, 2.0 - 2.0 * sims[np.arange(len(queries)), j]))
+    return [(int(pers[k]) if d[i] <= max_distance else None, float(d[i]))
+            for i, k in enumerate(j)]
