@@ -479,6 +479,95 @@ class Match:
 
 
 @app.command()
+def train(
+    dataset: Annotated[Path, typer.Argument(help="a folder with one sub-folder of photos per person",
+                                            exists=True, file_okay=False)],
+    config: ConfigOpt = None,
+    epochs: Annotated[int, typer.Option(min=1)] = 10,
+    batch_size: Annotated[int, typer.Option(min=4, help="faces per step (people × photos_per_person)")] = 16,
+    photos_per_person: Annotated[int, typer.Option(min=2)] = 4,
+    learning_rate: Annotated[float, typer.Option(min=0.0)] = 1e-5,
+    frozen: Annotated[int, typer.Option(min=0, help="layers that stay as they are")] = 250,
+    val_split: Annotated[float, typer.Option(min=0.0, max=0.9)] = 0.2,
+    seed: int = 0,
+    steps_per_epoch: Annotated[int, typer.Option(min=0, help="0: one pass over the photos")] = 0,
+) -> None:
+    """Fine-tune FaceNet on your own people (triplet loss); saves the best epoch in the state dir."""
+    import time as _time
+
+    from facefold.evaluate import load_dataset
+    from facefold.train import TrainOptions
+    from facefold.train import train as run_train
+    from facefold.vision.weights import sha256_of
+
+    settings = _settings(config)
+    models = _models(settings)
+    data = load_dataset(dataset, models.detector, settings.embedding.margin,
+                        settings.decode.extensions, settings.state_dir / "datasets",
+                        settings.decode.max_file_bytes, settings.decode.max_pixels)
+    opts = TrainOptions(epochs, batch_size, photos_per_person, learning_rate, frozen, val_split,
+                        seed, settings.train.margin, settings.train.patience, steps_per_epoch)
+    out_file = settings.state_dir / "models" / f"facenet-finetuned-{_time.strftime('%Y%m%d-%H%M%S')}.h5"
+    meta = {"base_weights": str(settings.weights_file()),
+            "base_weights_sha256": sha256_of(settings.weights_file()),
+            "dataset": str(dataset.resolve()), "dataset_photos": len(data.paths),
+            "dataset_people": len(data.names), "skipped": len(data.skipped)}
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  console=err, transient=True) as progress:
+        task = progress.add_task("training", total=None)
+
+        def on_step(epoch: int, step: int, loss: float, active: float) -> None:
+            progress.update(task, advance=1, description=(
+                f"epoch {epoch} step {step}: loss {loss:.4f}, active triplets {active:.0%}"))
+
+        try:
+            res = run_train(models.embedder.model, data.crops, data.labels, opts, out_file, meta,
+                            on_step)
+        except ValueError as exc:
+            err.print(f"[bold red]error:[/] {exc}", highlight=False)
+            raise typer.Exit(2) from None
+    for e in res.epochs:
+        err.print(f"epoch {e.epoch}: loss {e.loss:.4f}, active {e.active:.0%}, val d′ "
+                  f"{e.val_dprime:.3f}, AUC {e.val_auc:.4f}, accuracy {e.val_accuracy:.4f}, "
+                  f"{e.seconds:.1f}s", highlight=False)
+    out.print(f"train: best epoch {res.best_epoch}, val d′ {res.before['val_dprime']:.3f} → "
+              f"{res.after['val_dprime']:.3f}, accuracy {res.before['val_accuracy']:.4f} → "
+              f"{res.after['val_accuracy']:.4f}, {res.seconds_per_epoch:.1f}s/epoch → {res.weights}\n"
+              f"use it: set embedding.weights: {res.weights} in the config, then facefold reembed",
+              highlight=False)
+
+
+@app.command()
+def reembed(config: ConfigOpt = None) -> None:
+    """Re-embed every face made with other weights than the configured ones, then recluster
+    keeping people, names and faces placed by hand."""
+    from sqlalchemy.orm import Session
+
+    from facefold.db.store import bump_people_rev
+    from facefold.service.recluster import Assigner, sync_people_folders
+    from facefold.service.reembed import reembed_some
+
+    settings = _settings(config)
+    engine = _engine(settings)
+    models = _models(settings)
+    done = lost = 0
+    while True:
+        res = reembed_some(settings, engine, models, 256)
+        done, lost = done + res.faces, lost + res.unreadable
+        if res.left == 0 or res.faces == 0:
+            break
+    with Session(engine) as s:
+        a = Assigner(settings)
+        a.load(s)
+        rc = a.full(s)
+        bump_people_rev(s)
+        s.commit()
+        sync_people_folders(s, settings)
+    out.print(f"reembed: {done} faces with {models.embedder.weights_id}, {lost} photos queued "
+              f"again; {rc.persons} people, {rc.unassigned_faces} faces unassigned", highlight=False)
+
+
+@app.command()
 def identify(photos: Annotated[list[Path], typer.Argument(help="photos to look at")],
              config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """For every face in the photos: its box, the named person it is (or unknown), the distance."""

@@ -50,6 +50,12 @@ class DetectionSettings(_Section):
 class EmbeddingSettings(_Section):
     batch_size: int = Field(32, ge=1, le=512)
     margin: float = Field(0.2, ge=0.0, le=1.0)
+    weights: str = "pretrained"
+
+
+class TrainSettings(_Section):
+    margin: float = Field(0.2, gt=0.0, le=2.0)
+    patience: int = Field(3, ge=1)
 
 
 class ClusteringSettings(_Section):
@@ -97,6 +103,7 @@ class Settings(_Section):
     clustering: ClusteringSettings = ClusteringSettings()
     watch: WatchSettings = WatchSettings()
     identify: IdentifySettings = IdentifySettings()
+    train: TrainSettings = TrainSettings()
     logging: LoggingSettings = LoggingSettings()
     source: Path | None = Field(None, exclude=True)
 
@@ -106,6 +113,13 @@ class Settings(_Section):
         if "://" not in v:
             raise ValueError("must be an SQLAlchemy URL such as sqlite:///state/facefold.db")
         return v
+
+    def weights_file(self) -> Path:
+        """The FaceNet weights in use: the pretrained file, or a fine-tuned one."""
+        w = self.embedding.weights
+        if w == "pretrained":
+            return self.models_dir / "facenet_keras.h5"
+        return Path(w)
 
 
 def _resolve(base: Path, p: Path) -> Path:
@@ -145,6 +159,8 @@ def settings_from_mapping(data: Any, base: Path, source: Path | None = None) -> 
             "state_dir": _resolve(base, raw.state_dir),
             "models_dir": _resolve(base, raw.models_dir),
             "database": _resolve_db_url(base, raw.database),
+            "embedding": raw.embedding if raw.embedding.weights == "pretrained" else
+            raw.embedding.model_copy(update={"weights": str(_resolve(base, Path(raw.embedding.weights)))}),
             "source": source,
         }
     )

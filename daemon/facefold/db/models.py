@@ -107,6 +107,7 @@ class Face(Base):
         ForeignKey("persons.id", ondelete="SET NULL"), index=True
     )
     pinned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    weights: Mapped[str] = mapped_column(String(80), default="", server_default="", index=True)
 
     image: Mapped[Image] = relationship(back_populates="faces")
     person: Mapped[Person | None] = relationship(back_populates="faces")

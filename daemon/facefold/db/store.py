@@ -32,6 +32,7 @@ class NewFace:
     landmarks: list[list[float]]
     confidence: float
     embedding: np.ndarray  # (128,) float32, unit length
+    weights: str = ""  # which FaceNet weights made the embedding (Embedder.weights_id)
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,7 @@ def record_processed(s: Session, path: str, sha256: str, size: int, mtime: float
     rows = [Face(
         image_id=img.id, box_x=f.box[0], box_y=f.box[1], box_w=f.box[2], box_h=f.box[3],
         landmarks=json.dumps(f.landmarks), confidence=f.confidence,
-        embedding=np.asarray(f.embedding, dtype=EMBEDDING_DTYPE).tobytes(),
+        embedding=np.asarray(f.embedding, dtype=EMBEDDING_DTYPE).tobytes(), weights=f.weights,
     ) for f in faces]
     s.add_all(rows)
     s.flush()
@@ -509,3 +510,37 @@ def review_faces(s: Session, per_person: int, unassigned: int) -> list[ReviewFac
         .order_by(ranked.c.person_id, ranked.c.rank)
     ).all()
     return [ReviewFace(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+
+
+@dataclass(frozen=True)
+class StaleFace:
+    id: int
+    path: str
+    landmarks: str
+
+
+def stale_faces(s: Session, weights: str, limit: int) -> list[StaleFace]:
+    """Faces of processed photos embedded with other weights than `weights`, by photo."""
+    rows = s.execute(
+        select(Face.id, Image.path, Face.landmarks).join(Image, Image.id == Face.image_id)
+        .where(Face.weights != weights, Image.status == ImageStatus.done)
+        .order_by(Face.image_id, Face.id).limit(limit)
+    ).all()
+    return [StaleFace(r[0], r[1], r[2]) for r in rows]
+
+
+def count_stale_faces(s: Session, weights: str) -> int:
+    return int(s.scalar(select(func.count(Face.id)).join(Image, Image.id == Face.image_id)
+                        .where(Face.weights != weights, Image.status == ImageStatus.done)) or 0)
+
+
+def set_embeddings(s: Session, vectors: dict[int, np.ndarray], weights: str) -> None:
+    """Replace faces' embeddings (made with `weights`)."""
+    if vectors:
+        s.execute(update(Face), [
+            {"id": fid, "embedding": np.asarray(v, dtype=EMBEDDING_DTYPE).tobytes(),
+             "weights": weights} for fid, v in vectors.items()])
+
+
+def delete_faces(s: Session, ids: Sequence[int]) -> None:
+    s.execute(delete(Face).where(Face.id.in_(list(ids))))

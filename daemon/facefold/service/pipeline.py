@@ -27,7 +27,6 @@ from facefold.vision.decode import DecodeError, decode_image
 from facefold.vision.detect import FaceDetector
 from facefold.vision.embed import Embedder
 from facefold.vision.faces import FoundFace, find_faces
-from facefold.vision.weights import weights_path
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +43,7 @@ class Models:
         d = settings.detection
         return cls(
             detector=FaceDetector(d.max_side, d.min_confidence, d.min_face_size),
-            embedder=Embedder(weights_path(settings.models_dir), settings.embedding.batch_size),
+            embedder=Embedder(settings.weights_file(), settings.embedding.batch_size),
         )
 
     def load(self) -> None:
@@ -204,7 +203,8 @@ def _store(settings: Settings, engine: Engine, models: Models, detected: list[_D
                 x, y, w, h = (round(v, 2) for v in det.box)
                 new_faces.append(store.NewFace(
                     box=(x, y, w, h), landmarks=np.round(det.landmarks, 2).tolist(),
-                    confidence=round(det.confidence, 5), embedding=vectors[k]))
+                    confidence=round(det.confidence, 5), embedding=vectors[k],
+                    weights=models.embedder.weights_id))
                 k += 1
             ph = d.photo
             ids = store.record_processed(s, str(ph.path), ph.sha256, ph.size, ph.mtime,

@@ -15,10 +15,12 @@ from facefold.config import Settings
 from facefold.db import store
 from facefold.service.pipeline import BatchResult, Models, process_batch
 from facefold.service.recluster import Assigner, sync_people_folders
+from facefold.service.reembed import reembed_some
 
 log = logging.getLogger(__name__)
 
 IDLE_WAIT_SECONDS = 1.0  # how long an idle worker sleeps between looks at the queue
+REEMBED_CHUNK = 64  # faces re-embedded per idle turn after the weights changed
 
 
 class Worker(threading.Thread):
@@ -77,12 +79,24 @@ class Worker(threading.Thread):
                         idle and self.assigner.pool_dirty):
                     self._sync_requested.clear()
                     self._finish(settings, res, idle, full_due)
-                if res.claimed == 0:
+                if res.claimed == 0 and not self._reembed(settings):
                     self._wake.wait(IDLE_WAIT_SECONDS)
                     self._wake.clear()
         except BaseException as exc:  # the daemon sees it and exits non-zero
             log.exception("worker crashed")
             self.error = exc
+
+    def _reembed(self, settings: Settings) -> bool:
+        """When idle: re-embed a chunk of faces made with other weights; after the last chunk,
+        recluster everything (ids and names kept). True when it did some work."""
+        res = reembed_some(settings, self.engine, self.models, REEMBED_CHUNK)
+        if res.faces == 0 and res.unreadable == 0:
+            return False
+        self.heartbeat()
+        log.info("reembed: %d faces with the new weights, %d left", res.faces, res.left)
+        if res.left == 0:
+            self._finish(settings, BatchResult(), idle=True, full=True)
+        return True
 
     def _queue_empty(self) -> bool:
         with Session(self.engine) as s:
