@@ -75,3 +75,7 @@ def test_evaluate_and_identify_on_real_photos(tmp_path: Path, celebrities: Path)
     other = [m for m in seen if m["photo"] == str(stranger)]
     assert jerry and jerry[0]["name"] == "Jerry" and jerry[0]["distance"] < 1.0
     assert other and all(m["name"] == "unknown" for m in other)
+    # the daemon's rule: a new photo of a named person goes straight into that person's folder
+    shutil.copy(held_out, inbox / "new-jerry.jpg")
+    assert runner.invoke(app, ["scan", "--config", str(cfg)]).exit_code == 0
+    assert (tmp_path / "people" / "Jerry" / "new-jerry.jpg").is_symlink()

@@ -295,6 +295,11 @@ def bump_people_rev(s: Session) -> int:
     return rev
 
 
+def named_persons(s: Session) -> set[int]:
+    """Persons with a name that are not hidden: the classes `identify` knows."""
+    return set(s.scalars(select(Person.id).where(Person.name.is_not(None), ~Person.hidden)))
+
+
 def fixed_persons(s: Session) -> set[int]:
     """Persons a user has decided something about: named or hidden."""
     return set(s.scalars(select(Person.id).where(Person.name.is_not(None) | Person.hidden)))

@@ -20,7 +20,13 @@ from sqlalchemy.orm import Session
 
 from facefold.config import Settings
 from facefold.db import store
-from facefold.people.assign import AssignParams, assign_to_persons, fits_person, match_clusters
+from facefold.people.assign import (
+    AssignParams,
+    assign_to_persons,
+    fits_person,
+    match_clusters,
+    nearest_person,
+)
 from facefold.people.cluster import NOISE, ClusterParams, cluster_faces, merge_close_clusters
 from facefold.people.folders import SyncResult, plan_links, sync_folders
 from facefold.people.index import UNASSIGNED, FaceIndex
@@ -146,6 +152,19 @@ class Assigner:
             if pid is not None:
                 persons_new[i] = pid
                 changes[int(fm.face_ids[i])] = pid
+        # what the vote left alone: the `identify` rule, the nearest face of a named person
+        left = [i for i, pid in zip(wanted, got, strict=True) if pid is None]
+        named = store.named_persons(s) if left else set()
+        if named:
+            only_named = np.where(np.isin(persons, list(named)), persons, UNASSIGNED)
+            taken = set(zip(persons.tolist(), photos.tolist(), strict=True))
+            for i, (pid, _d) in zip(left, nearest_person(
+                    fm.vectors[left], vecs, only_named, self.settings.identify.max_distance),
+                    strict=True):
+                if pid is not None and (pid, int(fm.image_ids[i])) not in taken:
+                    persons_new[i] = pid
+                    changes[int(fm.face_ids[i])] = pid
+                    taken.add((pid, int(fm.image_ids[i])))
         store.set_face_persons(s, changes)
         self.index.add(fm.face_ids, fm.vectors, persons_new, fm.image_ids, fm.pinned)
         if len(changes) < len(wanted):
