@@ -50,6 +50,12 @@ class ReviewResult:
     unassigned_shown: int
 
 
+def _thumb(settings: Settings, f: store.ReviewFace) -> Path | None:
+    return ensure_thumb(settings.state_dir, f.id, f.path, f.landmarks,
+                        settings.decode.max_file_bytes, settings.decode.max_pixels,
+                        settings.embedding.margin)
+
+
 def _img(src: Path, out_dir: Path, face_id: int) -> str:
     rel = os.path.relpath(src, out_dir)
     return (f'<img loading="lazy" decoding="async" src="{html.escape(Path(rel).as_posix())}" '
@@ -70,9 +76,7 @@ def write_review(s: Session, settings: Settings, out_dir: Path) -> ReviewResult:
     def thumbs(items: list[store.ReviewFace]) -> tuple[str, int]:
         parts = []
         for f in items:
-            p = ensure_thumb(settings.state_dir, f.id, f.path, f.landmarks,
-                             settings.decode.max_file_bytes, settings.decode.max_pixels,
-                             settings.embedding.margin)
+            p = _thumb(settings, f)
             if p is not None:
                 parts.append(_img(p, out_dir, f.id))
         return "".join(parts), len(parts)
@@ -125,9 +129,7 @@ def write_sheet(s: Session, settings: Settings, person_id: int, out: Path) -> in
         store.faces_of(s, person_id)  # raises PeopleError for an unknown person
     tiles = []
     for f in faces:
-        p = ensure_thumb(settings.state_dir, f.id, f.path, f.landmarks,
-                         settings.decode.max_file_bytes, settings.decode.max_pixels,
-                         settings.embedding.margin)
+        p = _thumb(settings, f)
         if p is not None:
             img = cv2.imread(str(p))
             if img is not None:

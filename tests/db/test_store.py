@@ -89,15 +89,11 @@ def test_empty_unnamed_persons_are_deleted_named_kept(engine: Engine) -> None:
 
 def test_migrations_go_down_and_up_again(engine: Engine) -> None:
     from alembic import command
-    from alembic.config import Config
 
-    from facefold.db.engine import migrations_dir
+    from facefold.db.engine import alembic_config
 
-    cfg = Config()
-    cfg.set_main_option("script_location", str(migrations_dir()))
     with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0001")
+        command.downgrade(alembic_config(conn), "0001")
     assert "meta" not in inspect(engine).get_table_names()
     upgrade_head(engine)
     insp = inspect(engine)

@@ -161,6 +161,20 @@ def test_daemon_follows_the_inbox(daemon: Daemon, celebrities: Path) -> None:
     wait_for(lambda: str(gone) not in daemon.targets() and daemon.idle(), WORK_TIMEOUT, daemon.log)
     assert daemon.query("SELECT COUNT(*) FROM images WHERE path = ?", str(gone)) == [(0,)]
 
+    # SIGHUP: an invalid config is refused with every error and the daemon goes on; a valid
+    # one is taken
+    good = daemon.config.read_text()
+    daemon.config.write_text(good + "detection:\n  min_confidence: 5\nbogus_key: 1\n")
+    assert daemon.proc is not None
+    daemon.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: "keeping the running configuration" in daemon.log.read_text(), 30, daemon.log)
+    log = daemon.log.read_text()
+    assert "detection.min_confidence" in log and "bogus_key" in log
+    daemon.config.write_text(good)
+    daemon.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: "reloaded" in daemon.log.read_text(), 30, daemon.log)
+    assert daemon.proc.poll() is None
+
     # SIGTERM: exit 0, nothing left half-done
     assert daemon.stop(signal.SIGTERM) == 0
     assert daemon.idle()

@@ -8,7 +8,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000  # wait this long for another writer (a user's sqlite3) to finish
@@ -51,10 +51,15 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-def upgrade_head(engine: Engine) -> None:
-    """Apply every pending migration (Alembic `upgrade head`) on this engine's database."""
+def alembic_config(conn: Connection) -> AlembicConfig:
+    """An Alembic config for facefold's migrations that runs on `conn`."""
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(migrations_dir()))
+    cfg.attributes["connection"] = conn
+    return cfg
+
+
+def upgrade_head(engine: Engine) -> None:
+    """Apply every pending migration (Alembic `upgrade head`) on this engine's database."""
     with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+        command.upgrade(alembic_config(conn), "head")
