@@ -284,11 +284,6 @@ class Assigner:
         return _counts(s, new)
 
 
-def recluster(s: Session, params: ClusterParams) -> ReclusterResult:
-    """The full pass (kept under its old name for `scan` and tests)."""
-    return full_recluster(s, params)
-
-
 def person_folders(rows: list[tuple[int, str | None, str]]) -> dict[int, str]:
     """person id → folder name, for the (person, name, photo) rows of visible persons."""
     return assign_folders(sorted({pid: name for pid, name, _path in rows}.items()))
