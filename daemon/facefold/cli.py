@@ -167,6 +167,21 @@ def service_install(
 
 
 @app.command()
+def retry(paths: Annotated[list[Path] | None, typer.Argument(help="photos (default: every failed one)")] = None,
+          config: ConfigOpt = None) -> None:
+    """Put failed photos back on the queue (the daemon or the next scan processes them)."""
+    from sqlalchemy.orm import Session
+
+    from facefold.db.store import retry_failed
+
+    settings = _settings(config)
+    with Session(_engine(settings)) as s:
+        n = retry_failed(s, [str(p.resolve()) for p in paths or []])
+        s.commit()
+    out.print(f"retry: {n} photos queued again", highlight=False)
+
+
+@app.command()
 def encode(
     items: Annotated[list[Path], typer.Argument(help="IMG … OUT.pkl")],
     config: ConfigOpt = None,
@@ -248,7 +263,8 @@ def status(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
         print(json.dumps(d, ensure_ascii=False))
         return
     counts = ", ".join(f"{k} {v}" for k, v in st.images_by_status.items())
-    out.print(f"photos: {counts}", highlight=False)
+    out.print(f"photos: {counts}" + (f" ({st.retrying} waiting to retry)" if st.retrying else ""),
+              highlight=False)
     if st.oldest_queued:
         out.print(f"oldest queued: {st.oldest_queued[0]} (since {st.oldest_queued[1]})",
                   markup=False, highlight=False)

@@ -82,6 +82,8 @@ class WatchSettings(_Section):
     settle_seconds: float = Field(2.0, ge=0.0, le=3600.0)
     rescan_interval: float = Field(900.0, ge=0.0)
     batch_photos: int = Field(16, ge=1, le=1024)
+    max_attempts: int = Field(5, ge=1, le=100)
+    retry_seconds: float = Field(30.0, ge=0.0)
     ignore: tuple[str, ...] = DEFAULT_IGNORE
 
 

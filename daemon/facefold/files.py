@@ -11,7 +11,12 @@ from pathlib import Path
 
 
 class ReadError(Exception):
-    """The file cannot be read as a photo file; the message says why."""
+    """The file cannot be read as a photo file; the message says why. `transient`: the cause may
+    pass (permissions fixed, a disk error) and a retry is worth it."""
+
+    def __init__(self, message: str, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 @dataclass(frozen=True)
@@ -64,7 +69,7 @@ def read_photo(path: Path, max_bytes: int) -> PhotoFile:
     except FileNotFoundError:
         raise ReadError("file disappeared before it could be read") from None
     except OSError as exc:
-        raise ReadError(f"cannot stat file: {exc.strerror or exc}") from None
+        raise ReadError(f"cannot stat file: {exc.strerror or exc}", transient=True) from None
     if not stat.S_ISREG(st.st_mode):
         raise ReadError("not a regular file")
     if st.st_size > max_bytes:
@@ -78,9 +83,9 @@ def read_photo(path: Path, max_bytes: int) -> PhotoFile:
     except FileNotFoundError:
         raise ReadError("file disappeared before it could be read") from None
     except PermissionError:
-        raise ReadError("permission denied") from None
+        raise ReadError("permission denied", transient=True) from None
     except OSError as exc:
-        raise ReadError(f"cannot read file: {exc.strerror or exc}") from None
+        raise ReadError(f"cannot read file: {exc.strerror or exc}", transient=True) from None
     if len(data) > max_bytes:
         raise ReadError(f"file too large: more than {max_bytes} bytes")
     return PhotoFile(path=path, data=data, sha256=hashlib.sha256(data).hexdigest(),

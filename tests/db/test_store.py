@@ -99,3 +99,21 @@ def test_migrations_go_down_and_up_again(engine: Engine) -> None:
     insp = inspect(engine)
     assert "meta" in insp.get_table_names() and "person_photos" in insp.get_view_names()
     assert "pinned" in {c["name"] for c in insp.get_columns("faces")}
+
+
+def test_transient_failures_wait_then_retry_and_retry_requeues(engine: Engine) -> None:
+    with Session(engine) as s:
+        store.record_failure(s, "/in/slow.jpg", "truncated image", retry_after=3600)
+        store.record_failure(s, "/in/now.jpg", "permission denied", retry_after=0)
+        store.record_failure(s, "/in/bad.jpg", "not an image in a known format")
+        s.commit()
+        st = store.status_summary(s)
+        assert st.images_by_status["queued"] == 2 and st.retrying == 2
+        assert st.images_by_status["failed"] == 1
+        claimed = store.claim_batch(s, 10)
+        assert [c.path for c in claimed] == ["/in/now.jpg"] and claimed[0].attempts == 1
+        s.commit()
+        assert store.retry_failed(s) == 1
+        s.commit()
+        bad = store.image_by_path(s, "/in/bad.jpg")
+        assert bad is not None and bad.status.value == "queued" and bad.attempts == 0

@@ -70,6 +70,7 @@ class Image(Base):
     error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     queued_at: Mapped[datetime | None] = mapped_column()  # when it last entered the queue
+    next_attempt_at: Mapped[datetime | None] = mapped_column()  # a retry waits until then
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     faces: Mapped[list[Face]] = relationship(back_populates="image", cascade="all, delete-orphan")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 import numpy as np
 from sqlalchemy import delete, func, select, text, update
@@ -93,7 +94,7 @@ def record_processed(s: Session, path: str, sha256: str, size: int, mtime: float
     new faces' ids, in the order given."""
     img = _upsert(s, path, sha256, size, mtime)
     img.width, img.height = width, height
-    img.status, img.error = ImageStatus.done, None
+    img.status, img.error, img.next_attempt_at = ImageStatus.done, None, None
     img.attempts += 1
     s.flush()
     s.execute(delete(Face).where(Face.image_id == img.id))
@@ -191,17 +192,20 @@ class QueueItem:
     path: str
     sha256: str | None  # the content last processed (None: never)
     processed_ok: bool  # that content was processed without error
+    attempts: int = 0  # tries so far
 
 
 def claim_batch(s: Session, limit: int) -> list[QueueItem]:
     """Take up to `limit` queued photos, oldest first, and mark them processing."""
+    due = (Image.next_attempt_at.is_(None)) | (Image.next_attempt_at <= utcnow())
     rows = s.scalars(
-        select(Image).where(Image.status == ImageStatus.queued)
+        select(Image).where(Image.status == ImageStatus.queued, due)
         .order_by(Image.queued_at, Image.id).limit(limit)
     ).all()
     for img in rows:
         img.status = ImageStatus.processing
-    return [QueueItem(img.id, img.path, img.sha256, img.error is None) for img in rows]
+    return [QueueItem(img.id, img.path, img.sha256, img.error is None, img.attempts)
+            for img in rows]
 
 
 def requeue(s: Session, ids: Sequence[int], to_back: bool = False) -> None:
@@ -240,12 +244,30 @@ def record_batch(s: Session, photos: int, faces: int, new_persons: int, failed: 
 
 
 def record_failure(s: Session, path: str, error: str, sha256: str | None = None,
-                   size: int | None = None, mtime: float | None = None) -> Image:
-    """Store a photo that could not be processed, with the reason."""
+                   size: int | None = None, mtime: float | None = None,
+                   retry_after: float | None = None) -> Image:
+    """Store a photo that could not be processed, with the reason: failed, or, with
+    `retry_after` seconds, back on the queue to be tried again no sooner than that."""
     img = _upsert(s, path, sha256, size, mtime)
-    img.status, img.error = ImageStatus.failed, error
+    img.error = error
     img.attempts += 1
+    if retry_after is None:
+        img.status, img.next_attempt_at = ImageStatus.failed, None
+    else:
+        img.status = ImageStatus.queued
+        img.queued_at = utcnow()
+        img.next_attempt_at = utcnow() + timedelta(seconds=retry_after)
     return img
+
+
+def retry_failed(s: Session, paths: Sequence[str] = ()) -> int:
+    """Put failed photos (all, or those given) back on the queue with their attempts reset."""
+    q = update(Image).where(Image.status == ImageStatus.failed)
+    if paths:
+        q = q.where(Image.path.in_(list(paths)))
+    res = s.execute(q.values(status=ImageStatus.queued, attempts=0, next_attempt_at=None,
+                             queued_at=utcnow()))
+    return int(getattr(res, "rowcount", 0) or 0)
 
 
 def forget_image(s: Session, img: Image) -> None:
@@ -459,6 +481,7 @@ class StatusSummary:
     failures: list[tuple[str, str]]  # (path, error), most recent first
     oldest_queued: tuple[str, str] | None  # (path, ISO time queued)
     last_batch: dict[str, object] | None
+    retrying: int = 0  # queued again after a failure that may pass
 
 
 def status_summary(s: Session, last_errors: int = 20) -> StatusSummary:
@@ -479,7 +502,10 @@ def status_summary(s: Session, last_errors: int = 20) -> StatusSummary:
         "faces": batch.faces, "new_persons": batch.new_persons, "failed": batch.failed,
         "seconds": round(batch.seconds, 2),
     }
+    retrying = int(s.scalar(select(func.count(Image.id)).where(
+        Image.status == ImageStatus.queued, Image.next_attempt_at.is_not(None))) or 0)
     return StatusSummary(
+        retrying=retrying,
         oldest_queued=None if oldest is None else (
             str(oldest[0]), oldest[1].isoformat(timespec="seconds") if oldest[1] else ""),
         last_batch=last,

@@ -90,15 +90,33 @@ class _Detected:
     faces: list[FoundFace]
 
 
-def _fail(engine: Engine, res: BatchResult, path: str, error: str,
-          photo: PhotoFile | None = None) -> None:
-    log.warning("failed: %s: %s", path, error)
-    res.failures.append((path, error))
+MAX_RETRY_SECONDS = 3600.0  # the back-off between retries never exceeds an hour
+
+
+def retry_delay(attempts_so_far: int, base: float) -> float:
+    """Seconds to wait before try number attempts_so_far + 2: base, 2·base, 4·base, … ≤ an hour."""
+    return min(MAX_RETRY_SECONDS, base * 2 ** max(0, attempts_so_far))
+
+
+def _fail(settings: Settings, engine: Engine, res: BatchResult, item: store.QueueItem,
+          exc: ReadError | DecodeError, photo: PhotoFile | None = None) -> None:
+    """Record a failure: back on the queue after a delay when it may pass and tries are left,
+    else failed for good."""
+    error = str(exc)
+    retry = exc.transient and item.attempts + 1 < settings.watch.max_attempts
+    after = retry_delay(item.attempts, settings.watch.retry_seconds) if retry else None
+    if after is None:
+        log.warning("failed: %s: %s", item.path, error)
+    else:
+        log.warning("failed: %s: %s (try %d of %d; again in %.0fs)", item.path, error,
+                    item.attempts + 1, settings.watch.max_attempts, after)
+    res.failures.append((item.path, error))
     with Session(engine) as s:
         if photo is None:
-            store.record_failure(s, path, error)
+            store.record_failure(s, item.path, error, retry_after=after)
         else:
-            store.record_failure(s, path, error, photo.sha256, photo.size, photo.mtime)
+            store.record_failure(s, item.path, error, photo.sha256, photo.size, photo.mtime,
+                                 retry_after=after)
         s.commit()
 
 
@@ -149,7 +167,7 @@ def process_batch(settings: Settings, engine: Engine, models: Models, limit: int
         try:
             photo = read_photo(Path(path), settings.decode.max_file_bytes)
         except ReadError as exc:
-            _fail(engine, res, path, str(exc))
+            _fail(settings, engine, res, item, exc)
             continue
         if item.processed_ok and item.sha256 == photo.sha256:
             with Session(engine) as s:
@@ -175,7 +193,7 @@ def process_batch(settings: Settings, engine: Engine, models: Models, limit: int
         try:
             pixels = decode_image(photo.data, settings.decode.max_pixels)
         except DecodeError as exc:
-            _fail(engine, res, path, str(exc), photo)
+            _fail(settings, engine, res, item, exc, photo)
             continue
         faces = find_faces(models.detector, pixels, settings.embedding.margin)
         detected.append(_Detected(photo, (pixels.shape[0], pixels.shape[1]), faces))

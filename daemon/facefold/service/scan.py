@@ -82,7 +82,7 @@ def scan(settings: Settings, engine: Engine, models: Models, paths: Sequence[Pat
     result = ScanResult(
         photos=rec.files, processed=done.processed, unchanged=rec.unchanged + done.unchanged,
         duplicates=done.duplicates, moved=done.moved, removed=done.removed, faces=done.faces,
-        failures=done.failures,
+        failures=list(dict(done.failures).items()),  # a photo retried in this run: listed once
     )
     with Session(engine) as s:
         assigner = Assigner(settings)

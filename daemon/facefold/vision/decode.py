@@ -20,7 +20,12 @@ Image.MAX_IMAGE_PIXELS = None
 
 
 class DecodeError(Exception):
-    """The file is not a usable photo; the message is the reason, ready for logs and the DB."""
+    """The file is not a usable photo; the message is the reason, ready for logs and the DB.
+    `transient`: it may still be being written (truncated), so a retry is worth it."""
+
+    def __init__(self, message: str, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 def _to_rgb(img: Image.Image) -> np.ndarray:
@@ -67,7 +72,7 @@ def decode_image(data: bytes, max_pixels: int) -> np.ndarray:
     except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as exc:
         msg = str(exc) or type(exc).__name__
         if "truncated" in msg.lower():
-            raise DecodeError(f"truncated image: {msg}") from None
+            raise DecodeError(f"truncated image: {msg}", transient=True) from None
         raise DecodeError(f"cannot decode image: {msg}") from None
     except MemoryError:
         raise DecodeError("not enough memory to decode the image") from None
