@@ -269,10 +269,6 @@ class Assigner:
             return self.result(s, len(after - before - {UNASSIGNED}))
         return self.result(s, self.cluster_pool(s, idle))
 
-    def reload_persons(self, s: Session) -> None:
-        """Take who-is-who from the store again (after changes made by the CLI)."""
-        self.load(s)
-
     def full(self, s: Session) -> ReclusterResult:
         res = full_recluster(s, cluster_params(self.settings))
         s.flush()

@@ -40,7 +40,6 @@ class Worker(threading.Thread):
         self.deferred: set[str] = set()
         self.assigner = Assigner(settings())
         self._last_full = time.monotonic()
-        self.batches = 0
         self.error: BaseException | None = None
 
     def wake(self) -> None:
@@ -55,10 +54,6 @@ class Worker(threading.Thread):
     def stop(self) -> None:
         self._stop_requested.set()
         self._wake.set()
-
-    @property
-    def stopping(self) -> bool:
-        return self._stop_requested.is_set()
 
     def run(self) -> None:
         try:
@@ -111,7 +106,7 @@ class Worker(threading.Thread):
         with Session(self.engine) as s:
             rev = store.people_rev(s)
             if rev != self.assigner.people_rev:
-                self.assigner.reload_persons(s)
+                self.assigner.load(s)
                 self.request_sync()
 
     def _finish(self, settings: Settings, res: BatchResult, idle: bool, full: bool) -> None:
@@ -131,7 +126,6 @@ class Worker(threading.Thread):
                 store.record_batch(s, res.claimed - res.requeued, res.faces, rc.new_persons,
                                    len(res.failures), seconds)
             s.commit()
-        self.batches += 1
         if res.claimed:
             log.info(
                 "batch: %d photos (%d processed, %d unchanged, %d duplicates, %d moved, "
