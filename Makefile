@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 CONFIG ?= config.yaml
 
-.PHONY: run scan test setup models lint bench clean
+.PHONY: run scan test setup models lint bench soak fuzz clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,14 @@ lint: $(STAMP)
 bench: setup
 	$(BIN)/python bench/scan.py --large 10
 	$(BIN)/python bench/watch.py
+
+# The fault loops at full size (kill -9 during 200-photo runs), then a bounded fuzz run.
+soak: setup
+	$(BIN)/python bench/soak.py --photos 200 --kills 5 --rounds 3
+	$(BIN)/python bench/fuzz.py --seconds 300
+
+fuzz: setup
+	$(BIN)/python bench/fuzz.py --seconds 300
 
 clean:
 	rm -rf $(VENV) state

@@ -1,25 +1,33 @@
 """Benchmark: `facefold scan` against the original script's naive loop, same photos, same run.
 
-The naive loop is what the original did: MTCNN on the full-size image, the box cut out and resized
-to 160 × 160, one `model.predict` per face. facefold: detection on a copy of at most
-`detection.max_side`, landmark alignment, faces of many photos embedded together at a fixed batch
-shape, then SQLite, clustering and the folder sync. Both use models loaded before timing starts.
+The naive loop is what the original did: a plain `mtcnn.MTCNN()` (eager) on the full-size image,
+the box cut out and resized to 160 x 160, one `model.predict` per face. facefold is the real
+`scan`: JPEG draft decoding, MTCNN traced as graphs on a copy of at most `detection.max_side`,
+landmark alignment, faces of many photos embedded together, SQLite, clustering, folder sync.
+Both use models loaded before timing starts.
 
-    .venv/bin/python bench/scan.py [--photos N] [--large N]
+    .venv/bin/python bench/scan.py [--photos N] [--large N] [--no-watch]
 
-`--large N` adds N photos upscaled to 12 megapixels (4000 × 3000), as phones take them.
-Prints photos/s and faces/s of both and their ratio; the last line is
-`speedup: small=X.X large=Y.Y` (large is `-` when not run).
+`--large N` adds N photos upscaled to 12 megapixels (4000 x 3000), as phones take them.
+Prints, per set: photos/s and faces/s of both and their ratio, facefold's seconds per stage, the
+pairwise F1 of the people it made; then FaceNet's own batched floor next to the embed stage, model
+load and `facefold watch` start-up times, and peak memory. The last line is
+`speedup: small=X.X large=Y.Y` (facefold's photos/s over the naive loop's; large is `-` when not
+run).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -27,11 +35,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import yaml  # noqa: E402
+from sqlalchemy import text  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
 
 from facefold.config import load_settings  # noqa: E402
 from facefold.db.engine import make_engine, upgrade_head  # noqa: E402
-from facefold.service.pipeline import Models
-from facefold.service.scan import scan  # noqa: E402
+from facefold.evaluate import pairwise_scores  # noqa: E402
+from facefold.people.cluster import NOISE  # noqa: E402
+from facefold.service.pipeline import Models  # noqa: E402
+from facefold.service.scan import ScanResult, scan  # noqa: E402
 from facefold.vision.decode import decode_image  # noqa: E402
 from facefold.vision.embed import l2_normalise, standardise  # noqa: E402
 from facefold.vision.weights import fetch_dataset, fetch_weights  # noqa: E402
@@ -39,43 +51,66 @@ from facefold.vision.weights import fetch_dataset, fetch_weights  # noqa: E402
 REPO = Path(__file__).resolve().parent.parent
 
 
-def naive_loop(photos: list[Path], models: Models) -> tuple[int, float]:
+@dataclass
+class Photo:
+    path: Path
+    person: str
+
+
+def peak_rss_gb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+
+
+def naive_loop(photos: list[Photo], mtcnn: object, model: object) -> tuple[int, float]:
     """The original script's loop; returns (faces, seconds)."""
-    mtcnn = models.detector._mtcnn
-    model = models.embedder.model
     faces = 0
     t0 = time.perf_counter()
     for p in photos:
-        pixels = decode_image(p.read_bytes(), 10**9)
-        for det in mtcnn.detect_faces(pixels):
+        pixels = decode_image(p.path.read_bytes(), 10**9)
+        for det in mtcnn.detect_faces(pixels):  # type: ignore[attr-defined]
             x, y, w, h = (max(0, int(v)) for v in det["box"])
             face = cv2.resize(pixels[y:y + h, x:x + w], (160, 160))
-            l2_normalise(model.predict(standardise(face[None]), verbose=0))
+            l2_normalise(model.predict(standardise(face[None]), verbose=0))  # type: ignore[attr-defined]
             faces += 1
     return faces, time.perf_counter() - t0
 
 
-def facefold_scan(photos: list[Path], models: Models, work: Path) -> tuple[int, float]:
-    inbox = work / "inbox"
-    inbox.mkdir(parents=True)
-    for i, p in enumerate(photos):
-        shutil.copy(p, inbox / f"{i:04d}-{p.name}")
+def write_config(work: Path) -> Path:
     cfg = work / "config.yaml"
     settings = load_settings(REPO / "config.yaml")
     cfg.write_text(yaml.safe_dump({"models_dir": str(settings.models_dir)}))
-    settings = load_settings(cfg)
+    return cfg
+
+
+def facefold_scan(photos: list[Photo], models: Models, work: Path) -> tuple[ScanResult, float, float]:
+    """Run `scan` on a fresh inbox of `photos`; return its result, seconds and the pairwise F1
+    of the people it made over every face (the person folder of its photo is the truth)."""
+    inbox = work / "inbox"
+    for i, p in enumerate(photos):
+        (inbox / p.person).mkdir(parents=True, exist_ok=True)
+        shutil.copy(p.path, inbox / p.person / f"{i:04d}-{p.path.name}")
+    settings = load_settings(write_config(work))
     engine = make_engine(settings.database)
     upgrade_head(engine)
     t0 = time.perf_counter()
     result = scan(settings, engine, models)
-    return result.faces, time.perf_counter() - t0
+    seconds = time.perf_counter() - t0
+    with Session(engine) as s:
+        rows = s.execute(text("SELECT i.path, f.person_id FROM faces f "
+                              "JOIN images i ON i.id = f.image_id")).all()
+    people = sorted({Path(path).parent.name for path, _ in rows})
+    truth = np.array([people.index(Path(path).parent.name) for path, _ in rows])
+    pred = np.array([NOISE if pid is None else pid for _, pid in rows])
+    f1 = pairwise_scores(pred, truth)[2] if len(rows) > 1 else 0.0
+    engine.dispose()
+    return result, seconds, f1
 
 
-def upscale(photos: list[Path], dest: Path) -> list[Path]:
+def upscale(photos: list[Photo], dest: Path) -> list[Photo]:
     dest.mkdir(parents=True, exist_ok=True)
     out = []
     for i, p in enumerate(photos):
-        img = cv2.imread(str(p))
+        img = cv2.imread(str(p.path))
         h, w = img.shape[:2]
         size = (4000, 3000) if w >= h else (3000, 4000)
         scale = min(size[0] / w, size[1] / h)
@@ -85,49 +120,123 @@ def upscale(photos: list[Path], dest: Path) -> list[Path]:
         canvas[y0:y0 + big.shape[0], x0:x0 + big.shape[1]] = big
         q = dest / f"large-{i:04d}.jpg"
         cv2.imwrite(str(q), canvas, [cv2.IMWRITE_JPEG_QUALITY, 92])
-        out.append(q)
+        out.append(Photo(q, p.person))
     return out
 
 
-def compare(label: str, photos: list[Path], models: Models, work: Path) -> float:
-    ff_faces, ff_s = facefold_scan(photos, models, work / f"ff-{label}")
-    nv_faces, nv_s = naive_loop(photos, models)
-    n = len(photos)
-    print(f"{label:>5}: {n} photos | facefold {n / ff_s:6.2f} photos/s {ff_faces / ff_s:6.2f} faces/s "
-          f"({ff_faces} faces, {ff_s:.1f}s) | naive {n / nv_s:6.2f} photos/s "
+def compare(label: str, photos: list[Photo], models: Models, naive_mtcnn: object,
+            work: Path, between: Callable[[], None] = lambda: None) -> tuple[float, ScanResult]:
+    """facefold, then `between` (the embed floor, measured while the machine is in the same
+    state), then the naive loop, on the same photos."""
+    result, ff_s, f1 = facefold_scan(photos, models, work / f"ff-{label}")
+    rss = peak_rss_gb()
+    between()
+    nv_faces, nv_s = naive_loop(photos, naive_mtcnn, models.embedder.model)
+    n, ff_faces = len(photos), result.faces
+    print(f"{label:>5}: {n} photos | facefold {n / ff_s:6.2f} photos/s {ff_faces / ff_s:6.2f} "
+          f"faces/s ({ff_faces} faces, {ff_s:.1f}s) | naive {n / nv_s:6.2f} photos/s "
           f"{nv_faces / nv_s:6.2f} faces/s ({nv_faces} faces, {nv_s:.1f}s) | "
           f"ratio {nv_s / ff_s:.2f}")
-    return nv_s / ff_s
+    stages = result.stages.seconds
+    per = ", ".join(f"{k} {v:.2f}s ({1000 * v / n:.0f} ms/photo)" for k, v in stages.items())
+    print(f"{label:>5}: facefold stages: {per}")
+    people = result.recluster.persons if result.recluster else 0
+    print(f"{label:>5}: facefold people {people}, pairwise F1 {f1:.4f}; "
+          f"peak memory after it {rss:.2f} GB")
+    return nv_s / ff_s, result
+
+
+def embed_floor(models: Models) -> tuple[float, int]:
+    """FaceNet alone: the best faces/s of one large batched forward pass, over a few batch sizes,
+    each traced at its fixed shape and warmed up first."""
+    import tensorflow as tf
+
+    model = models.embedder.model
+    x = np.random.default_rng(0).standard_normal((128, 160, 160, 3)).astype(np.float32)
+    best, best_bs = 0.0, 0
+    for bs in (32, 64, 128):
+        spec = tf.TensorSpec((bs, 160, 160, 3), tf.float32)
+        fn = tf.function(lambda v: model(v, training=False), input_signature=[spec])
+        fn(x[:bs])
+        times = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            np.asarray(fn(x[:bs]))
+            times.append(time.perf_counter() - t0)
+        rate = bs / min(times)
+        if rate > best:
+            best, best_bs = rate, bs
+    return best, best_bs
+
+
+def watch_startup(work: Path) -> float:
+    """Seconds from launching `facefold watch` until it logs that it is watching."""
+    work.mkdir(parents=True, exist_ok=True)
+    cfg = write_config(work)
+    log = work / "watch.log"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    t0 = time.perf_counter()
+    with log.open("wb") as fh:
+        proc = subprocess.Popen([sys.executable, "-m", "facefold.cli", "watch", "--config",
+                                 str(cfg)], stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=work)
+        try:
+            while "watching" not in log.read_text(errors="replace"):
+                if proc.poll() is not None or time.perf_counter() - t0 > 300:
+                    raise RuntimeError(f"facefold watch did not start:\n{log.read_text()}")
+                time.sleep(0.05)
+            return time.perf_counter() - t0
+        finally:
+            proc.terminate()
+            proc.wait(timeout=60)
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--photos", type=int, default=0, help="small photos to use (0: all)")
     ap.add_argument("--large", type=int, default=0, help="12-megapixel photos to add (0: none)")
+    ap.add_argument("--no-watch", action="store_true", help="skip the watch start-up timing")
     args = ap.parse_args()
 
     settings = load_settings(REPO / "config.yaml")
     fetch_weights(settings.models_dir)
     data = fetch_dataset(settings.models_dir, Path.home() / ".cache/facefold/testdata/5-celebrity")
-    photos = sorted(data.glob("train/*/*.jpg")) + sorted(data.glob("val/*/*.jpg"))
+    photos = [Photo(p, p.parent.name)
+              for p in sorted(data.glob("train/*/*.jpg")) + sorted(data.glob("val/*/*.jpg"))]
     if args.photos:
         photos = photos[: args.photos]
     t0 = time.perf_counter()
     models = Models.from_settings(settings)
     models.load()
-    print(f"model load: {time.perf_counter() - t0:.1f}s")
+    load_s = time.perf_counter() - t0
+    print(f"model load: {load_s:.1f}s (in this process; peak memory {peak_rss_gb():.2f} GB)")
+    from mtcnn import MTCNN
+
+    naive_mtcnn = MTCNN()  # the original's detector: eager, full-size images
     # warm both paths (graph tracing, first-call allocations) outside the timings
     with tempfile.TemporaryDirectory() as tmp:
         facefold_scan(photos[:2], models, Path(tmp))
-        naive_loop(photos[:2], models)
+        naive_loop(photos[:2], naive_mtcnn, models.embedder.model)
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        small = compare("small", photos, models, work)
+        floors: list[tuple[float, int]] = []
+        small, res = compare("small", photos, models, naive_mtcnn, work,
+                             lambda: floors.append(embed_floor(models)))
         large = None
         if args.large:
             big = upscale(photos[: args.large], work / "large-src")
-            large = compare("large", big, models, work)
+            large, _ = compare("large", big, models, naive_mtcnn, work)
+        floor, floor_bs = floors[0]
+        embed_s = res.stages.seconds.get("embed", 0.0)
+        rate = res.faces / embed_s if embed_s else 0.0
+        print(f"embed: pipeline {rate:.1f} faces/s (batches of up to "
+              f"{settings.embedding.batch_size} faces over {settings.watch.batch_photos} photos); "
+              f"network floor {floor:.1f} faces/s (one batch of {floor_bs}); "
+              f"floor / pipeline = {floor / rate if rate else float('inf'):.2f}")
+        if not args.no_watch:
+            print(f"watch start-up: {watch_startup(work / 'watch'):.1f}s to 'watching' "
+                  "(a new process: imports, models, database)")
+    print(f"peak memory of this process: {peak_rss_gb():.2f} GB (the naive loop included)")
     print(f"speedup: small={small:.1f} large={'-' if large is None else f'{large:.1f}'}")
     return 0
 

@@ -52,9 +52,17 @@ def test_bad_yaml_and_non_mapping_are_clear(tmp_path: Path) -> None:
         load_settings(cfg)
 
 
-def test_people_inside_inbox_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="people"):
-        settings_from_mapping({"inbox": "photos", "people": "photos/people"}, tmp_path)
+@pytest.mark.parametrize(("paths", "key"), [
+    ({"inbox": "photos", "people": "photos/people"}, "people"),
+    ({"inbox": "photos", "people": "photos"}, "people"),
+    ({"inbox": "people/photos", "people": "people"}, "inbox"),
+    ({"inbox": "photos", "state_dir": "photos/.facefold"}, "state_dir"),
+    ({"people": "people", "state_dir": "people/state"}, "state_dir"),
+])
+def test_paths_that_would_let_facefold_write_into_photos_are_refused(
+        tmp_path: Path, paths: dict[str, str], key: str) -> None:
+    with pytest.raises(ConfigError, match=f"{key}: must not be"):
+        settings_from_mapping(paths, tmp_path)
 
 
 def test_missing_explicit_config_is_an_error(tmp_path: Path) -> None:

@@ -1,5 +1,8 @@
 import hashlib
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -44,10 +47,31 @@ def test_read_photo_refusals(tmp_path: Path) -> None:
         read_photo(big, 100)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file")
 def test_unreadable_file(tmp_path: Path) -> None:
+    """Run as a process that permissions apply to: as root, one without the capabilities that
+    override them."""
     p = tmp_path / "locked.jpg"
     p.write_bytes(b"x")
     p.chmod(0)
-    with pytest.raises(ReadError, match="permission denied"):
-        read_photo(p, 100)
+    code = ("import sys; from pathlib import Path; from facefold.files import ReadError, read_photo\n"
+            "try:\n    read_photo(Path(sys.argv[1]), 100)\n"
+            "except ReadError as e:\n    print(e, e.transient)\n")
+    cmd = [sys.executable, "-c", code, str(p)]
+    if os.geteuid() == 0:
+        if shutil.which("setpriv") is None:
+            pytest.skip("root reads every file and setpriv is not there to drop that")
+        cmd = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", *cmd]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert r.stdout.strip() == "permission denied True", r.stderr
+
+
+def test_symlinks_are_never_followed(tmp_path: Path) -> None:
+    outside = tmp_path / "outside.jpg"
+    outside.write_bytes(b"secret")
+    (tmp_path / "in").mkdir()
+    os.symlink(outside, tmp_path / "in" / "link.jpg")
+    os.symlink("loop-b.jpg", tmp_path / "in" / "loop-a.jpg")
+    os.symlink("loop-a.jpg", tmp_path / "in" / "loop-b.jpg")
+    for name in ("link.jpg", "loop-a.jpg"):
+        with pytest.raises(ReadError, match="symbolic link"):
+            read_photo(tmp_path / "in" / name, 100)

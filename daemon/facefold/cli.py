@@ -64,7 +64,7 @@ def _setup_logging(level: str) -> None:
 def _engine(settings: Settings) -> Engine:
     from facefold.db.engine import make_engine, upgrade_head
 
-    engine = make_engine(settings.database)
+    engine = make_engine(settings.database, settings.database_busy_seconds)
     upgrade_head(engine)
     return engine
 
@@ -99,6 +99,7 @@ def models_fetch(config: ConfigOpt = None) -> None:
 @app.command()
 def scan(
     paths: Annotated[list[Path] | None, typer.Argument(help="files or folders (default: the inbox)")] = None,
+    timings: Annotated[bool, typer.Option("--timings", help="print the seconds spent per stage")] = False,
     config: ConfigOpt = None,
 ) -> None:
     """Find, embed and cluster the faces of every new or changed photo, then sync the people folders."""
@@ -127,6 +128,8 @@ def scan(
     for path, error in result.failures:
         err.print(f"failed: {path}: {error}", markup=False, highlight=False)
     out.print(result.summary(), highlight=False)
+    if timings:
+        out.print(f"stages: {result.stages.summary()}", highlight=False)
 
 
 @app.command()
@@ -190,7 +193,7 @@ def encode(
     import numpy as np
 
     from facefold.files import ReadError, read_photo
-    from facefold.vision.decode import DecodeError, decode_image
+    from facefold.vision.decode import DecodeError, decode_photo
     from facefold.vision.faces import find_faces
 
     if len(items) < 2:
@@ -206,12 +209,14 @@ def encode(
     for img in images:
         try:
             photo = read_photo(img, settings.decode.max_file_bytes)
-            pixels = decode_image(photo.data, settings.decode.max_pixels)
+            decoded = decode_photo(photo.data, settings.decode.max_pixels,
+                                   settings.decode.draft_min_side)
         except (ReadError, DecodeError) as exc:
             err.print(f"failed: {img}: {exc}", markup=False, highlight=False)
             failed += 1
             continue
-        for f in find_faces(models.detector, pixels, settings.embedding.margin):
+        for f in find_faces(models.detector, decoded.pixels, settings.embedding.margin,
+                            decoded.scale):
             paths.append(str(img.resolve()))
             boxes.append([float(v) for v in f.detection.box])
             crops.append(f.crop)
@@ -593,7 +598,7 @@ def identify(photos: Annotated[list[Path], typer.Argument(help="photos to look a
     from facefold.db import store
     from facefold.files import ReadError, read_photo
     from facefold.people.assign import nearest_person
-    from facefold.vision.decode import DecodeError, decode_image
+    from facefold.vision.decode import DecodeError, decode_photo
     from facefold.vision.faces import find_faces
 
     settings = _settings(config)
@@ -606,13 +611,14 @@ def identify(photos: Annotated[list[Path], typer.Argument(help="photos to look a
     failed = 0
     for photo in photos:
         try:
-            pixels = decode_image(read_photo(photo, settings.decode.max_file_bytes).data,
-                                  settings.decode.max_pixels)
+            decoded = decode_photo(read_photo(photo, settings.decode.max_file_bytes).data,
+                                   settings.decode.max_pixels, settings.decode.draft_min_side)
         except (ReadError, DecodeError) as exc:
             err.print(f"failed: {photo}: {exc}", markup=False, highlight=False)
             failed += 1
             continue
-        found = find_faces(models.detector, pixels, settings.embedding.margin)
+        found = find_faces(models.detector, decoded.pixels, settings.embedding.margin,
+                           decoded.scale)
         vecs = models.embedder.embed(np.stack([f.crop for f in found])) if found else np.zeros((0, 128), np.float32)
         for f, (pid, dist) in zip(found, nearest_person(vecs, fm.vectors, persons,
                                                         settings.identify.max_distance), strict=True):

@@ -26,6 +26,7 @@ class _Section(BaseModel):
 class DecodeSettings(_Section):
     max_pixels: int = Field(120_000_000, gt=0)
     max_file_bytes: int = Field(100 * 1024 * 1024, gt=0)
+    draft_min_side: int = Field(1536, ge=0)
     extensions: tuple[str, ...] = (
         ".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".heic", ".heif", ".gif",
     )
@@ -81,9 +82,10 @@ DEFAULT_IGNORE = (".*", "*~", "*.part", "*.partial", "*.tmp", "*.temp", "*.crdow
 class WatchSettings(_Section):
     settle_seconds: float = Field(2.0, ge=0.0, le=3600.0)
     rescan_interval: float = Field(900.0, ge=0.0)
-    batch_photos: int = Field(16, ge=1, le=1024)
+    batch_photos: int = Field(32, ge=1, le=1024)
     max_attempts: int = Field(5, ge=1, le=100)
     retry_seconds: float = Field(30.0, ge=0.0)
+    storage_retry_seconds: float = Field(5.0, gt=0.0, le=3600.0)
     ignore: tuple[str, ...] = DEFAULT_IGNORE
 
 
@@ -97,6 +99,7 @@ class Settings(_Section):
     inbox: Path = Path("inbox")
     people: Path = Path("people")
     database: str = "sqlite:///state/facefold.db"
+    database_busy_seconds: float = Field(30.0, ge=0.0, le=3600.0)
     state_dir: Path = Path("state")
     models_dir: Path = Path("~/.cache/facefold/models")
     decode: DecodeSettings = DecodeSettings()
@@ -169,8 +172,14 @@ def settings_from_mapping(data: Any, base: Path, source: Path | None = None) -> 
     inbox, people = resolved.inbox, resolved.people
     if people == inbox or people.is_relative_to(inbox):
         paths_clash.append(f"{where}: people: must not be the inbox or inside it ({people})")
+    if inbox.is_relative_to(people):
+        paths_clash.append(f"{where}: inbox: must not be inside the people folder ({inbox}): "
+                           "a person's folder could then be one of your photo folders")
     if resolved.state_dir == people or resolved.state_dir.is_relative_to(people):
         paths_clash.append(f"{where}: state_dir: must not be inside the people folder")
+    if resolved.state_dir.is_relative_to(inbox):
+        paths_clash.append(f"{where}: state_dir: must not be inside the inbox ({inbox}): its "
+                           "thumbnails would be taken for photos")
     if paths_clash:
         raise ConfigError(paths_clash)
     return resolved

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import stat
@@ -61,30 +62,35 @@ def iter_photos(roots: Iterable[Path], extensions: tuple[str, ...]) -> Iterator[
 def read_photo(path: Path, max_bytes: int) -> PhotoFile:
     """Read a regular file whole; return its bytes, sha256, size and mtime, or raise ReadError.
 
-    Refuses non-regular files (FIFOs, devices, folders) without opening them for reading, and
-    files larger than `max_bytes`.
+    Refuses symlinks (never followed: they may point outside the inbox) and other non-regular
+    files (FIFOs, devices, folders) without opening them for reading, and files larger than
+    `max_bytes`.
     """
     try:
-        st = path.stat()
+        st = path.lstat()
     except FileNotFoundError:
         raise ReadError("file disappeared before it could be read") from None
     except OSError as exc:
         raise ReadError(f"cannot stat file: {exc.strerror or exc}", transient=True) from None
+    if stat.S_ISLNK(st.st_mode):
+        raise ReadError("a symbolic link: not followed")
     if not stat.S_ISREG(st.st_mode):
         raise ReadError("not a regular file")
     if st.st_size > max_bytes:
         raise ReadError(f"file too large: {st.st_size} bytes, limit is {max_bytes}")
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
         with os.fdopen(fd, "rb") as f:
             if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
                 raise ReadError("not a regular file")
             data = f.read(max_bytes + 1)
     except FileNotFoundError:
         raise ReadError("file disappeared before it could be read") from None
-    except PermissionError:
-        raise ReadError("permission denied", transient=True) from None
     except OSError as exc:
+        if exc.errno == errno.ELOOP:  # swapped for a symlink since the lstat
+            raise ReadError("a symbolic link: not followed") from None
+        if isinstance(exc, PermissionError):
+            raise ReadError("permission denied", transient=True) from None
         raise ReadError(f"cannot read file: {exc.strerror or exc}", transient=True) from None
     if len(data) > max_bytes:
         raise ReadError(f"file too large: more than {max_bytes} bytes")

@@ -1,5 +1,6 @@
 import json
 import os
+import shutil
 from pathlib import Path
 
 from facefold.people.folders import person_folder_name, plan_links, sync_folders
@@ -93,3 +94,29 @@ def test_link_retargeted_when_photo_moves(tmp_path: Path) -> None:
     sync_folders(people, {"person_0001": {"a.jpg": "/old/a.jpg"}}, manifest)
     r = sync_folders(people, {"person_0001": {"a.jpg": "/new/a.jpg"}}, manifest)
     assert r.links_created == 1 and _links(people / "person_0001") == {"a.jpg": "/new/a.jpg"}
+
+
+def test_a_planted_tmp_folder_with_foreign_files_is_not_deleted(tmp_path: Path) -> None:
+    people, manifest = tmp_path / "people", tmp_path / "links.json"
+    planted = people / ".facefold-tmp-person_0002"
+    planted.mkdir(parents=True)
+    (planted / "precious.txt").write_text("not facefold's")
+    os.symlink("/x/old.jpg", planted / "old.jpg")
+    sync_folders(people, {"person_0001": {"a.jpg": "/x/a.jpg"}}, manifest)
+    assert (planted / "precious.txt").read_text() == "not facefold's"
+    assert not os.path.lexists(planted / "old.jpg")
+
+
+def test_a_person_folder_swapped_for_a_symlink_is_never_followed(tmp_path: Path) -> None:
+    people, manifest = tmp_path / "people", tmp_path / "links.json"
+    sync_folders(people, {"person_0001": {"a.jpg": "/x/a.jpg"}}, manifest)
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    os.symlink("/x/a.jpg", victim / "a.jpg")  # looks like one of ours
+    (victim / "b.txt").write_text("b")
+    shutil.rmtree(people / "person_0001")
+    os.symlink(victim, people / "person_0001")
+    sync_folders(people, {"person_0001": {"c.jpg": "/x/c.jpg"}}, manifest)  # a.jpg is to go
+    sync_folders(people, {}, manifest)  # and then the whole person
+    assert sorted(p.name for p in victim.iterdir()) == ["a.jpg", "b.txt"]
+    assert os.path.islink(people / "person_0001")

@@ -5,88 +5,16 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import sqlite3
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import photos_of, write_config
+from tests.conftest import photos_of
+from tests.service.daemon import WORK_TIMEOUT, Daemon, copy_in, wait_for
 
 pytestmark = pytest.mark.models
-START_TIMEOUT = 180  # model loading on a busy 2-core machine
-WORK_TIMEOUT = 180
-
-
-class Daemon:
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.config = write_config(root, watch={"settle_seconds": 0.5, "rescan_interval": 0})
-        self.inbox = root / "inbox"
-        self.people = root / "people"
-        self.db = root / "state" / "facefold.db"
-        self.log = root / "daemon.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-        self._log = self.log.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "facefold.cli", "watch", "--config", str(self.config)],
-            stdout=self._log, stderr=subprocess.STDOUT, env=env, cwd=self.root)
-        wait_for(lambda: "watching" in self.log.read_text(errors="replace"), START_TIMEOUT,
-                 self.log)
-
-    def stop(self, sig: int = signal.SIGTERM) -> int:
-        assert self.proc is not None
-        self.proc.send_signal(sig)
-        code = self.proc.wait(timeout=60)
-        self._log.close()
-        self.proc = None
-        return code
-
-    def query(self, sql: str, *args: object) -> list[tuple]:
-        with sqlite3.connect(self.db, timeout=30) as c:
-            return c.execute(sql, args).fetchall()
-
-    def done(self) -> int:
-        return self.query("SELECT COUNT(*) FROM images WHERE status = 'done'")[0][0]
-
-    def idle(self) -> bool:
-        """Nothing queued, and the last batch (recorded after its folder sync) is newer than
-        every photo's last change."""
-        busy = self.query("SELECT COUNT(*) FROM images WHERE status IN ('queued','processing')")
-        synced = self.query("SELECT (SELECT MAX(finished_at) FROM batches) >= "
-                            "(SELECT MAX(updated_at) FROM images)")
-        return busy[0][0] == 0 and synced[0][0] == 1
-
-    def links(self) -> dict[str, set[str]]:
-        """Folder name → set of link targets' person (parent folder name of the photo)."""
-        out: dict[str, set[str]] = {}
-        if self.people.exists():
-            for d in self.people.iterdir():
-                if d.is_dir():
-                    out[d.name] = {os.readlink(x) for x in d.iterdir() if x.is_symlink()}
-        return out
-
-    def targets(self) -> set[str]:
-        return {t for ts in self.links().values() for t in ts}
-
-
-def wait_for(cond: Callable[[], bool], timeout: float, log: Path | None = None) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        try:
-            if cond():
-                return
-        except (sqlite3.OperationalError, FileNotFoundError):
-            pass
-        time.sleep(0.3)
-    tail = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
-    raise AssertionError(f"timed out after {timeout}s\n{tail}")
 
 
 @pytest.fixture
@@ -97,14 +25,6 @@ def daemon(tmp_path: Path) -> Iterator[Daemon]:
     if d.proc is not None:
         d.proc.kill()
         d.proc.wait()
-
-
-def copy_in(src: Path, dest: Path) -> Path:
-    """Copy the way a file manager does: write to a temp name, then rename into place."""
-    tmp = dest.with_name("." + dest.name + ".part")
-    shutil.copy(src, tmp)
-    os.rename(tmp, dest)
-    return dest
 
 
 def test_daemon_follows_the_inbox(daemon: Daemon, celebrities: Path) -> None:
@@ -189,30 +109,3 @@ def test_daemon_follows_the_inbox(daemon: Daemon, celebrities: Path) -> None:
     log = daemon.log.read_text()
     assert "batch:" in log and "Traceback" not in log
 
-
-def test_kill_9_mid_batch_loses_nothing_and_doubles_nothing(daemon: Daemon,
-                                                           celebrities: Path) -> None:
-    daemon.start()
-    photos = [p for person in ("madonna", "ben_afflek") for p in photos_of(celebrities, person)[:10]]
-    for p in photos:
-        shutil.copy(p, daemon.inbox / p.name)
-    wait_for(lambda: daemon.query(
-        "SELECT COUNT(*) FROM images WHERE status = 'processing'")[0][0] > 0, WORK_TIMEOUT,
-        daemon.log)
-    time.sleep(1.0)  # in the middle of detecting the batch
-    assert daemon.stop(signal.SIGKILL) == -signal.SIGKILL
-    left = daemon.query("SELECT COUNT(*) FROM images WHERE status != 'done'")[0][0]
-    daemon.start()
-    wait_for(lambda: daemon.done() == len(photos) and daemon.idle(), WORK_TIMEOUT, daemon.log)
-    assert daemon.stop() == 0
-    assert left > 0, "the kill came after the batch; nothing was interrupted"
-    # exactly once: every photo one row, done, with its faces stored once
-    rows = daemon.query("SELECT path, status FROM images")
-    assert sorted(r[0] for r in rows) == sorted(str(daemon.inbox / p.name) for p in photos)
-    dupes = daemon.query("SELECT image_id, box_x, box_y, COUNT(*) FROM faces "
-                         "GROUP BY image_id, box_x, box_y HAVING COUNT(*) > 1")
-    assert dupes == []
-    assert daemon.query("SELECT COUNT(*) FROM faces")[0][0] >= len(photos) - 2
-    linked = daemon.targets()  # links right: only our photos, nearly all of them
-    assert linked <= {str(daemon.inbox / p.name) for p in photos}
-    assert len(linked) >= 0.9 * len(photos)

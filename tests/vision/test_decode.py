@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from facefold.vision.decode import DecodeError, decode_image
+from facefold.vision.decode import DecodeError, decode_image, decode_photo
 
 LIMIT = 50_000_000
 
@@ -94,3 +94,34 @@ def test_too_many_pixels_is_refused_before_decoding() -> None:
     data = _encode(Image.new("L", (3000, 3000)), "PNG")  # a small file, 9 Mpx declared
     with pytest.raises(DecodeError, match="too large"):
         decode_image(data, 1_000_000)
+
+
+@pytest.mark.parametrize(("size", "min_side", "scale"), [
+    ((4000, 3000), 1536, 2.0),  # 12 MP phone photo: 2000 x 1500 keeps >= 1536
+    ((4000, 3000), 900, 4.0),
+    ((4000, 3000), 0, 1.0),  # 0: always in full
+    ((2000, 1500), 1536, 1.0),  # less than twice min_side: in full
+])
+def test_large_jpegs_are_decoded_at_a_reduced_scale(size: tuple[int, int], min_side: int,
+                                                    scale: float) -> None:
+    data = _encode(_gradient(*size), "JPEG", quality=90)
+    d = decode_photo(data, LIMIT, min_side)
+    assert d.scale == scale
+    assert d.pixels.shape == (round(size[1] / scale), round(size[0] / scale), 3)
+    assert d.full_size == size
+    full = decode_image(data, LIMIT)
+    small = full[:: int(scale), :: int(scale)].astype(int)
+    assert np.abs(small - d.pixels.astype(int)).mean() < 6  # the same picture
+
+
+def test_reduced_decoding_keeps_orientation_and_full_size() -> None:
+    stored = _gradient(4000, 3000).transpose(Image.Transpose.ROTATE_90)  # 3000 x 4000 stored
+    exif = Image.Exif()
+    exif[0x0112] = 6  # shown rotated back: 4000 wide
+    d = decode_photo(_encode(stored, "JPEG", exif=exif), LIMIT, 1536)
+    assert d.scale == 2.0 and d.full_size == (4000, 3000) and d.pixels.shape == (1500, 2000, 3)
+
+
+def test_only_jpegs_are_drafted() -> None:
+    d = decode_photo(_encode(_gradient(4000, 3000), "PNG"), LIMIT, 1536)
+    assert d.scale == 1.0 and d.pixels.shape == (3000, 4000, 3)

@@ -57,6 +57,8 @@ def test_batching_does_not_change_vectors(models: object, celebrities: Path) -> 
     crops = []
     for p in photos_of(celebrities, "madonna")[:3]:
         crops += [f.crop for f in find_faces(models.detector, decode_image(p.read_bytes(), 10**8), 0.2)]
+    # more than a full batch: the fixed-shape graph for 32, the free-shape one for the rest
+    crops = (crops * 40)[:35]
     batch = models.embedder.embed(np.stack(crops))
     one = np.concatenate([models.embedder.embed(c[None]) for c in crops])
     np.testing.assert_allclose(batch, one, atol=1e-4)
@@ -75,6 +77,25 @@ def test_detector_finds_faces_with_landmarks(models: object, celebrities: Path) 
     assert faces[0].crop.shape == (160, 160, 3)
 
 
+def test_compiled_mtcnn_gives_exactly_what_eager_mtcnn_gives(models: object,
+                                                              celebrities: Path) -> None:
+    from mtcnn import MTCNN
+
+    eager = MTCNN(device="CPU:0")
+    compiled = models.detector._mtcnn
+    for person in PEOPLE:
+        for p in photos_of(celebrities, person, "val")[:2]:
+            pixels = decode_image(p.read_bytes(), 10**8)
+            want = eager.detect_faces(pixels, min_face_size=20)
+            got = compiled.detect_faces(pixels, min_face_size=20)
+            assert len(got) == len(want) >= 1
+            for a, b in zip(got, want, strict=True):
+                np.testing.assert_allclose(a["box"], b["box"], atol=1e-3)
+                assert a["confidence"] == pytest.approx(b["confidence"], abs=1e-5)
+                for k in a["keypoints"]:
+                    np.testing.assert_allclose(a["keypoints"][k], b["keypoints"][k], atol=1e-3)
+
+
 def test_large_photo_is_detected_on_a_downscaled_copy(models: object, celebrities: Path) -> None:
     import cv2
 
@@ -86,6 +107,32 @@ def test_large_photo_is_detected_on_a_downscaled_copy(models: object, celebritie
     assert len(f_big) == len(f_small) >= 1
     np.testing.assert_allclose(np.array(f_big[0].detection.box) / 8, f_small[0].detection.box,
                                rtol=0.15, atol=4)
+
+
+def test_reduced_jpeg_decoding_finds_the_same_faces(models: object, celebrities: Path) -> None:
+    """A 12 MP phone-sized JPEG decoded at half scale: boxes in full-size coordinates and vectors
+    match a full decode."""
+    import cv2
+
+    from facefold.vision.decode import decode_photo
+
+    p = photos_of(celebrities, "jerry_seinfeld", "val")[0]
+    small = decode_image(p.read_bytes(), 10**8)
+    k = 4000 / max(small.shape[:2])
+    big = cv2.resize(small, None, fx=k, fy=k, interpolation=cv2.INTER_CUBIC)
+    data = cv2.imencode(".jpg", cv2.cvtColor(big, cv2.COLOR_RGB2BGR))[1].tobytes()
+    full = decode_photo(data, 10**8, 0)
+    reduced = decode_photo(data, 10**8, 1536)
+    assert reduced.scale == 2.0 and reduced.full_size == full.full_size
+    f_full = find_faces(models.detector, full.pixels, 0.2, full.scale)
+    f_red = find_faces(models.detector, reduced.pixels, 0.2, reduced.scale)
+    assert len(f_full) == len(f_red) >= 1
+    for a, b in zip(f_full, f_red, strict=True):
+        np.testing.assert_allclose(a.detection.box, b.detection.box, rtol=0.05, atol=8)
+        np.testing.assert_allclose(a.detection.landmarks, b.detection.landmarks, atol=12)
+    v = models.embedder.embed(np.stack([f.crop for f in f_full + f_red]))
+    n = len(f_full)
+    assert (np.linalg.norm(v[:n] - v[n:], axis=1) < 0.25).all()
 
 
 def test_missing_or_corrupt_weights_name_the_fix(tmp_path: Path) -> None:

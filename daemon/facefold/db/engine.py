@@ -11,8 +11,6 @@ from alembic.config import Config as AlembicConfig
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
-SQLITE_BUSY_TIMEOUT_MS = 30_000  # wait this long for another writer (a user's sqlite3) to finish
-
 
 def migrations_dir() -> Path:
     """The Alembic scripts: packaged inside the wheel, or the repository's top-level folder."""
@@ -21,7 +19,7 @@ def migrations_dir() -> Path:
     return packaged if packaged.is_dir() else here.parent.parent / "migrations"
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, busy_seconds: float = 30.0) -> Engine:
     """Return an Engine; for a SQLite file, create its folder owner-only and turn on WAL,
     foreign keys and a busy timeout on every connection."""
     u = make_url(url)
@@ -36,7 +34,7 @@ def make_engine(url: str) -> Engine:
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
             cur = dbapi_conn.cursor()
-            cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            cur.execute(f"PRAGMA busy_timeout = {round(busy_seconds * 1000)}")
             cur.execute("PRAGMA journal_mode = WAL")
             cur.execute("PRAGMA foreign_keys = ON")
             cur.execute("PRAGMA synchronous = NORMAL")

@@ -11,7 +11,6 @@ import hashlib
 import json
 import logging
 import os
-import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,6 +102,23 @@ def _replace_link(path: Path, target: str) -> None:
     os.replace(tmp, path)
 
 
+def _remove_leftover(path: Path) -> None:
+    """Remove a half-built folder (or link) of ours from a crash: only links inside it, the way
+    we build them; anything else in there is someone else's and keeps the folder."""
+    if path.is_symlink():
+        path.unlink()
+        return
+    if not path.is_dir():
+        return
+    for child in path.iterdir():
+        if child.is_symlink():
+            child.unlink()
+    try:
+        path.rmdir()
+    except OSError:
+        log.warning("%s holds files facefold did not make; left alone", path)
+
+
 def sync_folders(people_dir: Path, plan: Plan, manifest_path: Path) -> SyncResult:
     """Make `people_dir` hold exactly the planned links among what facefold manages.
 
@@ -115,8 +131,7 @@ def sync_folders(people_dir: Path, plan: Plan, manifest_path: Path) -> SyncResul
     new: dict[str, list[str]] = {}
 
     for leftover in people_dir.glob(TMP_PREFIX + "*"):
-        if leftover.is_dir() and not leftover.is_symlink():
-            shutil.rmtree(leftover, ignore_errors=True)  # our own half-built folder from a crash
+        _remove_leftover(leftover)
 
     for folder, links in sorted(plan.items()):
         fpath = _safe_child(people_dir, folder)

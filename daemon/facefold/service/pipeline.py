@@ -23,7 +23,8 @@ from facefold.config import Settings
 from facefold.db import store
 from facefold.files import PhotoFile, ReadError, read_photo
 from facefold.thumbs import thumb_path, write_thumb
-from facefold.vision.decode import DecodeError, decode_image
+from facefold.timing import Stopwatch
+from facefold.vision.decode import DecodeError, decode_photo
 from facefold.vision.detect import FaceDetector
 from facefold.vision.embed import Embedder
 from facefold.vision.faces import FoundFace, find_faces
@@ -70,6 +71,7 @@ class BatchResult:
     faces: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
+    stages: Stopwatch = field(default_factory=Stopwatch)  # read, decode, detect, embed, store, …
 
     @property
     def changed(self) -> bool:
@@ -81,12 +83,13 @@ class BatchResult:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.failures += other.failures
         self.seconds += other.seconds
+        self.stages.add(other.stages)
 
 
 @dataclass
 class _Detected:
     photo: PhotoFile
-    shape: tuple[int, int]
+    size: tuple[int, int]  # full-size (width, height), upright
     faces: list[FoundFace]
 
 
@@ -165,7 +168,8 @@ def process_batch(settings: Settings, engine: Engine, models: Models, limit: int
                 _forget(engine, res, path)
             continue
         try:
-            photo = read_photo(Path(path), settings.decode.max_file_bytes)
+            with res.stages.stage("read"):
+                photo = read_photo(Path(path), settings.decode.max_file_bytes)
         except ReadError as exc:
             _fail(settings, engine, res, item, exc)
             continue
@@ -191,12 +195,15 @@ def process_batch(settings: Settings, engine: Engine, models: Models, limit: int
                 s.commit()
                 continue
         try:
-            pixels = decode_image(photo.data, settings.decode.max_pixels)
+            with res.stages.stage("decode"):
+                decoded = decode_photo(photo.data, settings.decode.max_pixels,
+                                       settings.decode.draft_min_side)
         except DecodeError as exc:
             _fail(settings, engine, res, item, exc, photo)
             continue
-        faces = find_faces(models.detector, pixels, settings.embedding.margin)
-        detected.append(_Detected(photo, (pixels.shape[0], pixels.shape[1]), faces))
+        faces = find_faces(models.detector, decoded.pixels, settings.embedding.margin,
+                           decoded.scale, res.stages)
+        detected.append(_Detected(photo, decoded.full_size, faces))
         batch_shas.add(photo.sha256)
         res.processed += 1
     heartbeat()
@@ -210,10 +217,12 @@ def _store(settings: Settings, engine: Engine, models: Models, detected: list[_D
     """Embed the faces of all detected photos together and store them in one transaction; then
     write each face's thumbnail (a missing one is made again from the photo when needed)."""
     crops = [f.crop for d in detected for f in d.faces]
-    vectors = models.embedder.embed(np.stack(crops)) if crops else np.zeros((0, 128), np.float32)
+    with res.stages.stage("embed"):
+        vectors = (models.embedder.embed(np.stack(crops)) if crops
+                   else np.zeros((0, 128), np.float32))
     k = 0
     thumbs: list[tuple[int, np.ndarray]] = []
-    with Session(engine) as s:
+    with res.stages.stage("store"), Session(engine) as s:
         for d in detected:
             new_faces = []
             for f in d.faces:
@@ -226,7 +235,7 @@ def _store(settings: Settings, engine: Engine, models: Models, detected: list[_D
                 k += 1
             ph = d.photo
             ids = store.record_processed(s, str(ph.path), ph.sha256, ph.size, ph.mtime,
-                                         d.shape[1], d.shape[0], new_faces)
+                                         d.size[0], d.size[1], new_faces)
             thumbs += [(fid, f.crop) for fid, f in zip(ids, d.faces, strict=True)]
             res.faces += len(new_faces)
         s.flush()
@@ -234,8 +243,9 @@ def _store(settings: Settings, engine: Engine, models: Models, detected: list[_D
             store.record_duplicate(s, str(ph.path), ph.sha256, ph.size, ph.mtime)
             res.duplicates += 1
         s.commit()
-    for fid, crop in thumbs:
-        try:
-            write_thumb(thumb_path(settings.state_dir, fid), crop)
-        except OSError as exc:
-            log.warning("thumbnail of face %d not written: %s", fid, exc)
+    with res.stages.stage("thumbs"):
+        for fid, crop in thumbs:
+            try:
+                write_thumb(thumb_path(settings.state_dir, fid), crop)
+            except OSError as exc:
+                log.warning("thumbnail of face %d not written: %s", fid, exc)

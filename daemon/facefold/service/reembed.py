@@ -19,7 +19,7 @@ from facefold.db import store
 from facefold.files import ReadError, read_photo
 from facefold.service.pipeline import Models
 from facefold.vision.align import align_face
-from facefold.vision.decode import DecodeError, decode_image
+from facefold.vision.decode import DecodeError, decode_photo
 
 log = logging.getLogger(__name__)
 
@@ -45,15 +45,15 @@ def reembed_some(settings: Settings, engine: Engine, models: Models, limit: int)
         by_photo.setdefault(f.path, []).append(f)
     for path, faces in by_photo.items():
         try:
-            pixels = decode_image(read_photo(Path(path), settings.decode.max_file_bytes).data,
-                                  settings.decode.max_pixels)
+            decoded = decode_photo(read_photo(Path(path), settings.decode.max_file_bytes).data,
+                                   settings.decode.max_pixels, settings.decode.draft_min_side)
         except (ReadError, DecodeError) as exc:
             log.warning("reembed: %s: %s; queued to be processed again", path, exc)
             lost.append(path)
             continue
         for f in faces:
-            crops.append(align_face(pixels, np.array(json.loads(f.landmarks), np.float64), 160,
-                                    settings.embedding.margin))
+            landmarks = np.array(json.loads(f.landmarks), np.float64) / decoded.scale
+            crops.append(align_face(decoded.pixels, landmarks, 160, settings.embedding.margin))
             ids.append(f.id)
     vectors = models.embedder.embed(np.stack(crops)) if crops else np.zeros((0, 128), np.float32)
     with Session(engine) as s:

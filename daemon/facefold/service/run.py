@@ -13,6 +13,7 @@ from types import FrameType
 
 import sdnotify
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from facefold.config import ConfigError, Settings, load_settings
@@ -93,7 +94,7 @@ class Daemon:
         s.inbox.mkdir(parents=True, exist_ok=True)
         s.people.mkdir(parents=True, exist_ok=True)
         s.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        engine = make_engine(s.database)
+        engine = make_engine(s.database, s.database_busy_seconds)
         upgrade_head(engine)
         models = Models.from_settings(s)
         try:
@@ -134,18 +135,29 @@ class Daemon:
                     settle.settle_seconds = self.settings.watch.settle_seconds
                     handler.ignore = self.settings.watch.ignore
                 now = time.monotonic()
-                queued, moved = self._pump(engine, settle, now)
-                if moved:
-                    worker.request_sync()
-                elif queued:
-                    worker.wake()
-                if now >= next_rescan:
-                    rec = reconcile(engine, [s.inbox], self.settings.decode.extensions)
-                    if rec.queued:
-                        log.info("rescan: %d photos queued that events missed", rec.queued)
+                if handler.overflowed.is_set():
+                    handler.overflowed.clear()
+                    log.warning("file events were lost (inotify queue overflow): rescanning")
+                    next_rescan = now
+                try:
+                    queued, moved = self._pump(engine, settle, now)
+                    if moved:
+                        worker.request_sync()
+                    elif queued:
                         worker.wake()
-                    interval = self.settings.watch.rescan_interval
-                    next_rescan = now + (interval or float("inf"))
+                    if now >= next_rescan:
+                        rec = reconcile(engine, [s.inbox], self.settings.decode.extensions)
+                        if rec.queued:
+                            log.info("rescan: %d photos queued that events missed", rec.queued)
+                        worker.request_sync()  # and put back what was edited in the people folder
+                        interval = self.settings.watch.rescan_interval
+                        next_rescan = now + (interval or float("inf"))
+                except OperationalError as exc:
+                    # events taken off the settle queue are not lost: the rescan compares the
+                    # inbox with the database and finds every file they named
+                    delay = self.settings.watch.storage_retry_seconds
+                    log.error("storage error: %s; rescanning in %.0fs", exc.orig, delay)
+                    next_rescan = now + delay
                 self.flags.stop.wait(LOOP_SECONDS)
         finally:
             self.notifier.notify("STOPPING=1")

@@ -19,6 +19,7 @@ from facefold.people.folders import SyncResult
 from facefold.service.pipeline import BatchResult, Models, process_batch
 from facefold.service.recluster import Assigner, ReclusterResult, sync_people_folders
 from facefold.service.reconcile import reconcile
+from facefold.timing import Stopwatch
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ class ScanResult:
     recluster: ReclusterResult | None = None
     sync: SyncResult | None = None
     seconds: float = 0.0
+    stages: Stopwatch = field(default_factory=Stopwatch)
 
     def summary(self) -> str:
         people = self.recluster.persons if self.recluster else 0
@@ -73,7 +75,9 @@ def scan(settings: Settings, engine: Engine, models: Models, paths: Sequence[Pat
     with Session(engine) as s:
         store.recover_interrupted(s)
         s.commit()
-    rec = reconcile(engine, roots, settings.decode.extensions)
+    stages = Stopwatch()
+    with stages.stage("reconcile"):
+        rec = reconcile(engine, roots, settings.decode.extensions)
     with Session(engine) as s:
         waiting = store.queued_count(s)
     if on_total:
@@ -83,12 +87,16 @@ def scan(settings: Settings, engine: Engine, models: Models, paths: Sequence[Pat
         photos=rec.files, processed=done.processed, unchanged=rec.unchanged + done.unchanged,
         duplicates=done.duplicates, moved=done.moved, removed=done.removed, faces=done.faces,
         failures=list(dict(done.failures).items()),  # a photo retried in this run: listed once
+        stages=stages,
     )
+    stages.add(done.stages)
     with Session(engine) as s:
-        assigner = Assigner(settings)
-        assigner.load(s)
-        result.recluster = assigner.step(s, idle=True)
-        s.commit()
-        result.sync = sync_people_folders(s, settings)
+        with stages.stage("cluster"):
+            assigner = Assigner(settings)
+            assigner.load(s)
+            result.recluster = assigner.step(s, idle=True)
+            s.commit()
+        with stages.stage("folders"):
+            result.sync = sync_people_folders(s, settings)
     result.seconds = time.monotonic() - t0
     return result

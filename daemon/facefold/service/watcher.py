@@ -6,6 +6,7 @@ from __future__ import annotations
 import fnmatch
 import logging
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -47,6 +48,7 @@ class InboxHandler(FileSystemEventHandler):
         self.queue = queue
         self.extensions = tuple(e.lower() for e in extensions)
         self.ignore = ignore
+        self.overflowed = threading.Event()  # the kernel dropped events: the daemon rescans
 
     def _wanted(self, path: str, folder: bool) -> bool:
         if is_ignored(path, self.root, self.ignore):
@@ -77,8 +79,27 @@ class InboxHandler(FileSystemEventHandler):
                 self.queue.touch(src, now)
 
 
+class _OverflowAlarm(logging.Handler):
+    """watchdog 7 reports an inotify queue overflow (events lost) only as a warning from its
+    inotify modules, not to the event handler; this turns that warning into the handler's flag."""
+
+    def __init__(self, flag: threading.Event) -> None:
+        super().__init__(logging.WARNING)
+        self.flag = flag
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "overflow" in record.getMessage().lower():
+            self.flag.set()
+
+
+WATCHDOG_INOTIFY_LOGGER = "watchdog.observers"  # parent of watchdog's inotify and inotify_c
+
+
 def start_observer(root: Path, handler: InboxHandler) -> BaseObserver:
     """Start a recursive observer on `root`; the caller stops and joins it."""
+    wd_log = logging.getLogger(WATCHDOG_INOTIFY_LOGGER)
+    wd_log.setLevel(logging.WARNING)  # the overflow warning must get through at any log level
+    wd_log.addHandler(_OverflowAlarm(handler.overflowed))
     observer = Observer()
     observer.schedule(handler, str(root), recursive=True)
     observer.daemon = True

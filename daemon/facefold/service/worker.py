@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from facefold.config import Settings
@@ -21,6 +22,7 @@ log = logging.getLogger(__name__)
 
 IDLE_WAIT_SECONDS = 1.0  # how long an idle worker sleeps between looks at the queue
 REEMBED_CHUNK = 64  # faces re-embedded per idle turn after the weights changed
+MAX_STORAGE_RETRY_SECONDS = 300.0  # the back-off after storage errors never exceeds 5 minutes
 
 
 class Worker(threading.Thread):
@@ -57,29 +59,63 @@ class Worker(threading.Thread):
 
     def run(self) -> None:
         try:
-            with Session(self.engine) as s:
-                self.assigner.load(s)
+            failures = 0
+            recover = True  # (re)load who is who, requeue what a failed turn left claimed
             while not self._stop_requested.is_set():
                 self.heartbeat()
                 settings = self._settings()
-                self.assigner.settings = settings
-                self._pick_up_cli_changes()
-                res = process_batch(settings, self.engine, self.models,
-                                    settings.watch.batch_photos, self.deferred,
-                                    should_stop=self._stop_requested.is_set,
-                                    heartbeat=self.heartbeat)
-                idle = res.claimed == 0 or self._queue_empty()
-                full_due = self._full_due(settings, idle)
-                if res.changed or full_due or self._sync_requested.is_set() or (
-                        idle and self.assigner.pool_dirty):
-                    self._sync_requested.clear()
-                    self._finish(settings, res, idle, full_due)
-                if res.claimed == 0 and not self._reembed(settings):
-                    self._wake.wait(IDLE_WAIT_SECONDS)
-                    self._wake.clear()
+                try:
+                    if recover:
+                        self._recover()
+                        recover = False
+                    self._turn(settings)
+                    failures = 0
+                except (OperationalError, OSError) as exc:
+                    # the database locked past its busy timeout, the disk full, an I/O error:
+                    # nothing is lost (the queue is in the database), so wait and try again
+                    delay = min(MAX_STORAGE_RETRY_SECONDS,
+                                settings.watch.storage_retry_seconds * 2 ** failures)
+                    failures += 1
+                    reason = exc.orig if isinstance(exc, OperationalError) else exc
+                    log.error("storage error: %s; trying again in %.0fs", reason, delay)
+                    recover = True
+                    self._pause(delay)
         except BaseException as exc:  # the daemon sees it and exits non-zero
             log.exception("worker crashed")
             self.error = exc
+
+    def _recover(self) -> None:
+        with Session(self.engine) as s:
+            n = store.recover_interrupted(s)
+            s.commit()
+            self.assigner.load(s)
+        self._sync_requested.set()  # a sync the failure cut short is done again
+        if n:
+            log.info("requeued %d photos of an interrupted batch", n)
+
+    def _pause(self, seconds: float) -> None:
+        """Wait `seconds` or until stopped, still sending heartbeats (the worker is healthy)."""
+        end = time.monotonic() + seconds
+        while not self._stop_requested.is_set() and time.monotonic() < end:
+            self.heartbeat()
+            self._stop_requested.wait(min(1.0, end - time.monotonic()))
+
+    def _turn(self, settings: Settings) -> None:
+        """One batch off the queue, then recluster and sync when something changed."""
+        self.assigner.settings = settings
+        self._pick_up_cli_changes()
+        res = process_batch(settings, self.engine, self.models, settings.watch.batch_photos,
+                            self.deferred, should_stop=self._stop_requested.is_set,
+                            heartbeat=self.heartbeat)
+        idle = res.claimed == 0 or self._queue_empty()
+        full_due = self._full_due(settings, idle)
+        if res.changed or res.failures or full_due or self._sync_requested.is_set() or (
+                idle and self.assigner.pool_dirty):
+            self._sync_requested.clear()
+            self._finish(settings, res, idle, full_due)
+        if res.claimed == 0 and not self._reembed(settings):
+            self._wake.wait(IDLE_WAIT_SECONDS)
+            self._wake.clear()
 
     def _reembed(self, settings: Settings) -> bool:
         """When idle: re-embed a chunk of faces made with other weights; after the last chunk,
@@ -111,7 +147,7 @@ class Worker(threading.Thread):
 
     def _finish(self, settings: Settings, res: BatchResult, idle: bool, full: bool) -> None:
         t0 = time.monotonic()
-        with Session(self.engine) as s:
+        with Session(self.engine) as s, res.stages.stage("cluster"):
             if full:
                 rc = self.assigner.full(s)
                 self._last_full = time.monotonic()
@@ -120,7 +156,9 @@ class Worker(threading.Thread):
             else:
                 rc = self.assigner.step(s, idle)
             s.commit()
-            sync = sync_people_folders(s, settings)
+        with Session(self.engine) as s:
+            with res.stages.stage("folders"):
+                sync = sync_people_folders(s, settings)
             seconds = res.seconds + time.monotonic() - t0
             if res.claimed:
                 store.record_batch(s, res.claimed - res.requeued, res.faces, rc.new_persons,
@@ -134,3 +172,4 @@ class Worker(threading.Thread):
                 res.duplicates, res.moved, res.removed, res.faces, rc.new_persons,
                 len(res.failures), rc.persons,
                 sync.links_created, sync.links_removed, seconds)
+            log.debug("batch stages: %s", res.stages.summary())

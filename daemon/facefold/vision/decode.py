@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -41,9 +42,37 @@ def _to_rgb(img: Image.Image) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(img.convert("RGB"), dtype=np.uint8))
 
 
-def decode_image(data: bytes, max_pixels: int) -> np.ndarray:
-    """Given a file's bytes, return an (H, W, 3) uint8 RGB array, upright.
+@dataclass(frozen=True)
+class Decoded:
+    """Upright RGB pixels of a photo, possibly decoded at a reduced scale.
+    Full-size coordinates = pixel coordinates * scale (1.0: decoded in full)."""
 
+    pixels: np.ndarray
+    scale: float = 1.0
+
+    @property
+    def full_size(self) -> tuple[int, int]:
+        """(width, height) of the upright photo at full size."""
+        h, w = self.pixels.shape[:2]
+        return round(w * self.scale), round(h * self.scale)
+
+
+def _draft(img: Image.Image, min_side: int) -> float:
+    """Ask libjpeg to decode at 1/2, 1/4 or 1/8 scale (DCT scaling: it never computes the full
+    image) as long as the longest side stays at least `min_side`. Return the scale taken."""
+    w, h = img.size
+    longest = max(w, h)
+    if img.format != "JPEG" or min_side <= 0 or longest < 2 * min_side:
+        return 1.0
+    img.draft(img.mode, (max(1, w * min_side // longest), max(1, h * min_side // longest)))
+    return longest / max(img.size)
+
+
+def decode_photo(data: bytes, max_pixels: int, min_side: int = 0) -> Decoded:
+    """Given a file's bytes, return its pixels as (H, W, 3) uint8 RGB, upright.
+
+    With `min_side` > 0, a JPEG at least twice that size is decoded at the smallest DCT scale that
+    keeps its longest side at least `min_side` (`Decoded.scale` maps back to full size).
     Raise DecodeError when the bytes are not an image Pillow can read, the image is truncated, or
     it declares more than `max_pixels` pixels (checked before decoding, so bombs cost nothing).
     The first frame of an animation is used.
@@ -62,9 +91,10 @@ def decode_image(data: bytes, max_pixels: int) -> np.ndarray:
                     f"image too large: {w}x{h} = {w * h} pixels, limit is {max_pixels}"
                 )
             img.seek(0)
+            scale = _draft(img, min_side)
             img.load()
             upright: Image.Image = ImageOps.exif_transpose(img) or img
-            return _to_rgb(upright)
+            return Decoded(_to_rgb(upright), scale)
     except DecodeError:
         raise
     except UnidentifiedImageError:
@@ -76,3 +106,9 @@ def decode_image(data: bytes, max_pixels: int) -> np.ndarray:
         raise DecodeError(f"cannot decode image: {msg}") from None
     except MemoryError:
         raise DecodeError("not enough memory to decode the image") from None
+
+
+def decode_image(data: bytes, max_pixels: int) -> np.ndarray:
+    """Given a file's bytes, return the full-size (H, W, 3) uint8 RGB pixels, upright
+    (`decode_photo` without a reduced scale)."""
+    return decode_photo(data, max_pixels).pixels

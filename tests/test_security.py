@@ -1,0 +1,113 @@
+"""Nobody gets out: names, paths and planted links cannot make facefold write or delete outside
+its people folder and state dir, and nothing it reads can run code."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy.orm import Session
+
+from facefold.config import load_settings
+from facefold.db import store
+from facefold.db.engine import make_engine, upgrade_head
+from facefold.service.recluster import Assigner, sync_people_folders
+from tests.conftest import write_config
+
+PACKAGE = Path(__file__).resolve().parents[1] / "daemon" / "facefold"
+CLI = [sys.executable, "-m", "facefold.cli"]
+
+# Loaders that can execute code from what they read. `pickle.dump` (the `encode` output) is fine.
+UNSAFE = [
+    r"pickle\.loads?\(", r"\bUnpickler\b", r"yaml\.(unsafe_)?load\(", r"yaml\.full_load",
+    r"allow_pickle\s*=\s*True", r"\beval\(", r"\bexec\(", r"\bmarshal\.", r"\bshelve\.",
+    r"load_model\(", r"torch\.load", r"joblib\.load", r"dill\.", r"shell\s*=\s*True",
+    r"os\.system\(",
+]
+
+
+def test_nothing_loads_an_executable_format_or_runs_a_shell() -> None:
+    hits = []
+    for path in PACKAGE.rglob("*.py"):
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if any(re.search(p, line) for p in UNSAFE):
+                hits.append(f"{path.relative_to(PACKAGE)}:{n}: {line.strip()}")
+    assert hits == []
+    npz_loads = [line for p in PACKAGE.rglob("*.py")
+                 for line in p.read_text(encoding="utf-8").splitlines() if "np.load(" in line]
+    assert all("allow_pickle=False" in line for line in npz_loads), npz_loads
+
+
+def _library(tmp: Path) -> tuple[Path, Path]:
+    """A database with two people (vectors made up, photos real files) and their folders."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    cfg = write_config(tmp)
+    settings = load_settings(cfg)
+    settings.inbox.mkdir(parents=True)
+    engine = make_engine(settings.database)
+    upgrade_head(engine)
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(2, 128))
+    with Session(engine) as s:
+        for i in range(8):
+            photo = settings.inbox / f"p{i}.jpg"
+            photo.write_bytes(b"x%d" % i)
+            v = centres[i % 2] + rng.normal(scale=0.05, size=128)
+            face = store.NewFace((1, 1, 50, 50), [[0.0, 0.0]] * 5, 0.99,
+                                 (v / np.linalg.norm(v)).astype(np.float32))
+            store.record_processed(s, str(photo), f"{i:064x}", 2, 0.0, 100, 100, [face])
+        s.commit()
+        assigner = Assigner(settings)
+        assigner.load(s)
+        assigner.full(s)
+        s.commit()
+        sync_people_folders(s, settings)
+    engine.dispose()
+    return cfg, settings.people
+
+
+def _all_paths(root: Path) -> set[Path]:
+    return {Path(d) / f for d, dirs, files in os.walk(root) for f in [*dirs, *files]}
+
+
+@pytest.mark.parametrize("name", ["../../outside", "/etc/cron.d/facefold", "..", ".",
+                                  "a/../../b", "~root", "\n", "-rf", "x" * 300])
+def test_a_person_name_never_leaves_the_people_folder(tmp_path: Path, name: str) -> None:
+    cfg, people = _library(tmp_path / "lib")
+    before = _all_paths(tmp_path)
+    r = subprocess.run([*CLI, "name", "1", "--", name, "--config", str(cfg)], capture_output=True,
+                       text=True, timeout=120)
+    created = _all_paths(tmp_path) - before
+    state = tmp_path / "lib" / "state"
+    outside = [p for p in created if not (p.is_relative_to(people) or p.is_relative_to(state))]
+    assert outside == []
+    if r.returncode == 0:  # a usable name: one new folder, directly in the people folder
+        folders = {p for p in created if p.parent == people}
+        assert len(folders) == 1 and not next(iter(folders)).is_symlink()
+    else:
+        assert "error" in r.stderr.lower()
+
+
+def test_planted_symlinks_are_never_followed_or_deleted(tmp_path: Path) -> None:
+    cfg, people = _library(tmp_path / "lib")
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "diary.txt").write_text("private")
+    folders = sorted(p for p in people.iterdir())
+    # another user swaps a person folder for a symlink to their own folder, and plants a
+    # symlinked folder under a name a person is about to take
+    for link in os.listdir(folders[0]):
+        os.unlink(folders[0] / link)
+    folders[0].rmdir()
+    os.symlink(victim, folders[0])
+    os.symlink(victim, people / "Ana")
+    for args in (["name", "2", "Ana"], ["merge", "2", "1"], ["recluster", "--full"]):
+        subprocess.run([*CLI, *args, "--config", str(cfg)], capture_output=True, timeout=300)
+    assert sorted(os.listdir(victim)) == ["diary.txt"]
+    assert (victim / "diary.txt").read_text() == "private"
+    assert os.path.islink(folders[0]) and os.path.islink(people / "Ana")
