@@ -75,3 +75,22 @@ def test_symlinks_are_never_followed(tmp_path: Path) -> None:
     for name in ("link.jpg", "loop-a.jpg"):
         with pytest.raises(ReadError, match="symbolic link"):
             read_photo(tmp_path / "in" / name, 100)
+
+
+def test_symlinks_are_followed_only_when_configured(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "trip").mkdir(parents=True)
+    (elsewhere / "trip" / "a.jpg").write_bytes(b"a")
+    (elsewhere / "b.jpg").write_bytes(b"b")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    os.symlink(elsewhere / "trip", inbox / "trip")  # a linked folder
+    os.symlink(elsewhere / "b.jpg", inbox / "b.jpg")  # a linked photo
+    os.symlink(inbox, inbox / "trip-loop")  # a loop back to the top
+    os.symlink(tmp_path / "nowhere.jpg", inbox / "broken.jpg")
+    assert list(iter_photos([inbox], EXTS)) == []
+    found = sorted(p.relative_to(inbox) for p in iter_photos([inbox], EXTS, follow_symlinks=True))
+    assert found == [Path("b.jpg"), Path("trip/a.jpg")]
+    assert read_photo(inbox / "b.jpg", 100, follow_symlinks=True).data == b"b"
+    with pytest.raises(ReadError, match="broken symbolic link"):
+        read_photo(inbox / "broken.jpg", 100, follow_symlinks=True)

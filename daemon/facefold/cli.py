@@ -208,7 +208,7 @@ def encode(
     failed = 0
     for img in images:
         try:
-            photo = read_photo(img, settings.decode.max_file_bytes)
+            photo = read_photo(img, settings.decode.max_file_bytes, follow_symlinks=True)
             decoded = decode_photo(photo.data, settings.decode.max_pixels,
                                    settings.decode.draft_min_side)
         except (ReadError, DecodeError) as exc:
@@ -611,7 +611,7 @@ def identify(photos: Annotated[list[Path], typer.Argument(help="photos to look a
     failed = 0
     for photo in photos:
         try:
-            decoded = decode_photo(read_photo(photo, settings.decode.max_file_bytes).data,
+            decoded = decode_photo(read_photo(photo, settings.decode.max_file_bytes, follow_symlinks=True).data,
                                    settings.decode.max_pixels, settings.decode.draft_min_side)
         except (ReadError, DecodeError) as exc:
             err.print(f"failed: {photo}: {exc}", markup=False, highlight=False)

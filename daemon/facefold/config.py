@@ -100,6 +100,7 @@ class Settings(_Section):
     people: Path = Path("people")
     database: str = "sqlite:///state/facefold.db"
     database_busy_seconds: float = Field(30.0, ge=0.0, le=3600.0)
+    follow_symlinks: bool = False
     state_dir: Path = Path("state")
     models_dir: Path = Path("~/.cache/facefold/models")
     decode: DecodeSettings = DecodeSettings()

@@ -33,11 +33,13 @@ def is_hidden(name: str) -> bool:
     return name.startswith(".") or name.startswith("~") or name.endswith("~")
 
 
-def iter_photos(roots: Iterable[Path], extensions: tuple[str, ...]) -> Iterator[Path]:
+def iter_photos(roots: Iterable[Path], extensions: tuple[str, ...],
+                follow_symlinks: bool = False) -> Iterator[Path]:
     """Yield absolute paths of regular files with a photo extension under each root, recursively.
 
-    Hidden files and folders are skipped, symlinks are not followed, roots that are files are
-    yielded as they are (when their extension fits).
+    Hidden files and folders are skipped, roots that are files are yielded as they are (when
+    their extension fits). Symlinks (to files or folders) are skipped unless `follow_symlinks`;
+    then each folder is visited once, so a symlink loop ends.
     """
     exts = tuple(e.lower() for e in extensions)
     for root in roots:
@@ -46,31 +48,46 @@ def iter_photos(roots: Iterable[Path], extensions: tuple[str, ...]) -> Iterator[
             if root.suffix.lower() in exts:
                 yield root
             continue
-        for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        seen: set[tuple[int, int]] = set()
+        for dirpath, dirnames, filenames in os.walk(root, followlinks=follow_symlinks):
+            if follow_symlinks:
+                try:
+                    st = os.stat(dirpath)
+                except OSError:
+                    dirnames[:] = []
+                    continue
+                if (st.st_dev, st.st_ino) in seen:
+                    dirnames[:] = []
+                    continue
+                seen.add((st.st_dev, st.st_ino))
             dirnames[:] = sorted(d for d in dirnames if not is_hidden(d))
             for name in sorted(filenames):
                 if is_hidden(name) or not name.lower().endswith(exts):
                     continue
                 p = Path(dirpath) / name
                 try:
-                    if stat.S_ISREG(p.lstat().st_mode):
-                        yield p
-                except OSError:
+                    mode = (p.stat() if follow_symlinks else p.lstat()).st_mode
+                except OSError:  # a broken or looping link
                     continue
+                if stat.S_ISREG(mode):
+                    yield p
 
 
-def read_photo(path: Path, max_bytes: int) -> PhotoFile:
+def read_photo(path: Path, max_bytes: int, follow_symlinks: bool = False) -> PhotoFile:
     """Read a regular file whole; return its bytes, sha256, size and mtime, or raise ReadError.
 
-    Refuses symlinks (never followed: they may point outside the inbox) and other non-regular
+    Refuses symlinks unless `follow_symlinks` (they may point outside the inbox), non-regular
     files (FIFOs, devices, folders) without opening them for reading, and files larger than
     `max_bytes`.
     """
     try:
-        st = path.lstat()
+        st = path.stat() if follow_symlinks else path.lstat()
     except FileNotFoundError:
-        raise ReadError("file disappeared before it could be read") from None
+        raise ReadError("a broken symbolic link" if os.path.lexists(path)
+                        else "file disappeared before it could be read") from None
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ReadError("a symbolic link loop") from None
         raise ReadError(f"cannot stat file: {exc.strerror or exc}", transient=True) from None
     if stat.S_ISLNK(st.st_mode):
         raise ReadError("a symbolic link: not followed")
@@ -79,7 +96,8 @@ def read_photo(path: Path, max_bytes: int) -> PhotoFile:
     if st.st_size > max_bytes:
         raise ReadError(f"file too large: {st.st_size} bytes, limit is {max_bytes}")
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
+        fd = os.open(path, flags if follow_symlinks else flags | os.O_NOFOLLOW)
         with os.fdopen(fd, "rb") as f:
             if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
                 raise ReadError("not a regular file")

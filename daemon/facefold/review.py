@@ -53,7 +53,7 @@ class ReviewResult:
 def _thumb(settings: Settings, f: store.ReviewFace) -> Path | None:
     return ensure_thumb(settings.state_dir, f.id, f.path, f.landmarks,
                         settings.decode.max_file_bytes, settings.decode.max_pixels,
-                        settings.embedding.margin)
+                        settings.embedding.margin, settings.follow_symlinks)
 
 
 def _img(src: Path, out_dir: Path, face_id: int) -> str:

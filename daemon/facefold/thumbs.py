@@ -37,14 +37,15 @@ def write_thumb(path: Path, crop: np.ndarray, size: int = THUMB_SIZE) -> None:
 
 
 def ensure_thumb(state_dir: Path, face_id: int, photo: str, landmarks_json: str,
-                 max_bytes: int, max_pixels: int, margin: float = 0.2) -> Path | None:
+                 max_bytes: int, max_pixels: int, margin: float = 0.2,
+                 follow_symlinks: bool = False) -> Path | None:
     """Return the face's thumbnail, making it from the photo when missing; None when the photo
     cannot be read any more."""
     path = thumb_path(state_dir, face_id)
     if path.exists():
         return path
     try:
-        pixels = decode_image(read_photo(Path(photo), max_bytes).data, max_pixels)
+        pixels = decode_image(read_photo(Path(photo), max_bytes, follow_symlinks).data, max_pixels)
     except (ReadError, DecodeError):
         return None
     crop = align_face(pixels, np.array(json.loads(landmarks_json), dtype=np.float64), 160, margin)

@@ -169,7 +169,8 @@ def process_batch(settings: Settings, engine: Engine, models: Models, limit: int
             continue
         try:
             with res.stages.stage("read"):
-                photo = read_photo(Path(path), settings.decode.max_file_bytes)
+                photo = read_photo(Path(path), settings.decode.max_file_bytes,
+                                   settings.follow_symlinks)
         except ReadError as exc:
             _fail(settings, engine, res, item, exc)
             continue

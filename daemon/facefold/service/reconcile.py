@@ -23,12 +23,13 @@ class ReconcileResult:
     unchanged: int  # same size and mtime as processed (or failed) before
 
 
-def reconcile(engine: Engine, roots: Sequence[Path], extensions: tuple[str, ...]) -> ReconcileResult:
+def reconcile(engine: Engine, roots: Sequence[Path], extensions: tuple[str, ...],
+              follow_symlinks: bool = False) -> ReconcileResult:
     """Queue every photo under `roots` that is new or whose size or mtime changed, and every
     stored path under `roots` whose file is gone. Photos already queued stay as they are."""
     roots = [Path(os.path.abspath(r)) for r in roots]
     on_disk: dict[str, tuple[int, float]] = {}
-    for p in iter_photos(roots, extensions):
+    for p in iter_photos(roots, extensions, follow_symlinks):
         try:
             st = p.stat()
         except OSError:

@@ -45,7 +45,8 @@ def reembed_some(settings: Settings, engine: Engine, models: Models, limit: int)
         by_photo.setdefault(f.path, []).append(f)
     for path, faces in by_photo.items():
         try:
-            decoded = decode_photo(read_photo(Path(path), settings.decode.max_file_bytes).data,
+            decoded = decode_photo(read_photo(Path(path), settings.decode.max_file_bytes,
+                                              settings.follow_symlinks).data,
                                    settings.decode.max_pixels, settings.decode.draft_min_side)
         except (ReadError, DecodeError) as exc:
             log.warning("reembed: %s: %s; queued to be processed again", path, exc)

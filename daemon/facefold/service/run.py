@@ -116,7 +116,7 @@ class Daemon:
         worker.start()
         self.notifier.notify("READY=1")
         self.notifier.notify("STATUS=catching up")
-        rec = reconcile(engine, [s.inbox], s.decode.extensions)
+        rec = reconcile(engine, [s.inbox], s.decode.extensions, s.follow_symlinks)
         log.info("watching %s: %d photos, %d queued, %d unchanged", s.inbox, rec.files,
                  rec.queued, rec.unchanged)
         worker.request_sync()
@@ -146,7 +146,8 @@ class Daemon:
                     elif queued:
                         worker.wake()
                     if now >= next_rescan:
-                        rec = reconcile(engine, [s.inbox], self.settings.decode.extensions)
+                        rec = reconcile(engine, [s.inbox], self.settings.decode.extensions,
+                                        self.settings.follow_symlinks)
                         if rec.queued:
                             log.info("rescan: %d photos queued that events missed", rec.queued)
                         worker.request_sync()  # and put back what was edited in the people folder
@@ -196,5 +197,6 @@ class Daemon:
             queued += store.enqueue(s, sorted(set(files)))
             s.commit()
         for root in folders:
-            queued += reconcile(engine, [Path(root)], self.settings.decode.extensions).queued
+            queued += reconcile(engine, [Path(root)], self.settings.decode.extensions,
+                                self.settings.follow_symlinks).queued
         return queued, renamed

@@ -77,7 +77,7 @@ def scan(settings: Settings, engine: Engine, models: Models, paths: Sequence[Pat
         s.commit()
     stages = Stopwatch()
     with stages.stage("reconcile"):
-        rec = reconcile(engine, roots, settings.decode.extensions)
+        rec = reconcile(engine, roots, settings.decode.extensions, settings.follow_symlinks)
     with Session(engine) as s:
         waiting = store.queued_count(s)
     if on_total:
