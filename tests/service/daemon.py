@@ -158,12 +158,18 @@ def kill_loop(d: Daemon, files: list[Path], kills: int, rng: np.random.Generator
               max_wait: float) -> int:
     """With the daemon watching, `files` (already in the inbox, or written by the caller) are
     worked through while it is `kill -9`ed `kills` times, each a random 0.2..max_wait seconds
-    after it came up, and restarted. Return how many kills hit a photo being processed."""
+    after it came up (the first one once a batch is under way, so at least one kill lands
+    mid-batch), and restarted. Return how many kills hit a photo being processed."""
     hit = 0
-    for _ in range(kills):
+    for k in range(kills):
         if not d.alive():
             d.start()
-        time.sleep(float(rng.uniform(0.2, max_wait)))
+        if k == 0:
+            wait_for(lambda: d.query("SELECT COUNT(*) FROM images WHERE status = 'processing'"
+                                     )[0][0] > 0, WORK_TIMEOUT, d.log, d.proc)
+            time.sleep(float(rng.uniform(0.0, 0.5)))
+        else:
+            time.sleep(float(rng.uniform(0.2, max_wait)))
         busy = d.query("SELECT COUNT(*) FROM images WHERE status = 'processing'")[0][0]
         assert d.stop(signal.SIGKILL) == -signal.SIGKILL
         hit += busy > 0
