@@ -96,9 +96,9 @@ class _Detected:
 MAX_RETRY_SECONDS = 3600.0  # the back-off between retries never exceeds an hour
 
 
-def retry_delay(attempts_so_far: int, base: float) -> float:
-    """Seconds to wait before try number attempts_so_far + 2: base, 2·base, 4·base, … ≤ an hour."""
-    return min(MAX_RETRY_SECONDS, base * 2 ** max(0, attempts_so_far))
+def retry_delay(attempts_so_far: int, base: float, cap: float = MAX_RETRY_SECONDS) -> float:
+    """Seconds to wait before try number attempts_so_far + 2: base, 2·base, 4·base, … ≤ cap."""
+    return min(cap, base * 2 ** max(0, attempts_so_far))
 
 
 def _fail(settings: Settings, engine: Engine, res: BatchResult, item: store.QueueItem,

@@ -102,12 +102,7 @@ class Daemon:
         except WeightsError as exc:
             log.error("%s", exc)
             return EXIT_CONFIG
-        _install_signals(self.flags)
-        with Session(engine) as ses:
-            n = store.recover_interrupted(ses)
-            ses.commit()
-        if n:
-            log.info("requeued %d photos interrupted by the last shutdown", n)
+        _install_signals(self.flags)  # (photos a crash left half-done: the worker requeues them)
 
         settle = SettleQueue(s.watch.settle_seconds)
         handler = InboxHandler(s.inbox, settle, s.decode.extensions, s.watch.ignore)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from facefold.config import Settings
 from facefold.db import store
-from facefold.service.pipeline import BatchResult, Models, process_batch
+from facefold.service.pipeline import BatchResult, Models, process_batch, retry_delay
 from facefold.service.recluster import Assigner, sync_people_folders
 from facefold.service.reembed import reembed_some
 
@@ -73,8 +73,8 @@ class Worker(threading.Thread):
                 except (OperationalError, OSError) as exc:
                     # the database locked past its busy timeout, the disk full, an I/O error:
                     # nothing is lost (the queue is in the database), so wait and try again
-                    delay = min(MAX_STORAGE_RETRY_SECONDS,
-                                settings.watch.storage_retry_seconds * 2 ** failures)
+                    delay = retry_delay(failures, settings.watch.storage_retry_seconds,
+                                        MAX_STORAGE_RETRY_SECONDS)
                     failures += 1
                     reason = exc.orig if isinstance(exc, OperationalError) else exc
                     log.error("storage error: %s; trying again in %.0fs", reason, delay)
@@ -85,13 +85,15 @@ class Worker(threading.Thread):
             self.error = exc
 
     def _recover(self) -> None:
+        """At start and after a storage error: requeue photos left `processing` (by a crash or
+        a failed turn), reload who is who, and sync the folders again."""
         with Session(self.engine) as s:
             n = store.recover_interrupted(s)
             s.commit()
             self.assigner.load(s)
         self._sync_requested.set()  # a sync the failure cut short is done again
         if n:
-            log.info("requeued %d photos of an interrupted batch", n)
+            log.info("requeued %d photos an interruption left half-done", n)
 
     def _pause(self, seconds: float) -> None:
         """Wait `seconds` or until stopped, still sending heartbeats (the worker is healthy)."""
