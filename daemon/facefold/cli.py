@@ -220,7 +220,7 @@ def encode(
             paths.append(str(img.resolve()))
             boxes.append([float(v) for v in f.detection.box])
             crops.append(f.crop)
-    vectors = models.embedder.embed(np.stack(crops)) if crops else np.zeros((0, 128), np.float32)
+    vectors = models.embedder.embed(crops)
     payload = {"paths": paths, "boxes": np.asarray(boxes, np.float32).reshape(-1, 4),
                "embeddings": vectors}
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -619,7 +619,7 @@ def identify(photos: Annotated[list[Path], typer.Argument(help="photos to look a
             continue
         found = find_faces(models.detector, decoded.pixels, settings.embedding.margin,
                            decoded.scale)
-        vecs = models.embedder.embed(np.stack([f.crop for f in found])) if found else np.zeros((0, 128), np.float32)
+        vecs = models.embedder.embed([f.crop for f in found])
         for f, (pid, dist) in zip(found, nearest_person(vecs, fm.vectors, persons,
                                                         settings.identify.max_distance), strict=True):
             results.append(Match(str(photo), [round(v, 1) for v in f.detection.box], pid,

@@ -62,6 +62,8 @@ def test_batching_does_not_change_vectors(models: object, celebrities: Path) -> 
     batch = models.embedder.embed(np.stack(crops))
     one = np.concatenate([models.embedder.embed(c[None]) for c in crops])
     np.testing.assert_allclose(batch, one, atol=1e-4)
+    np.testing.assert_array_equal(models.embedder.embed(crops), batch)  # a list works as well
+    assert models.embedder.embed([]).shape == (0, 128)
 
 
 def test_detector_finds_faces_with_landmarks(models: object, celebrities: Path) -> None:

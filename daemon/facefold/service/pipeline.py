@@ -219,8 +219,7 @@ def _store(settings: Settings, engine: Engine, models: Models, detected: list[_D
     write each face's thumbnail (a missing one is made again from the photo when needed)."""
     crops = [f.crop for d in detected for f in d.faces]
     with res.stages.stage("embed"):
-        vectors = (models.embedder.embed(np.stack(crops)) if crops
-                   else np.zeros((0, 128), np.float32))
+        vectors = models.embedder.embed(crops)
     k = 0
     thumbs: list[tuple[int, np.ndarray]] = []
     with res.stages.stage("store"), Session(engine) as s:

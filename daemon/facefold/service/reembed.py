@@ -56,7 +56,7 @@ def reembed_some(settings: Settings, engine: Engine, models: Models, limit: int)
             landmarks = np.array(json.loads(f.landmarks), np.float64) / decoded.scale
             crops.append(align_face(decoded.pixels, landmarks, 160, settings.embedding.margin))
             ids.append(f.id)
-    vectors = models.embedder.embed(np.stack(crops)) if crops else np.zeros((0, 128), np.float32)
+    vectors = models.embedder.embed(crops)
     with Session(engine) as s:
         store.set_embeddings(s, dict(zip(ids, vectors, strict=True)), weights)
         store.enqueue(s, lost)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -93,12 +94,14 @@ class Embedder:
         self.load()
         return self._model
 
-    def embed(self, crops: np.ndarray) -> np.ndarray:
-        """Given (N, 160, 160, 3) uint8 RGB crops, return (N, 128) float32 unit vectors."""
+    def embed(self, crops: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
+        """Given N (160, 160, 3) uint8 RGB crops (an array, or a list that may be empty), return
+        (N, 128) float32 unit vectors."""
         self.load()
         n = len(crops)
         if n == 0:
             return np.zeros((0, 128), dtype=np.float32)
+        crops = np.stack(crops) if not isinstance(crops, np.ndarray) else crops
         out = np.empty((n, 128), dtype=np.float32)
         bs = self.batch_size
         for start in range(0, n, bs):
