@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 CONFIG ?= config.yaml
 
-.PHONY: run scan test setup models lint bench soak fuzz clean
+.PHONY: run scan test setup models browser lint bench soak fuzz clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,7 +25,17 @@ run: setup
 scan: setup
 	$(BIN)/facefold scan --config $(CONFIG)
 
-test: setup
+# Debian's Chromium (and its driver) for the browser tests. Installed as root with apt-get when
+# missing; elsewhere the browser tests are skipped and say why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 \
+	    || { apt-get update -q >/dev/null && apt-get install -y -q chromium chromium-driver >/dev/null; }; \
+	  else echo "chromium is missing and cannot be installed here: browser tests will skip"; fi; }
+
+test: setup browser lint
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)

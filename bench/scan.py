@@ -30,23 +30,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import cv2
+import numpy as np
+import yaml
+from sqlalchemy import text
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
-import yaml  # noqa: E402
-from sqlalchemy import text  # noqa: E402
-from sqlalchemy.orm import Session  # noqa: E402
-
-from facefold.config import load_settings  # noqa: E402
-from facefold.db.engine import make_engine, upgrade_head  # noqa: E402
-from facefold.evaluate import pairwise_scores  # noqa: E402
-from facefold.people.cluster import NOISE  # noqa: E402
-from facefold.service.pipeline import Models  # noqa: E402
-from facefold.service.scan import ScanResult, scan  # noqa: E402
-from facefold.vision.decode import decode_image  # noqa: E402
-from facefold.vision.embed import l2_normalise, standardise  # noqa: E402
-from facefold.vision.weights import fetch_dataset, fetch_weights  # noqa: E402
+from facefold.config import load_settings
+from facefold.core import Library, Models
+from facefold.core.scan import ScanResult, scan
+from facefold.evaluate import pairwise_scores
+from facefold.people.cluster import NOISE
+from facefold.vision.decode import decode_image
+from facefold.vision.embed import l2_normalise, standardise
+from facefold.vision.runtime import import_tensorflow
+from facefold.vision.shapes import CROP_SIZE
+from facefold.vision.weights import fetch_dataset, fetch_weights
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -69,7 +67,7 @@ def naive_loop(photos: list[Photo], mtcnn: object, model: object) -> tuple[int, 
         pixels = decode_image(p.path.read_bytes(), 10**9)
         for det in mtcnn.detect_faces(pixels):  # type: ignore[attr-defined]
             x, y, w, h = (max(0, int(v)) for v in det["box"])
-            face = cv2.resize(pixels[y:y + h, x:x + w], (160, 160))
+            face = cv2.resize(pixels[y:y + h, x:x + w], (CROP_SIZE, CROP_SIZE))
             l2_normalise(model.predict(standardise(face[None]), verbose=0))  # type: ignore[attr-defined]
             faces += 1
     return faces, time.perf_counter() - t0
@@ -89,20 +87,19 @@ def facefold_scan(photos: list[Photo], models: Models, work: Path) -> tuple[Scan
     for i, p in enumerate(photos):
         (inbox / p.person).mkdir(parents=True, exist_ok=True)
         shutil.copy(p.path, inbox / p.person / f"{i:04d}-{p.path.name}")
-    settings = load_settings(write_config(work))
-    engine = make_engine(settings.database)
-    upgrade_head(engine)
+    lib = Library(load_settings(write_config(work)), models)
+    lib.engine  # noqa: B018  # migrate before timing
     t0 = time.perf_counter()
-    result = scan(settings, engine, models)
+    result = scan(lib)
     seconds = time.perf_counter() - t0
-    with Session(engine) as s:
+    with lib.session() as s:
         rows = s.execute(text("SELECT i.path, f.person_id FROM faces f "
                               "JOIN images i ON i.id = f.image_id")).all()
     people = sorted({Path(path).parent.name for path, _ in rows})
     truth = np.array([people.index(Path(path).parent.name) for path, _ in rows])
     pred = np.array([NOISE if pid is None else pid for _, pid in rows])
     f1 = pairwise_scores(pred, truth)[2] if len(rows) > 1 else 0.0
-    engine.dispose()
+    lib.close()
     return result, seconds, f1
 
 
@@ -131,7 +128,7 @@ def compare(label: str, photos: list[Photo], models: Models, naive_mtcnn: object
     result, ff_s, f1 = facefold_scan(photos, models, work / f"ff-{label}")
     rss = peak_rss_gb()
     between()
-    nv_faces, nv_s = naive_loop(photos, naive_mtcnn, models.embedder.model)
+    nv_faces, nv_s = naive_loop(photos, naive_mtcnn, models.embedder.model)  # type: ignore[attr-defined]
     n, ff_faces = len(photos), result.faces
     print(f"{label:>5}: {n} photos | facefold {n / ff_s:6.2f} photos/s {ff_faces / ff_s:6.2f} "
           f"faces/s ({ff_faces} faces, {ff_s:.1f}s) | naive {n / nv_s:6.2f} photos/s "
@@ -149,13 +146,12 @@ def compare(label: str, photos: list[Photo], models: Models, naive_mtcnn: object
 def embed_floor(models: Models) -> tuple[float, int]:
     """FaceNet alone: the best faces/s of one large batched forward pass, over a few batch sizes,
     each traced at its fixed shape and warmed up first."""
-    import tensorflow as tf
-
-    model = models.embedder.model
-    x = np.random.default_rng(0).standard_normal((128, 160, 160, 3)).astype(np.float32)
+    tf = import_tensorflow()
+    model = models.embedder.model  # type: ignore[attr-defined]
+    x = np.random.default_rng(0).standard_normal((128, CROP_SIZE, CROP_SIZE, 3)).astype(np.float32)
     best, best_bs = 0.0, 0
     for bs in (32, 64, 128):
-        spec = tf.TensorSpec((bs, 160, 160, 3), tf.float32)
+        spec = tf.TensorSpec((bs, CROP_SIZE, CROP_SIZE, 3), tf.float32)
         fn = tf.function(lambda v: model(v, training=False), input_signature=[spec])
         fn(x[:bs])
         times = []
@@ -174,7 +170,7 @@ def watch_startup(work: Path) -> float:
     work.mkdir(parents=True, exist_ok=True)
     cfg = write_config(work)
     log = work / "watch.log"
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env = dict(os.environ)
     t0 = time.perf_counter()
     with log.open("wb") as fh:
         proc = subprocess.Popen([sys.executable, "-m", "facefold.cli", "watch", "--config",
@@ -215,7 +211,7 @@ def main() -> int:
     # warm both paths (graph tracing, first-call allocations) outside the timings
     with tempfile.TemporaryDirectory() as tmp:
         facefold_scan(photos[:2], models, Path(tmp))
-        naive_loop(photos[:2], naive_mtcnn, models.embedder.model)
+        naive_loop(photos[:2], naive_mtcnn, models.embedder.model)  # type: ignore[attr-defined]
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)

@@ -21,12 +21,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
-from tests.service.daemon import (  # noqa: E402
-    Daemon,
-    check_exactly_once,
-    distinct_photos,
-    kill_loop,
-)
+from tests.helpers.daemon import Daemon, check_exactly_once, kill_loop  # noqa: E402
+from tests.helpers.data import distinct_photos  # noqa: E402
 
 from facefold.config import load_settings  # noqa: E402
 from facefold.vision.weights import fetch_dataset, fetch_weights  # noqa: E402

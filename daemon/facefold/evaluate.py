@@ -1,89 +1,15 @@
-"""Measuring the embedding and the clustering on a labelled data set (a folder per person).
-
-Pure maths (pairs, cross-validated threshold, pairwise and BCubed scores) plus the data set
-loader, which finds the largest face of each photo with the pipeline's own detector and aligner
-and caches the crops, so a second run does not detect again.
-"""
+"""Measuring the embedding and the clustering on labelled faces: pure maths (pairs, a
+cross-validated threshold, pairwise and BCubed scores). `core.training` loads the data sets."""
 
 from __future__ import annotations
 
-import hashlib
-import logging
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from facefold.files import ReadError, iter_photos, read_photo
 from facefold.people.cluster import NOISE, ClusterParams, cluster_faces
-from facefold.vision.decode import DecodeError, decode_image
-from facefold.vision.detect import FaceDetector
-from facefold.vision.faces import find_faces
-
-log = logging.getLogger(__name__)
 
 FOLDS = 10  # cross-validation folds for the verification threshold
-CACHE_VERSION = 1
-
-
-@dataclass(frozen=True)
-class Dataset:
-    paths: list[str]
-    labels: np.ndarray  # person index per photo with a face
-    names: list[str]  # person folder names
-    crops: np.ndarray  # (N, 160, 160, 3) uint8, the largest face of each photo
-    skipped: list[tuple[str, str]]  # photos without a usable face, and why
-
-
-def load_dataset(root: Path, detector: FaceDetector, margin: float, extensions: tuple[str, ...],
-                 cache_dir: Path, max_bytes: int, max_pixels: int) -> Dataset:
-    """Given a folder with one sub-folder of photos per person, return the largest face of every
-    photo, aligned. Crops are cached in `cache_dir` by photo content, so only new photos are
-    detected on a second run."""
-    people = sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
-    if len(people) < 2:
-        raise ValueError(f"{root}: needs a folder per person, at least two of them")
-    cache_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    key = hashlib.sha256(f"{CACHE_VERSION}:{margin}:{detector.max_side}:{detector.min_confidence}"
-                         .encode()).hexdigest()[:12]
-    cache_file = cache_dir / f"crops-{key}.npz"
-    cache: dict[str, np.ndarray] = {}
-    if cache_file.exists():
-        with np.load(cache_file, allow_pickle=False) as z:
-            cache = {k: z[k] for k in z.files}
-    paths, labels, crops, skipped = [], [], [], []
-    dirty = False
-    for li, person in enumerate(people):
-        for p in iter_photos([person], extensions):
-            try:
-                photo = read_photo(p, max_bytes)
-            except ReadError as exc:
-                skipped.append((str(p), str(exc)))
-                continue
-            crop = cache.get(photo.sha256)
-            if crop is None:
-                try:
-                    pixels = decode_image(photo.data, max_pixels)
-                except DecodeError as exc:
-                    skipped.append((str(p), str(exc)))
-                    continue
-                faces = find_faces(detector, pixels, margin)
-                crop = (max(faces, key=lambda f: f.detection.box[2] * f.detection.box[3]).crop
-                        if faces else np.zeros((0,), np.uint8))
-                cache[photo.sha256] = crop
-                dirty = True
-            if crop.size == 0:
-                skipped.append((str(p), "no face found"))
-                continue
-            paths.append(str(p))
-            labels.append(li)
-            crops.append(crop)
-    if dirty:
-        tmp = cache_file.with_name(cache_file.stem + ".tmp.npz")
-        np.savez_compressed(tmp, **cache)  # type: ignore[arg-type]  # numpy's stub misreads **kw
-        tmp.replace(cache_file)
-    return Dataset(paths, np.array(labels, np.int64), [d.name for d in people],
-                   np.stack(crops) if crops else np.zeros((0, 160, 160, 3), np.uint8), skipped)
 
 
 def pair_distances(vectors: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from facefold.evaluate import pair_distances, verification
-from facefold.vision.embed import l2_normalise, standardise
+from facefold.vision.embed import Embedder, standardise
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class TrainOptions:
     val_split: float = 0.2  # share of each person's photos kept for validation
     seed: int = 0
     margin: float = 0.2  # triplet margin on squared distances of unit vectors
-    patience: int = 3  # epochs without a better validation AUC before stopping
+    patience: int = 3  # epochs without a better validation d′ before stopping
     steps_per_epoch: int = 0  # 0: about one pass over the training photos
 
 
@@ -100,7 +100,9 @@ def semihard_triplet_loss(emb: Any, labels: Any, margin: float) -> tuple[Any, An
     """Mean triplet loss over all anchor-positive pairs of a batch, and the fraction active.
 
     `emb` are unit vectors (tensors); distances are squared Euclidean."""
-    import tensorflow as tf
+    from facefold.vision.runtime import import_tensorflow
+
+    tf = import_tensorflow()
 
     d = tf.maximum(2.0 - 2.0 * tf.matmul(emb, emb, transpose_b=True), 0.0)
     same = tf.equal(labels[:, None], labels[None, :])
@@ -133,13 +135,6 @@ def roc_auc(dist: np.ndarray, same: np.ndarray) -> float:
     return float(1.0 - (ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
 
 
-def forward(model: Any, crops: np.ndarray, batch: int = 32) -> np.ndarray:
-    """Unit vectors of crops through `model` in inference mode."""
-    out = [np.asarray(model(standardise(crops[i:i + batch]), training=False))
-           for i in range(0, len(crops), batch)]
-    return l2_normalise(np.concatenate(out)) if out else np.zeros((0, 128), np.float32)
-
-
 def dprime(dist: np.ndarray, same: np.ndarray) -> float:
     """(mean different − mean same distance) / pooled std: keeps rising after AUC saturates."""
     pos, neg = dist[same], dist[~same]
@@ -148,8 +143,8 @@ def dprime(dist: np.ndarray, same: np.ndarray) -> float:
     return float((neg.mean() - pos.mean()) / np.sqrt((pos.var() + neg.var()) / 2 + 1e-12))
 
 
-def val_metrics(model: Any, crops: np.ndarray, labels: np.ndarray) -> dict[str, float]:
-    v = forward(model, crops)
+def val_metrics(embedder: Embedder, crops: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    v = embedder.embed(crops)
     dist, same = pair_distances(v, labels)
     acc, _, _ = verification(v, labels, folds=min(10, max(2, len(dist) // 10)))
     return {"val_dprime": dprime(dist, same), "val_auc": roc_auc(dist, same), "val_accuracy": acc}
@@ -188,13 +183,15 @@ class TrainResult:
     seconds_per_epoch: float
 
 
-def train(model: Any, crops: np.ndarray, labels: np.ndarray, options: TrainOptions, out: Path,
-          meta: dict[str, object],
+def train(embedder: Embedder, crops: np.ndarray, labels: np.ndarray, options: TrainOptions,
+          out: Path, meta: dict[str, object],
           on_step: Callable[[int, int, float, float], None] | None = None) -> TrainResult:
-    """Fine-tune `model` (weights loaded) on aligned crops with person labels; save the best
-    epoch to `out` (+ `.json` metadata) and leave that epoch's weights in `model`."""
-    import tensorflow as tf
+    """Fine-tune the embedder's network (weights loaded) on aligned crops with person labels;
+    save the best epoch to `out` (+ `.json` metadata) and leave that epoch's weights in it."""
+    from facefold.vision.runtime import import_tensorflow
 
+    tf = import_tensorflow()
+    model = embedder.model
     rng = np.random.default_rng(options.seed)
     tf.random.set_seed(options.seed)
     tr, va = split_by_person(labels, options.val_split, options.seed)
@@ -216,7 +213,7 @@ def train(model: Any, crops: np.ndarray, labels: np.ndarray, options: TrainOptio
         opt.apply_gradients(zip(grads, model.trainable_variables, strict=True))
         return loss, active
 
-    before = val_metrics(model, crops[va], labels[va])
+    before = val_metrics(embedder, crops[va], labels[va])
     best, best_epoch = before["val_dprime"], 0
     best_weights = [w.numpy() for w in model.weights]
     logs: list[EpochLog] = []
@@ -232,7 +229,7 @@ def train(model: Any, crops: np.ndarray, labels: np.ndarray, options: TrainOptio
             actives.append(float(active))
             if on_step:
                 on_step(epoch, i + 1, losses[-1], actives[-1])
-        m = val_metrics(model, crops[va], labels[va])
+        m = val_metrics(embedder, crops[va], labels[va])
         logs.append(EpochLog(epoch, float(np.mean(losses)), float(np.mean(actives)),
                              m["val_dprime"], m["val_auc"], m["val_accuracy"],
                              time.monotonic() - t0))
@@ -247,7 +244,7 @@ def train(model: Any, crops: np.ndarray, labels: np.ndarray, options: TrainOptio
         w.assign(v)
     out.parent.mkdir(parents=True, exist_ok=True)
     save_weights(model, out)
-    after = val_metrics(model, crops[va], labels[va])
+    after = val_metrics(embedder, crops[va], labels[va])
     spe = float(np.mean([e.seconds for e in logs])) if logs else 0.0
     meta_path = out.with_suffix(".json")
     meta_path.write_text(json.dumps({

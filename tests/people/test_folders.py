@@ -3,12 +3,7 @@ import os
 import shutil
 from pathlib import Path
 
-from facefold.people.folders import person_folder_name, plan_links, sync_folders
-
-
-def test_folder_names_are_stable_and_padded() -> None:
-    assert person_folder_name(1) == "person_0001"
-    assert person_folder_name(12345) == "person_12345"
+from facefold.people.folders import plan_links, sync_folders
 
 
 def test_plan_keeps_names_and_disambiguates_collisions() -> None:

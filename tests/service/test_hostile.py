@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import PEOPLE, photos_of
-from tests.service.daemon import WORK_TIMEOUT, Daemon, copy_in, wait_for
+from tests.helpers.daemon import WORK_TIMEOUT, Daemon, copy_in, wait_for
+from tests.helpers.data import PEOPLE, photos_of
 
 pytestmark = pytest.mark.models
 
@@ -51,7 +51,7 @@ def _single_face_photos(models: object, celebrities: Path, n: int) -> list[Path]
     for split in ("train", "val"):
         for person in PEOPLE:
             for p in photos_of(celebrities, person, split):
-                if len(models.detector.detect(decode_image(p.read_bytes(), 10**8))) == 1:
+                if len(models.finder.detect(decode_image(p.read_bytes(), 10**8))) == 1:
                     out.append(p)
     return out[:n]
 

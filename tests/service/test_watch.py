@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import photos_of
-from tests.service.daemon import WORK_TIMEOUT, Daemon, copy_in, wait_for
+from tests.helpers.daemon import WORK_TIMEOUT, Daemon, copy_in, wait_for
+from tests.helpers.data import photos_of
 
 pytestmark = pytest.mark.models
 

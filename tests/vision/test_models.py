@@ -6,32 +6,19 @@ import numpy as np
 import pytest
 
 from facefold.vision.decode import decode_image
-from facefold.vision.embed import Embedder, l2_normalise, standardise
-from facefold.vision.facenet import build_facenet
+from facefold.vision.embed import Embedder
 from facefold.vision.faces import find_faces
 from facefold.vision.weights import WeightsError, load_facenet_weights
-from tests.conftest import PEOPLE, photos_of
+from tests.helpers.data import PEOPLE, photos_of
 
 pytestmark = pytest.mark.models
-
-
-def test_standardise_and_normalise() -> None:
-    x = np.random.default_rng(0).integers(0, 256, (3, 8, 8, 3)).astype(np.uint8)
-    s = standardise(x)
-    np.testing.assert_allclose(s.reshape(3, -1).mean(1), 0, atol=1e-5)
-    np.testing.assert_allclose(s.reshape(3, -1).std(1), 1, atol=1e-4)
-    flat = standardise(np.full((1, 4, 4, 3), 7, np.uint8))
-    assert np.isfinite(flat).all()  # constant crops do not divide by zero
-    v = l2_normalise(np.array([[3.0, 4.0], [0.0, 0.0]]))
-    np.testing.assert_allclose(v[0], [0.6, 0.8])
-    assert np.isfinite(v).all()
 
 
 def _embed_people(models: object, root: Path, n: int) -> tuple[np.ndarray, list[str]]:
     crops, labels = [], []
     for person in PEOPLE:
         for p in photos_of(root, person)[:n]:
-            faces = find_faces(models.detector, decode_image(p.read_bytes(), 10**8), 0.2)
+            faces = find_faces(models.finder, decode_image(p.read_bytes(), 10**8), 0.2)
             if faces:
                 best = max(faces, key=lambda f: f.detection.box[2] * f.detection.box[3])
                 crops.append(best.crop)
@@ -56,7 +43,7 @@ def test_same_person_close_different_people_far(models: object, celebrities: Pat
 def test_batching_does_not_change_vectors(models: object, celebrities: Path) -> None:
     crops = []
     for p in photos_of(celebrities, "madonna")[:3]:
-        crops += [f.crop for f in find_faces(models.detector, decode_image(p.read_bytes(), 10**8), 0.2)]
+        crops += [f.crop for f in find_faces(models.finder, decode_image(p.read_bytes(), 10**8), 0.2)]
     # more than a full batch: the fixed-shape graph for 32, the free-shape one for the rest
     crops = (crops * 40)[:35]
     batch = models.embedder.embed(np.stack(crops))
@@ -69,7 +56,7 @@ def test_batching_does_not_change_vectors(models: object, celebrities: Path) -> 
 def test_detector_finds_faces_with_landmarks(models: object, celebrities: Path) -> None:
     p = photos_of(celebrities, "ben_afflek")[0]
     pixels = decode_image(p.read_bytes(), 10**8)
-    faces = find_faces(models.detector, pixels, 0.2)
+    faces = find_faces(models.finder, pixels, 0.2)
     assert len(faces) >= 1
     d = faces[0].detection
     x, y, w, h = d.box
@@ -84,7 +71,7 @@ def test_compiled_mtcnn_gives_exactly_what_eager_mtcnn_gives(models: object,
     from mtcnn import MTCNN
 
     eager = MTCNN(device="CPU:0")
-    compiled = models.detector._mtcnn
+    compiled = models.finder._mtcnn
     for person in PEOPLE:
         for p in photos_of(celebrities, person, "val")[:2]:
             pixels = decode_image(p.read_bytes(), 10**8)
@@ -104,8 +91,8 @@ def test_large_photo_is_detected_on_a_downscaled_copy(models: object, celebritie
     p = photos_of(celebrities, "elton_john")[1]
     small = decode_image(p.read_bytes(), 10**8)
     big = cv2.resize(small, (small.shape[1] * 8, small.shape[0] * 8), interpolation=cv2.INTER_CUBIC)
-    f_small = find_faces(models.detector, small, 0.2)
-    f_big = find_faces(models.detector, big, 0.2)
+    f_small = find_faces(models.finder, small, 0.2)
+    f_big = find_faces(models.finder, big, 0.2)
     assert len(f_big) == len(f_small) >= 1
     np.testing.assert_allclose(np.array(f_big[0].detection.box) / 8, f_small[0].detection.box,
                                rtol=0.15, atol=4)
@@ -126,8 +113,8 @@ def test_reduced_jpeg_decoding_finds_the_same_faces(models: object, celebrities:
     full = decode_photo(data, 10**8, 0)
     reduced = decode_photo(data, 10**8, 1536)
     assert reduced.scale == 2.0 and reduced.full_size == full.full_size
-    f_full = find_faces(models.detector, full.pixels, 0.2, full.scale)
-    f_red = find_faces(models.detector, reduced.pixels, 0.2, reduced.scale)
+    f_full = find_faces(models.finder, full.pixels, 0.2, full.scale)
+    f_red = find_faces(models.finder, reduced.pixels, 0.2, reduced.scale)
     assert len(f_full) == len(f_red) >= 1
     for a, b in zip(f_full, f_red, strict=True):
         np.testing.assert_allclose(a.detection.box, b.detection.box, rtol=0.05, atol=8)
@@ -143,4 +130,6 @@ def test_missing_or_corrupt_weights_name_the_fix(tmp_path: Path) -> None:
     bad = tmp_path / "facenet_keras.h5"
     bad.write_bytes(b"not hdf5 at all")
     with pytest.raises(WeightsError, match="facefold models fetch"):
+        from facefold.vision.facenet import build_facenet  # imports TensorFlow
+
         load_facenet_weights(build_facenet(), bad)

@@ -8,11 +8,11 @@ from facefold.vision import weights
 from facefold.vision.weights import WeightsError, fetch_weights, sha256_of
 
 
-def test_fetch_is_idempotent_and_verified(models_dir: Path) -> None:
-    path = fetch_weights(models_dir)
+def test_fetch_is_idempotent_and_verified(weights_dir: Path) -> None:
+    path = fetch_weights(weights_dir)
     mtime = path.stat().st_mtime
     assert sha256_of(path) == weights.WEIGHTS_SHA256
-    assert fetch_weights(models_dir) == path
+    assert fetch_weights(weights_dir) == path
     assert path.stat().st_mtime == mtime  # nothing redone
 
 

@@ -10,6 +10,11 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+
+class DatabaseURLError(ValueError):
+    """The configured database URL cannot be used; a person has to fix the configuration."""
 
 
 def migrations_dir() -> Path:
@@ -21,14 +26,18 @@ def migrations_dir() -> Path:
 
 def make_engine(url: str, busy_seconds: float = 30.0) -> Engine:
     """Return an Engine; for a SQLite file, create its folder owner-only and turn on WAL,
-    foreign keys and a busy timeout on every connection."""
-    u = make_url(url)
-    is_sqlite = u.get_backend_name() == "sqlite"
-    if is_sqlite and u.database and u.database != ":memory:":
-        folder = Path(u.database).parent
-        if not folder.exists():
-            folder.mkdir(parents=True, mode=0o700)
-    engine = create_engine(url)
+    foreign keys and a busy timeout on every connection. Raise DatabaseURLError when the URL
+    is malformed or names a driver that is not installed."""
+    try:
+        u = make_url(url)
+        is_sqlite = u.get_backend_name() == "sqlite"
+        if is_sqlite and u.database and u.database != ":memory:":
+            folder = Path(u.database).parent
+            if not folder.exists():
+                folder.mkdir(parents=True, mode=0o700)
+        engine = create_engine(url)
+    except (ArgumentError, NoSuchModuleError, ImportError) as exc:
+        raise DatabaseURLError(f"database: cannot use {url!r}: {exc}") from None
     if is_sqlite:
 
         @event.listens_for(engine, "connect")

@@ -29,7 +29,7 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-EMBEDDING_DTYPE = np.dtype("<f4")  # little-endian float32, 128 of them: 512 bytes a face
+EMBEDDING_DTYPE = np.dtype("<f4")  # little-endian float32, EMBEDDING_DIM of them: 512 bytes a face
 
 
 def utcnow() -> datetime:
@@ -112,11 +112,6 @@ class Face(Base):
 
     image: Mapped[Image] = relationship(back_populates="faces")
     person: Mapped[Person | None] = relationship(back_populates="faces")
-
-    def vector(self) -> np.ndarray:
-        return np.frombuffer(self.embedding, dtype=EMBEDDING_DTYPE)
-
-
 
 
 class Batch(Base):

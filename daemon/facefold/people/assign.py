@@ -97,6 +97,28 @@ def fits_person(cluster: np.ndarray, cluster_photos: set[int], sums: dict[int, n
     return best
 
 
+def nearest_named(queries: np.ndarray, vectors: np.ndarray, persons: np.ndarray,
+                  named: Set[int], max_distance: float,
+                  query_photos: np.ndarray | None = None,
+                  photos: np.ndarray | None = None) -> list[tuple[int | None, float]]:
+    """The identify rule: each query is the named person whose nearest face is within
+    `max_distance` (with that distance), else None. Given photo ids, a person never takes a
+    second face of a photo it already has a face in (earlier queries included)."""
+    only_named = np.where(np.isin(persons, np.fromiter(named, np.int64, len(named))), persons, -1)
+    found = nearest_person(queries, vectors, only_named, max_distance)
+    if query_photos is None or photos is None:
+        return found
+    taken = set(zip(persons.tolist(), photos.tolist(), strict=True))
+    out: list[tuple[int | None, float]] = []
+    for (pid, d), photo in zip(found, query_photos.tolist(), strict=True):
+        if pid is not None and (pid, photo) in taken:
+            pid = None
+        if pid is not None:
+            taken.add((pid, photo))
+        out.append((pid, d))
+    return out
+
+
 def nearest_person(queries: np.ndarray, vectors: np.ndarray, persons: np.ndarray,
                    max_distance: float) -> list[tuple[int | None, float]]:
     """For each query, the person of its nearest face among `vectors` (persons -1 are skipped) and

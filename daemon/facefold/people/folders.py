@@ -23,11 +23,6 @@ TMP_PREFIX = ".facefold-tmp-"
 Plan = dict[str, dict[str, str]]  # folder name → link name → absolute target path
 
 
-def person_folder_name(person_id: int) -> str:
-    """The folder of an unnamed person: `person_0001` (zero-padded, stable with the id)."""
-    return f"person_{person_id:04d}"
-
-
 def _disambiguate(path: str) -> str:
     p = Path(path)
     tag = hashlib.sha1(path.encode("utf-8", "surrogateescape")).hexdigest()[:8]

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from facefold.vision.shapes import EMBEDDING_DIM
+
 UNASSIGNED = -1
 
 
 class FaceIndex:
-    def __init__(self, dim: int = 128, capacity: int = 1024) -> None:
+    def __init__(self, dim: int = EMBEDDING_DIM, capacity: int = 1024) -> None:
         self.dim = dim
         self.n = 0
         self.vectors = np.zeros((capacity, dim), np.float32)
@@ -70,12 +72,6 @@ class FaceIndex:
             r = self._row.get(int(f))
             if r is not None:
                 self.persons[r] = UNASSIGNED if p is None else p
-
-    def person_of(self, face_id: int) -> int | None:
-        r = self._row.get(int(face_id))
-        if r is None or self.persons[r] == UNASSIGNED:
-            return None
-        return int(self.persons[r])
 
     def view(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(face ids, vectors, persons, photos) of all rows, without copying."""

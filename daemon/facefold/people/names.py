@@ -10,19 +10,19 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _SEPARATORS = re.compile(r"[/\\]+")
 
 
-class NameError_(ValueError):
+class NameRefused(ValueError):
     """The name cannot be used; the message says why."""
 
 
 def clean_name(name: str) -> str:
     """Return the name a user typed, normalised (NFC, inner whitespace collapsed), or raise
-    NameError_ when nothing usable is left. Unicode letters are kept."""
+    NameRefused when nothing usable is left. Unicode letters are kept."""
     n = unicodedata.normalize("NFC", name)
     n = " ".join(_CONTROL.sub(" ", n).split())
     if not n:
-        raise NameError_("a name needs at least one visible character")
+        raise NameRefused("a name needs at least one visible character")
     if len(n.encode("utf-8")) > MAX_NAME_BYTES:
-        raise NameError_(f"a name can be at most {MAX_NAME_BYTES} bytes of UTF-8")
+        raise NameRefused(f"a name can be at most {MAX_NAME_BYTES} bytes of UTF-8")
     return n
 
 
@@ -36,7 +36,11 @@ def folder_name(name: str) -> str:
     return n
 
 
-def assign_folders(persons: list[tuple[int, str | None]], default: str = "person_{:04d}") -> dict[int, str]:
+UNNAMED_FOLDER = "person_{:04d}"  # the folder of an unnamed person: zero-padded, stable with the id
+
+
+def assign_folders(persons: list[tuple[int, str | None]],
+                   default: str = UNNAMED_FOLDER) -> dict[int, str]:
     """Given (person id, name or None) rows, return person id → folder name, unique
     case-insensitively: unnamed persons get `person_0001` (reserved first, so an id's folder never
     changes), named ones their name (a second 'Ana' becomes 'Ana (2)'); lower ids win a clash."""
@@ -51,3 +55,8 @@ def assign_folders(persons: list[tuple[int, str | None]], default: str = "person
         taken.add(candidate.casefold())
         out[pid] = candidate
     return out
+
+
+def person_folders(rows: list[tuple[int, str | None, str]]) -> dict[int, str]:
+    """person id → folder name, for the (person, name, photo) rows of visible persons."""
+    return assign_folders(sorted({pid: name for pid, name, _path in rows}.items()))

@@ -1,5 +1,5 @@
 """The worker thread: owns the models, takes batches off the durable queue, then reclusters and
-syncs the folders. Started and stopped explicitly by the daemon."""
+syncs the folders. Started and stopped explicitly by the daemon; every step is a core use case."""
 
 from __future__ import annotations
 
@@ -8,20 +8,25 @@ import threading
 import time
 from collections.abc import Callable
 
-from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session
 
-from facefold.config import Settings
-from facefold.db import store
-from facefold.service.pipeline import BatchResult, Models, process_batch, retry_delay
-from facefold.service.recluster import Assigner, sync_people_folders
-from facefold.service.reembed import reembed_some
+from facefold.core import Library
+from facefold.core.clusterer import Clusterer
+from facefold.core.people import settle
+from facefold.core.pipeline import (
+    BatchResult,
+    process_batch,
+    queued,
+    recover_interrupted,
+    retry_delay,
+)
+from facefold.core.reembed import reembed_some
+from facefold.core.reports import record_batch
+from facefold.db import people as people_store
 
 log = logging.getLogger(__name__)
 
 IDLE_WAIT_SECONDS = 1.0  # how long an idle worker sleeps between looks at the queue
-REEMBED_CHUNK = 64  # faces re-embedded per idle turn after the weights changed
 MAX_STORAGE_RETRY_SECONDS = 300.0  # the back-off after storage errors never exceeds 5 minutes
 
 
@@ -29,18 +34,15 @@ class Worker(threading.Thread):
     """Process queued photos until stopped. `heartbeat` is called at least once a second while the
     worker is healthy (idle or busy), so a wedged worker stops the systemd watchdog pings."""
 
-    def __init__(self, settings: Callable[[], Settings], engine: Engine, models: Models,
-                 heartbeat: Callable[[], None] = lambda: None) -> None:
+    def __init__(self, lib: Library, heartbeat: Callable[[], None] = lambda: None) -> None:
         super().__init__(name="facefold-worker", daemon=True)
-        self._settings = settings
-        self.engine = engine
-        self.models = models
+        self.lib = lib
         self.heartbeat = heartbeat
         self._stop_requested = threading.Event()
         self._wake = threading.Event()
         self._sync_requested = threading.Event()
         self.deferred: set[str] = set()
-        self.assigner = Assigner(settings())
+        self.clusterer = Clusterer(lib.settings)
         self._last_full = time.monotonic()
         self.error: BaseException | None = None
 
@@ -63,17 +65,16 @@ class Worker(threading.Thread):
             recover = True  # (re)load who is who, requeue what a failed turn left claimed
             while not self._stop_requested.is_set():
                 self.heartbeat()
-                settings = self._settings()
                 try:
                     if recover:
                         self._recover()
                         recover = False
-                    self._turn(settings)
+                    self._turn()
                     failures = 0
                 except (OperationalError, OSError) as exc:
                     # the database locked past its busy timeout, the disk full, an I/O error:
                     # nothing is lost (the queue is in the database), so wait and try again
-                    delay = retry_delay(failures, settings.watch.storage_retry_seconds,
+                    delay = retry_delay(failures, self.lib.settings.watch.storage_retry_seconds,
                                         MAX_STORAGE_RETRY_SECONDS)
                     failures += 1
                     reason = exc.orig if isinstance(exc, OperationalError) else exc
@@ -87,10 +88,9 @@ class Worker(threading.Thread):
     def _recover(self) -> None:
         """At start and after a storage error: requeue photos left `processing` (by a crash or
         a failed turn), reload who is who, and sync the folders again."""
-        with Session(self.engine) as s:
-            n = store.recover_interrupted(s)
-            s.commit()
-            self.assigner.load(s)
+        n = recover_interrupted(self.lib)
+        with self.lib.session() as s:
+            self.clusterer.load(s)
         self._sync_requested.set()  # a sync the failure cut short is done again
         if n:
             log.info("requeued %d photos an interruption left half-done", n)
@@ -102,76 +102,63 @@ class Worker(threading.Thread):
             self.heartbeat()
             self._stop_requested.wait(min(1.0, end - time.monotonic()))
 
-    def _turn(self, settings: Settings) -> None:
+    def _turn(self) -> None:
         """One batch off the queue, then recluster and sync when something changed."""
-        self.assigner.settings = settings
-        self._pick_up_cli_changes()
-        res = process_batch(settings, self.engine, self.models, settings.watch.batch_photos,
-                            self.deferred, should_stop=self._stop_requested.is_set,
-                            heartbeat=self.heartbeat)
-        idle = res.claimed == 0 or self._queue_empty()
-        full_due = self._full_due(settings, idle)
+        settings = self.lib.settings
+        self.clusterer.settings = settings
+        self._pick_up_outside_changes()
+        res = process_batch(self.lib, settings.watch.batch_photos, self.deferred,
+                            should_stop=self._stop_requested.is_set, heartbeat=self.heartbeat)
+        idle = res.claimed == 0 or queued(self.lib) == 0
+        full_due = self._full_due(idle)
         if res.changed or res.failures or full_due or self._sync_requested.is_set() or (
-                idle and self.assigner.pool_dirty):
+                idle and self.clusterer.pool_dirty):
             self._sync_requested.clear()
-            self._finish(settings, res, idle, full_due)
-        if res.claimed == 0 and not self._reembed(settings):
+            self._finish(res, idle, full_due)
+        if res.claimed == 0 and not self._reembed():
             self._wake.wait(IDLE_WAIT_SECONDS)
             self._wake.clear()
 
-    def _reembed(self, settings: Settings) -> bool:
+    def _reembed(self) -> bool:
         """When idle: re-embed a chunk of faces made with other weights; after the last chunk,
         recluster everything (ids and names kept). True when it did some work."""
-        res = reembed_some(settings, self.engine, self.models, REEMBED_CHUNK)
+        res = reembed_some(self.lib)
         if res.faces == 0 and res.unreadable == 0:
             return False
         self.heartbeat()
         log.info("reembed: %d faces with the new weights, %d left", res.faces, res.left)
         if res.left == 0:
-            self._finish(settings, BatchResult(), idle=True, full=True)
+            self._finish(BatchResult(), idle=True, full=True)
         return True
 
-    def _queue_empty(self) -> bool:
-        with Session(self.engine) as s:
-            return store.queued_count(s) == 0
-
-    def _full_due(self, settings: Settings, idle: bool) -> bool:
-        hours = settings.clustering.full_interval_hours
+    def _full_due(self, idle: bool) -> bool:
+        hours = self.lib.settings.clustering.full_interval_hours
         return idle and hours > 0 and time.monotonic() - self._last_full >= hours * 3600
 
-    def _pick_up_cli_changes(self) -> None:
-        """People changed by the CLI (name, merge, move, …): reload who is who and resync."""
-        with Session(self.engine) as s:
-            rev = store.people_rev(s)
-            if rev != self.assigner.people_rev:
-                self.assigner.load(s)
+    def _pick_up_outside_changes(self) -> None:
+        """People changed by another process (name, merge, move, …): reload who is who and
+        resync."""
+        with self.lib.session() as s:
+            if people_store.people_rev(s) != self.clusterer.people_rev:
+                self.clusterer.load(s)
                 self.request_sync()
 
-    def _finish(self, settings: Settings, res: BatchResult, idle: bool, full: bool) -> None:
+    def _finish(self, res: BatchResult, idle: bool, full: bool) -> None:
         t0 = time.monotonic()
-        with Session(self.engine) as s, res.stages.stage("cluster"):
-            if full:
-                rc = self.assigner.full(s)
-                self._last_full = time.monotonic()
-                log.info("full recluster: %d people, %d faces assigned, %d unassigned",
-                         rc.persons, rc.assigned_faces, rc.unassigned_faces)
-            else:
-                rc = self.assigner.step(s, idle)
-            s.commit()
-        with Session(self.engine) as s:
-            with res.stages.stage("folders"):
-                sync = sync_people_folders(s, settings)
-            seconds = res.seconds + time.monotonic() - t0
-            if res.claimed:
-                store.record_batch(s, res.claimed - res.requeued, res.faces, rc.new_persons,
-                                   len(res.failures), seconds)
-            s.commit()
-        if res.claimed:
-            log.info(
-                "batch: %d photos (%d processed, %d unchanged, %d duplicates, %d moved, "
-                "%d removed), %d faces, %d new people, %d failed, %d people, links +%d -%d, "
-                "%.1fs", res.claimed - res.requeued, res.processed, res.unchanged,
-                res.duplicates, res.moved, res.removed, res.faces, rc.new_persons,
-                len(res.failures), rc.persons,
-                sync.links_created, sync.links_removed, seconds)
-            log.debug("batch stages: %s", res.stages.summary())
+        settled = settle(self.lib, self.clusterer, idle, full, res.stages)
+        rc, sync = settled.recluster, settled.sync
+        if full:
+            self._last_full = time.monotonic()
+            log.info("full recluster: %d people, %d faces assigned, %d unassigned",
+                     rc.persons, rc.assigned_faces, rc.unassigned_faces)
+        if not res.claimed:
+            return
+        seconds = res.seconds + time.monotonic() - t0
+        record_batch(self.lib, res, rc.new_persons, seconds)
+        log.info(
+            "batch: %d photos (%d processed, %d unchanged, %d duplicates, %d moved, "
+            "%d removed), %d faces, %d new people, %d failed, %d people, links +%d -%d, "
+            "%.1fs", res.photos, res.processed, res.unchanged, res.duplicates, res.moved,
+            res.removed, res.faces, rc.new_persons, len(res.failures), rc.persons,
+            sync.links_created, sync.links_removed, seconds)
+        log.debug("batch stages: %s", res.stages.summary())

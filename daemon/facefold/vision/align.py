@@ -1,11 +1,11 @@
-"""Pure geometry: five landmarks → a levelled, FaceNet-style 160×160 crop. No model, no I/O."""
+"""Pure geometry: five landmarks → a levelled, FaceNet-style square crop (CROP_SIZE). No model, no I/O."""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
-CROP_SIZE = 160
+from facefold.vision.shapes import CROP_SIZE
 
 # Where MTCNN's five landmarks (eyes, nose, mouth corners) fall inside MTCNN's own face box, as
 # fractions of the box's width and height: the mean over the 5-celebrity photos with mtcnn 1.0.0,
@@ -72,18 +72,5 @@ def align_face(pixels: np.ndarray, landmarks: np.ndarray, size: int = CROP_SIZE,
     Parts of the crop outside the photo are filled by reflecting the border.
     """
     m = similarity_transform(landmarks, crop_template(size, margin))
-    return cv2.warpAffine(pixels, m, (size, size), flags=cv2.INTER_AREA,
-                          borderMode=cv2.BORDER_REFLECT_101)
-
-
-def box_crop(pixels: np.ndarray, box: tuple[float, float, float, float], size: int = CROP_SIZE,
-             margin: float = 0.2) -> np.ndarray:
-    """Return the box widened by `margin` (total, per axis) resized to size², as FaceNet's crops."""
-    x, y, w, h = box
-    x0, y0 = x - w * margin / 2, y - h * margin / 2
-    x1, y1 = x + w * (1 + margin / 2), y + h * (1 + margin / 2)
-    src = np.array([[x0, y0], [x1, y0], [x0, y1]], dtype=np.float32)
-    dst = np.array([[0, 0], [size, 0], [0, size]], dtype=np.float32)
-    m = cv2.getAffineTransform(src, dst)
     return cv2.warpAffine(pixels, m, (size, size), flags=cv2.INTER_AREA,
                           borderMode=cv2.BORDER_REFLECT_101)

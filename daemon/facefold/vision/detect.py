@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +11,15 @@ import numpy as np
 
 LANDMARK_ORDER = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 MTCNN_MIN_FACE_SIZE = 20  # mtcnn 1.0.0 finds nothing with a larger value: downscale instead
+
+
+@dataclass(frozen=True)
+class DetectParams:
+    """What the detector keeps (each explained in config.yaml, `detection:`)."""
+
+    max_side: int = 1024  # the detector sees a copy whose longest side is at most this
+    min_confidence: float = 0.9  # MTCNN's final-stage score a face must reach
+    min_face_size: int = 20  # shorter side of the box, in full-photo pixels
 
 
 @dataclass(frozen=True)
@@ -62,8 +70,9 @@ def compile_stages(mtcnn: Any) -> None:
     a few hundred pixels. The same layers traced once with shape-polymorphic signatures give the
     same boxes, landmarks and confidences (tested) about 2.7x faster, with no retracing per size.
     """
-    import tensorflow as tf
+    from facefold.vision.runtime import import_tensorflow
 
+    tf = import_tensorflow()
     for stage in mtcnn.stages:
         model = stage.model
         spec = tf.TensorSpec(_STAGE_INPUTS[stage.id], tf.float32)
@@ -71,19 +80,20 @@ def compile_stages(mtcnn: Any) -> None:
 
 
 class FaceDetector:
-    """MTCNN, loaded lazily once; `detect` is safe to call from one worker thread at a time."""
+    """MTCNN, loaded lazily once; `detect` is safe to call from one worker thread at a time.
+    `params` may be replaced at any time (a config reload)."""
 
-    def __init__(self, max_side: int, min_confidence: float, min_face_size: int) -> None:
-        self.max_side = max_side
-        self.min_confidence = min_confidence
-        self.min_face_size = min_face_size
+    def __init__(self, params: DetectParams | None = None) -> None:
+        self.params = params or DetectParams()
         self._mtcnn: Any = None
         self._lock = threading.Lock()
 
     def load(self) -> None:
         with self._lock:
             if self._mtcnn is None:
-                os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+                from facefold.vision.runtime import import_tensorflow
+
+                import_tensorflow()
                 from mtcnn import MTCNN
 
                 mtcnn = MTCNN(device="CPU:0")
@@ -94,8 +104,9 @@ class FaceDetector:
         """Given RGB pixels, return the faces found, left to right, in full-photo coordinates:
         pixel coordinates * `scale` (the photo was decoded at 1/scale, see `Decoded`)."""
         self.load()
-        small, factor = downscale(pixels, self.max_side)
+        p = self.params
+        small, factor = downscale(pixels, p.max_side)
         if min(small.shape[:2]) < MTCNN_MIN_FACE_SIZE:
             return []
         raw = self._mtcnn.detect_faces(small, min_face_size=MTCNN_MIN_FACE_SIZE)
-        return parse_detections(raw, factor * scale, self.min_confidence, self.min_face_size)
+        return parse_detections(raw, factor * scale, p.min_confidence, p.min_face_size)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,7 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from facefold.vision.weights import WeightsError
+from facefold.vision.shapes import CROP_SIZE, EMBEDDING_DIM
+from facefold.vision.weights import WeightsError, sha256_of
 
 
 def standardise(crops: np.ndarray) -> np.ndarray:
@@ -32,11 +31,7 @@ def l2_normalise(v: np.ndarray, eps: float = 1e-10) -> np.ndarray:
 
 def weights_id(path: Path) -> str:
     """A short, stable name for a weights file: its stem and the first 12 hex of its sha256."""
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-    return f"{path.stem}:{h.hexdigest()[:12]}"
+    return f"{path.stem}:{sha256_of(path)[:12]}"
 
 
 class Embedder:
@@ -56,10 +51,10 @@ class Embedder:
         with self._lock:
             if self._model is not None:
                 return
-            os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-            import tensorflow as tf
+            from facefold.vision.runtime import import_tensorflow
 
-            from facefold.vision.facenet import INPUT_SIZE, build_facenet
+            tf = import_tensorflow()
+            from facefold.vision.facenet import build_facenet
             from facefold.vision.weights import load_facenet_weights
 
             model = build_facenet()
@@ -67,8 +62,8 @@ class Embedder:
             # Full batches go through a graph traced at the fixed batch shape (the fastest on
             # CPU); the remainder through one traced with a free batch size: padding 17 faces to
             # 32 would waste nearly half the work. Neither retraces.
-            fixed = tf.TensorSpec((self.batch_size, INPUT_SIZE, INPUT_SIZE, 3), tf.float32)
-            free = tf.TensorSpec((None, INPUT_SIZE, INPUT_SIZE, 3), tf.float32)
+            fixed = tf.TensorSpec((self.batch_size, CROP_SIZE, CROP_SIZE, 3), tf.float32)
+            free = tf.TensorSpec((None, CROP_SIZE, CROP_SIZE, 3), tf.float32)
             forward = tf.function(lambda x: model(x, training=False), input_signature=[fixed])
             tail = tf.function(lambda x: model(x, training=False), input_signature=[free])
             probe = self._check(forward)
@@ -77,7 +72,7 @@ class Embedder:
                     f"{self.weights_file}: the network gives degenerate output after loading: "
                     "run `facefold models fetch`"
                 )
-            tail(tf.zeros((1, INPUT_SIZE, INPUT_SIZE, 3)))  # trace now, not on the first photo
+            tail(tf.zeros((1, CROP_SIZE, CROP_SIZE, 3)))  # trace now, not on the first photo
             self._model, self._forward, self._tail = model, forward, tail
             self.weights_id = weights_id(self.weights_file)
 
@@ -85,7 +80,7 @@ class Embedder:
         """Loaded weights give distinct, finite vectors for distinct inputs (random init would too,
         but BN statistics left at defaults give near-constant output, and NaNs show a bad file)."""
         rng = np.random.default_rng(0)
-        x = rng.integers(0, 256, size=(self.batch_size, 160, 160, 3)).astype(np.uint8)
+        x = rng.integers(0, 256, size=(self.batch_size, CROP_SIZE, CROP_SIZE, 3)).astype(np.uint8)
         out = np.asarray(forward(standardise(x)))
         return bool(np.isfinite(out).all() and out.std(axis=0).mean() > 1e-3)
 
@@ -95,14 +90,14 @@ class Embedder:
         return self._model
 
     def embed(self, crops: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
-        """Given N (160, 160, 3) uint8 RGB crops (an array, or a list that may be empty), return
-        (N, 128) float32 unit vectors."""
+        """Given N (CROP_SIZE, CROP_SIZE, 3) uint8 RGB crops (an array, or a list that may be
+        empty), return (N, EMBEDDING_DIM) float32 unit vectors."""
         self.load()
         n = len(crops)
         if n == 0:
-            return np.zeros((0, 128), dtype=np.float32)
+            return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
         crops = np.stack(crops) if not isinstance(crops, np.ndarray) else crops
-        out = np.empty((n, 128), dtype=np.float32)
+        out = np.empty((n, EMBEDDING_DIM), dtype=np.float32)
         bs = self.batch_size
         for start in range(0, n, bs):
             chunk = standardise(crops[start:start + bs])

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import keras
-from keras import layers
+from facefold.vision.runtime import import_tensorflow
+from facefold.vision.shapes import CROP_SIZE, EMBEDDING_DIM
 
-INPUT_SIZE = 160  # pixels, square RGB crops
-EMBEDDING_DIM = 128
+import_tensorflow()  # quietly, before Keras imports it
+
+import keras  # noqa: E402
+from keras import layers  # noqa: E402
+
 BN_MOMENTUM = 0.995  # value found in the TensorFlow original
 BN_EPSILON = 0.001  # value found in the TensorFlow original
 BLOCK35_SCALE = 0.17  # residual scales of the three block kinds, from the original
@@ -68,30 +71,30 @@ def _block35(x: Any, i: int) -> Any:
     return _residual(x, [b0, b1, b2], p, BLOCK35_SCALE, activate=True)
 
 
-def _block17(x: Any, i: int) -> Any:
-    p = f"Block17_{i}"
-    b0 = _conv_bn(x, 128, (1, 1), f"{p}_Branch_0_Conv2d_1x1")
-    b1 = _conv_bn(x, 128, (1, 1), f"{p}_Branch_1_Conv2d_0a_1x1")
-    b1 = _conv_bn(b1, 128, (1, 7), f"{p}_Branch_1_Conv2d_0b_1x7")
-    b1 = _conv_bn(b1, 128, (7, 1), f"{p}_Branch_1_Conv2d_0c_7x1")
-    return _residual(x, [b0, b1], p, BLOCK17_SCALE, activate=True)
-
-
-def _block8(x: Any, i: int, scale: float, activate: bool) -> Any:
-    p = f"Block8_{i}"
-    b0 = _conv_bn(x, 192, (1, 1), f"{p}_Branch_0_Conv2d_1x1")
-    b1 = _conv_bn(x, 192, (1, 1), f"{p}_Branch_1_Conv2d_0a_1x1")
-    b1 = _conv_bn(b1, 192, (1, 3), f"{p}_Branch_1_Conv2d_0b_1x3")
-    b1 = _conv_bn(b1, 192, (3, 1), f"{p}_Branch_1_Conv2d_0c_3x1")
+def _two_branch(x: Any, p: str, width: int, k: int, scale: float, activate: bool) -> Any:
+    """Block17 (width 128, 1×7 then 7×1) and Block8 (width 192, 1×3 then 3×1)."""
+    b0 = _conv_bn(x, width, (1, 1), f"{p}_Branch_0_Conv2d_1x1")
+    b1 = _conv_bn(x, width, (1, 1), f"{p}_Branch_1_Conv2d_0a_1x1")
+    b1 = _conv_bn(b1, width, (1, k), f"{p}_Branch_1_Conv2d_0b_1x{k}")
+    b1 = _conv_bn(b1, width, (k, 1), f"{p}_Branch_1_Conv2d_0c_{k}x1")
     return _residual(x, [b0, b1], p, scale, activate=activate)
 
 
+def _block17(x: Any, i: int) -> Any:
+    return _two_branch(x, f"Block17_{i}", 128, 7, BLOCK17_SCALE, activate=True)
+
+
+def _block8(x: Any, i: int, scale: float, activate: bool) -> Any:
+    return _two_branch(x, f"Block8_{i}", 192, 3, scale, activate)
+
+
 def build_facenet() -> keras.Model:
-    """Return an untrained Inception-ResNet-v1: (N,160,160,3) standardised floats → (N,128) vectors.
+    """Return an untrained Inception-ResNet-v1: (N, CROP_SIZE, CROP_SIZE, 3) standardised floats →
+    (N, EMBEDDING_DIM) vectors.
 
     The output is the bottleneck after batch norm, not yet L2-normalised (as in the Keras file).
     """
-    inp = keras.Input(shape=(INPUT_SIZE, INPUT_SIZE, 3), name="input_1")
+    inp = keras.Input(shape=(CROP_SIZE, CROP_SIZE, 3), name="input_1")
     x = _conv_bn(inp, 32, (3, 3), "Conv2d_1a_3x3", strides=2, padding="valid")
     x = _conv_bn(x, 32, (3, 3), "Conv2d_2a_3x3", padding="valid")
     x = _conv_bn(x, 64, (3, 3), "Conv2d_2b_3x3")

@@ -13,10 +13,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import cv2
 import numpy as np
 
-from tests.conftest import PEOPLE, photos_of, write_config
+from tests.helpers.data import write_config
 
 START_TIMEOUT = 180  # model loading on a busy 2-core machine
 WORK_TIMEOUT = 180
@@ -112,25 +111,6 @@ def copy_in(src: Path, dest: Path) -> Path:
     shutil.copy(src, tmp)
     os.rename(tmp, dest)
     return dest
-
-
-def distinct_photos(celebrities: Path, n: int, dest: Path) -> list[Path]:
-    """`n` photos of distinct content in `dest/<person>/`: the 118 real ones, then mirrored,
-    then mirrored and re-encoded copies."""
-    src = [p for split in ("train", "val") for person in PEOPLE
-           for p in photos_of(celebrities, person, split)]
-    out = []
-    for i in range(n):
-        p = src[i % len(src)]
-        (dest / p.parent.name).mkdir(parents=True, exist_ok=True)
-        q = dest / p.parent.name / f"{i:04d}-{p.name}"
-        if i < len(src):
-            shutil.copy(p, q)
-        else:
-            img = cv2.flip(cv2.imread(str(p)), 1)
-            cv2.imwrite(str(q), img, [cv2.IMWRITE_JPEG_QUALITY, 95 - i // len(src)])
-        out.append(q)
-    return out
 
 
 def check_exactly_once(d: Daemon, files: list[Path]) -> dict[str, int]:

@@ -1,4 +1,4 @@
-"""Faces in the store → people in the store → folders on disk: the clusterer and folder stages.
+"""Faces in the store → people in the store: the incremental clusterer and the full recluster.
 
 New faces are assigned at once to the person their nearest assigned faces vote for (one matrix
 product against the in-memory FaceIndex). Faces that fit nobody wait in a pool; when the pool has
@@ -6,11 +6,12 @@ grown enough, or the worker is idle, HDBSCAN runs over the pool and each cluster
 existing person it is close to or becomes a new person. A full recluster reruns HDBSCAN over every
 face and maps the clusters onto existing persons by overlap, so ids, names and folders survive;
 faces placed by hand (pinned) never move, and named or hidden persons are never deleted.
+
+Every method takes the caller's session and none commits.
 """
 
 from __future__ import annotations
 
-import fcntl
 import logging
 from collections import Counter
 from dataclasses import dataclass
@@ -19,29 +20,19 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from facefold.config import Settings
-from facefold.db import store
+from facefold.db import faces as face_store
+from facefold.db import people as people_store
 from facefold.people.assign import (
     AssignParams,
     assign_to_persons,
     fits_person,
     match_clusters,
-    nearest_person,
+    nearest_named,
 )
 from facefold.people.cluster import NOISE, ClusterParams, cluster_faces, merge_close_clusters
-from facefold.people.folders import SyncResult, plan_links, sync_folders
 from facefold.people.index import UNASSIGNED, FaceIndex
-from facefold.people.names import assign_folders
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ReclusterResult:
-    persons: int
-    new_persons: int
-    removed_persons: int
-    assigned_faces: int
-    unassigned_faces: int
 
 
 def cluster_params(settings: Settings) -> ClusterParams:
@@ -54,57 +45,60 @@ def assign_params(settings: Settings) -> AssignParams:
     return AssignParams(c.max_distance, c.neighbours, c.min_support)
 
 
-def _counts(s: Session, new: int) -> ReclusterResult:
-    st = store.status_summary(s, last_errors=0)
-    removed = store.delete_empty_unnamed_persons(s)
-    return ReclusterResult(persons=st.persons - removed, new_persons=new, removed_persons=removed,
-                           assigned_faces=st.assigned_faces,
-                           unassigned_faces=st.faces - st.assigned_faces)
+@dataclass(frozen=True)
+class ReclusterResult:
+    persons: int
+    new_persons: int
+    removed_persons: int  # emptied by the clustering (unnamed and not hidden): deleted
+    assigned_faces: int
+    unassigned_faces: int
 
 
-def full_recluster(s: Session, params: ClusterParams) -> ReclusterResult:
+def _summary(s: Session, new: int, removed: int) -> ReclusterResult:
+    c = people_store.people_counts(s)
+    return ReclusterResult(c.persons, new, removed, c.assigned_faces,
+                           c.faces - c.assigned_faces)
+
+
+def full_recluster(s: Session, params: ClusterParams) -> int:
     """Cluster every stored face and write the result as persons, keeping ids where clusters and
-    existing persons share faces. Pinned faces keep their person (or stay unassigned)."""
-    fm = store.face_matrix(s)
+    existing persons share faces. Pinned faces keep their person (or stay unassigned). Return
+    how many persons were created."""
+    fm = face_store.face_matrix(s)
     labels = cluster_faces(fm.vectors, fm.image_ids, params)
-    free = ~fm.pinned
     clusters = {int(lab): set(fm.face_ids[labels == lab].tolist())
                 for lab in np.unique(labels[labels != NOISE])}
+    before: dict[int, int | None] = {
+        int(f): (None if p == UNASSIGNED else int(p))
+        for f, p in zip(fm.face_ids.tolist(), fm.person_ids.tolist(), strict=True)}
     current: dict[int, set[int]] = {}
-    for fid, pid in zip(fm.face_ids.tolist(), fm.person_ids.tolist(), strict=True):
-        if pid != UNASSIGNED:
+    for fid, pid in before.items():
+        if pid is not None:
             current.setdefault(pid, set()).add(fid)
     mapping = match_clusters(clusters, current)
-    target: dict[int, int | None] = {
-        int(f): (None if p == UNASSIGNED else int(p))
-        for f, p in zip(fm.face_ids.tolist(), fm.person_ids.tolist(), strict=True)
-    }
-    for i in np.flatnonzero(free):
-        target[int(fm.face_ids[i])] = None
-    new = 0
-    photo_of = dict(zip(fm.face_ids.tolist(), fm.image_ids.tolist(), strict=True))
     pinned_ids = set(fm.face_ids[fm.pinned].tolist())
-    pinned_at = {(target[int(f)], int(im)) for f, im, pin in
-                 zip(fm.face_ids, fm.image_ids, fm.pinned, strict=True) if pin}
+    target = {f: (p if f in pinned_ids else None) for f, p in before.items()}
+    photo_of = dict(zip(fm.face_ids.tolist(), fm.image_ids.tolist(), strict=True))
+    pinned_at = {(target[f], photo_of[f]) for f in pinned_ids}
+    new = 0
     for lab, pid in sorted(mapping.items()):
         members = [f for f in sorted(clusters[lab]) if f not in pinned_ids]
         if not members:
             continue
         if pid is None:
-            pid = store.create_person(s).id
+            pid = people_store.create_person(s).id
             new += 1
         for f in members:
             if (pid, photo_of[f]) not in pinned_at:  # a hand-placed face of that photo wins
                 target[f] = pid
-    before = {int(f): (None if p == UNASSIGNED else int(p))
-              for f, p in zip(fm.face_ids, fm.person_ids, strict=True)}
-    store.set_face_persons(s, {f: p for f, p in target.items() if before[f] != p})
+    face_store.set_face_persons(s, {f: p for f, p in target.items() if before[f] != p})
     s.flush()
-    return _counts(s, new)
+    return new
 
 
-class Assigner:
-    """The incremental clusterer of a running worker: the FaceIndex plus the pool bookkeeping."""
+class Clusterer:
+    """The incremental clusterer of one process: the FaceIndex plus the pool bookkeeping.
+    `settings` may be replaced between calls (a config reload)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -115,10 +109,11 @@ class Assigner:
         self.people_rev = -1
 
     def load(self, s: Session) -> None:
-        fm = store.face_matrix(s)
+        """(Re)load who is who from the store."""
+        fm = face_store.face_matrix(s)
         self.index = FaceIndex(capacity=max(1024, len(fm.face_ids)))
         self.index.add(fm.face_ids, fm.vectors, fm.person_ids, fm.image_ids, fm.pinned)
-        self.people_rev = store.people_rev(s)
+        self.people_rev = people_store.people_rev(s)
         self._pool_dirty = self._changed = True
 
     @property
@@ -129,7 +124,7 @@ class Assigner:
     def update(self, s: Session) -> int:
         """Bring the index in step with the store (faces added or removed by a batch) and assign
         the new faces; return how many were assigned."""
-        stored = store.face_persons(s)
+        stored = face_store.face_persons(s)
         ids, _, _, _ = self.index.view()
         known = set(ids.tolist())
         gone = [f for f in known if f not in stored]
@@ -140,7 +135,7 @@ class Assigner:
         if not fresh:
             return 0
         self._changed = True
-        fm = store.face_matrix(s, fresh)
+        fm = face_store.face_matrix(s, fresh)
         _, vecs, persons, photos = self.index.view()
         wanted = [i for i in range(len(fm.face_ids)) if fm.person_ids[i] == UNASSIGNED
                   and not fm.pinned[i]]
@@ -154,18 +149,15 @@ class Assigner:
                 changes[int(fm.face_ids[i])] = pid
         # what the vote left alone: the `identify` rule, the nearest face of a named person
         left = [i for i, pid in zip(wanted, got, strict=True) if pid is None]
-        named = store.named_persons(s) if left else set()
+        named = people_store.named_persons(s) if left else set()
         if named:
-            only_named = np.where(np.isin(persons, list(named)), persons, UNASSIGNED)
-            taken = set(zip(persons.tolist(), photos.tolist(), strict=True))
-            for i, (pid, _d) in zip(left, nearest_person(
-                    fm.vectors[left], vecs, only_named, self.settings.identify.max_distance),
-                    strict=True):
-                if pid is not None and (pid, int(fm.image_ids[i])) not in taken:
+            found = nearest_named(fm.vectors[left], vecs, persons, named,
+                                  self.settings.identify.max_distance, fm.image_ids[left], photos)
+            for i, (pid, _d) in zip(left, found, strict=True):
+                if pid is not None:
                     persons_new[i] = pid
                     changes[int(fm.face_ids[i])] = pid
-                    taken.add((pid, int(fm.image_ids[i])))
-        store.set_face_persons(s, changes)
+        face_store.set_face_persons(s, changes)
         self.index.add(fm.face_ids, fm.vectors, persons_new, fm.image_ids, fm.pinned)
         if len(changes) < len(wanted):
             self._pool_dirty = True
@@ -174,12 +166,13 @@ class Assigner:
     def cluster_pool(self, s: Session, idle: bool) -> int:
         """Cluster the pool of unassigned faces when it grew by `pool_growth` (or, when `idle`,
         by anything); return how many persons were created."""
+        c = self.settings.clustering
         pool_rows = np.flatnonzero((self.index.persons[: self.index.n] == UNASSIGNED)
                                    & ~self.index.pinned[: self.index.n])
         grown = len(pool_rows) - self._pool_at_last_cluster
         if not self._pool_dirty or len(pool_rows) == 0:
             return 0
-        if not idle and grown < self.settings.clustering.pool_growth:
+        if not idle and grown < c.pool_growth:
             return 0
         self._pool_dirty = False
         ids, vecs, persons, photos = self.index.view()
@@ -194,7 +187,7 @@ class Assigner:
             person_photos[int(pid)] = set(photos[rows].tolist())
         new = 0
         changes: dict[int, int | None] = {}
-        nearest = AssignParams(self.settings.clustering.max_distance, neighbours=1, min_support=1)
+        nearest = AssignParams(c.max_distance, neighbours=1, min_support=1)
         for lab in np.unique(labels[labels != NOISE]):
             rows = pool_rows[labels == lab]
             cphotos = set(photos[rows].tolist())
@@ -205,9 +198,9 @@ class Assigner:
                         and not cphotos & person_photos.get(p, set())), None)
             if pid is None:
                 pid = fits_person(vecs[rows], cphotos, sums, counts, person_photos,
-                                  self.settings.clustering.merge_distance)
+                                  c.merge_distance)
             if pid is None:
-                pid = store.create_person(s).id
+                pid = people_store.create_person(s).id
                 new += 1
             for r in rows:
                 changes[int(ids[r])] = pid
@@ -220,7 +213,7 @@ class Assigner:
                 int(ids[r]): p for r, p in zip(alone, got, strict=True) if p is not None}
             self.index.set_persons(late)
             changes.update(late)
-        store.set_face_persons(s, changes)
+        face_store.set_face_persons(s, changes)
         self._pool_at_last_cluster = len(pool_rows) - len(changes)
         if idle:
             self.merge_close_persons(s)
@@ -234,7 +227,8 @@ class Assigner:
         rows = np.flatnonzero(persons != UNASSIGNED)
         if len(np.unique(persons[rows])) < 2:
             return 0
-        fixed = store.fixed_persons(s) | set(persons[self.index.pinned[: self.index.n]].tolist())
+        fixed = (people_store.fixed_persons(s)
+                 | set(persons[self.index.pinned[: self.index.n]].tolist()))
         fixed.discard(UNASSIGNED)
 
         def allowed(group: set[int]) -> bool:
@@ -253,46 +247,29 @@ class Assigner:
                 if persons[r] != keep:
                     changes[int(ids[r])] = keep
             log.info("merged persons %s into %d", sorted(group - {keep}), keep)
-        store.set_face_persons(s, changes)
+        face_store.set_face_persons(s, changes)
         self.index.set_persons(changes)
         return len(changes)
 
     def step(self, s: Session, idle: bool) -> ReclusterResult:
         """After a batch: assign the new faces; then, when idle and a small library changed, a
-        full recluster (what a batch run gives, ids and names kept), else the pool's turn."""
+        full recluster (what a batch run gives, ids and names kept), else the pool's turn.
+        Persons the clustering emptied are deleted (unless named or hidden)."""
         self.update(s)
-        n = len(self.index)
-        if idle and self._changed and n <= self.settings.clustering.full_when_idle_max_faces:
-            before = set(self.index.persons[: self.index.n].tolist())
-            self.full(s)
-            after = set(self.index.persons[: self.index.n].tolist())
-            return self.result(s, len(after - before - {UNASSIGNED}))
-        return self.result(s, self.cluster_pool(s, idle))
+        if (idle and self._changed
+                and len(self.index) <= self.settings.clustering.full_when_idle_max_faces):
+            new = self._full(s)
+        else:
+            new = self.cluster_pool(s, idle)
+        return _summary(s, new, people_store.delete_empty_unnamed_persons(s))
 
     def full(self, s: Session) -> ReclusterResult:
-        res = full_recluster(s, cluster_params(self.settings))
-        s.flush()
+        """Recluster every face (ids, names, hidden persons and pinned faces kept)."""
+        new = self._full(s)
+        return _summary(s, new, people_store.delete_empty_unnamed_persons(s))
+
+    def _full(self, s: Session) -> int:
+        new = full_recluster(s, cluster_params(self.settings))
         self.load(s)
         self._pool_dirty = self._changed = False
-        return res
-
-    def result(self, s: Session, new: int) -> ReclusterResult:
-        return _counts(s, new)
-
-
-def person_folders(rows: list[tuple[int, str | None, str]]) -> dict[int, str]:
-    """person id → folder name, for the (person, name, photo) rows of visible persons."""
-    return assign_folders(sorted({pid: name for pid, name, _path in rows}.items()))
-
-
-def sync_people_folders(s: Session, settings: Settings) -> SyncResult:
-    """Bring the people folder in line with the persons in the store: one folder per visible
-    person with photos, named after the person (or `person_0001`). Runs under a lock in the state
-    dir, so the daemon and a CLI command never sync at once."""
-    rows = store.person_photo_rows(s)
-    folders = person_folders(rows)
-    plan = plan_links((folders[pid], path) for pid, _name, path in rows)
-    settings.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    with (settings.state_dir / "sync.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        return sync_folders(settings.people, plan, settings.state_dir / "links.json")
+        return new

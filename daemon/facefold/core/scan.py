@@ -3,27 +3,19 @@ queue in batches, then recluster and sync the people folders once."""
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session
-
-from facefold.config import Settings
-from facefold.db import store
+from facefold.core.clusterer import Clusterer, ReclusterResult
+from facefold.core.inbox import reconcile
+from facefold.core.library import Library
+from facefold.core.people import settle
+from facefold.core.pipeline import BatchResult, process_batch, queued, recover_interrupted
 from facefold.people.folders import SyncResult
-from facefold.service.pipeline import BatchResult, Models, process_batch
-from facefold.service.recluster import Assigner, ReclusterResult, sync_people_folders
-from facefold.service.reconcile import reconcile
 from facefold.timing import Stopwatch
-
-log = logging.getLogger(__name__)
-
-__all__ = ["Models", "ScanResult", "scan"]
 
 
 @dataclass
@@ -50,39 +42,34 @@ class ScanResult:
                 f"{len(self.failures)} failed, {self.seconds:.1f}s")
 
 
-def drain(settings: Settings, engine: Engine, models: Models,
-          on_photo: Callable[[int], None] | None = None) -> BatchResult:
+def drain(lib: Library, on_photo: Callable[[int], None] | None = None) -> BatchResult:
     """Process queued photos batch after batch until the queue is empty."""
     total = BatchResult()
     deferred: set[str] = set()
     while True:
-        res = process_batch(settings, engine, models, settings.watch.batch_photos, deferred)
+        res = process_batch(lib, lib.settings.watch.batch_photos, deferred)
         if res.claimed == 0:
             return total
         total.add(res)
         if on_photo:
-            on_photo(res.claimed - res.requeued)
+            on_photo(res.photos)
 
 
-def scan(settings: Settings, engine: Engine, models: Models, paths: Sequence[Path] = (),
+def scan(lib: Library, paths: Sequence[Path] = (),
          on_total: Callable[[int], None] | None = None,
          on_photo: Callable[[int], None] | None = None) -> ScanResult:
     """Process every new or changed photo under `paths` (default: the inbox), forget photos that
     are gone from there, recluster and sync the people folders. Failures of single photos are
     recorded and listed, never raised."""
     t0 = time.monotonic()
-    roots = [Path(os.path.abspath(p)) for p in (paths or [settings.inbox])]
-    with Session(engine) as s:
-        store.recover_interrupted(s)
-        s.commit()
+    roots = [Path(os.path.abspath(p)) for p in (paths or [lib.settings.inbox])]
+    recover_interrupted(lib)
     stages = Stopwatch()
     with stages.stage("reconcile"):
-        rec = reconcile(engine, roots, settings.decode.extensions, settings.follow_symlinks)
-    with Session(engine) as s:
-        waiting = store.queued_count(s)
+        rec = reconcile(lib, roots)
     if on_total:
-        on_total(waiting)
-    done = drain(settings, engine, models, on_photo)
+        on_total(queued(lib))
+    done = drain(lib, on_photo)
     result = ScanResult(
         photos=rec.files, processed=done.processed, unchanged=rec.unchanged + done.unchanged,
         duplicates=done.duplicates, moved=done.moved, removed=done.removed, faces=done.faces,
@@ -90,13 +77,10 @@ def scan(settings: Settings, engine: Engine, models: Models, paths: Sequence[Pat
         stages=stages,
     )
     stages.add(done.stages)
-    with Session(engine) as s:
-        with stages.stage("cluster"):
-            assigner = Assigner(settings)
-            assigner.load(s)
-            result.recluster = assigner.step(s, idle=True)
-            s.commit()
-        with stages.stage("folders"):
-            result.sync = sync_people_folders(s, settings)
+    clusterer = Clusterer(lib.settings)
+    with stages.stage("cluster"), lib.session() as s:
+        clusterer.load(s)
+    settled = settle(lib, clusterer, idle=True, stages=stages)
+    result.recluster, result.sync = settled.recluster, settled.sync
     result.seconds = time.monotonic() - t0
     return result

@@ -1,0 +1,18 @@
+"""The `facefold` commands: parse the arguments, call the core, print. One module per area:
+photos (scan, status, retry, encode, identify), people (persons, name, merge, move, …), model
+(models fetch, evaluate, train, reembed) and daemon (watch, service install)."""
+
+from __future__ import annotations
+
+import typer
+
+from facefold.cli import daemon, model, people, photos
+
+app = typer.Typer(no_args_is_help=True, add_completion=False,
+                  help="Sort a folder of photos into a folder per person.")
+for area in (photos, people, model, daemon):
+    app.add_typer(area.group)
+
+
+def main() -> None:
+    app()

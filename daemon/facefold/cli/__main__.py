@@ -1,0 +1,3 @@
+from facefold.cli import main
+
+main()

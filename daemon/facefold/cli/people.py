@@ -1,0 +1,141 @@
+"""Commands about people: list, name, merge, move, unassign, ignore, faces, recluster, review,
+sheet. Every change goes to the database first; the folders follow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from facefold.cli.common import (
+    ConfigOpt,
+    JsonOpt,
+    UsageError,
+    box_text,
+    command,
+    open_library,
+    print_json,
+    print_table,
+    say,
+    warn,
+)
+
+group = typer.Typer()
+
+
+@command(group)
+def persons(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """List people: id, name, faces, photos, hidden."""
+    from facefold.core.reports import persons as list_persons
+
+    rows = list_persons(open_library(config))
+    if as_json:
+        return print_json(rows)
+    print_table(["id", "name", "faces", "photos", "hidden"],
+                [(r.id, r.name or "", r.faces, r.photos, "hidden" if r.hidden else "")
+                 for r in rows])
+
+
+@command(group)
+def name(person_id: int, new_name: Annotated[str, typer.Argument(metavar="NAME")],
+         config: ConfigOpt = None) -> None:
+    """Name a person: their folder becomes people/NAME/."""
+    from facefold.core.people import name as set_name
+
+    say(f"person {person_id} is now {set_name(open_library(config), person_id, new_name)!r}")
+
+
+@command(group)
+def merge(person_ids: Annotated[list[int], typer.Argument(help="TARGET OTHER…")],
+          config: ConfigOpt = None) -> None:
+    """Merge people into the first one given (their faces become pinned to it)."""
+    from facefold.core.people import merge as merge_persons
+
+    if len(person_ids) < 2:
+        raise UsageError("give the person to keep and at least one to merge into it")
+    target, *others = person_ids
+    moved = merge_persons(open_library(config), target, others)
+    say(f"merged {others} into {target}: {moved} faces moved")
+
+
+@command(group)
+def move(face_id: int, person_id: int, config: ConfigOpt = None) -> None:
+    """Move one face to a person, by hand: clustering never moves it again."""
+    from facefold.core.people import move as move_face
+
+    move_face(open_library(config), face_id, person_id)
+    say(f"face {face_id} is now person {person_id} (pinned)")
+
+
+@command(group)
+def unassign(face_id: int, config: ConfigOpt = None) -> None:
+    """Take one face out of its person, by hand: clustering leaves it unassigned."""
+    from facefold.core.people import unassign as unassign_face
+
+    unassign_face(open_library(config), face_id)
+    say(f"face {face_id} is unassigned (pinned)")
+
+
+@command(group)
+def ignore(person_id: int, config: ConfigOpt = None,
+           undo: Annotated[bool, typer.Option("--undo", help="show the person again")] = False) -> None:
+    """Hide a person (strangers): no folder, and faces that match go to them quietly."""
+    from facefold.core.people import ignore as hide
+
+    hide(open_library(config), person_id, hidden=not undo)
+    say(f"person {person_id} is {'shown again' if undo else 'ignored'}")
+
+
+@command(group)
+def faces(person_id: int, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """A person's faces: face id, photo path, box, confidence, pinned."""
+    from facefold.core.reports import faces_of
+
+    rows = faces_of(open_library(config), person_id)
+    if as_json:
+        return print_json([{"id": f.id, "path": f.path, "box": f.box, "confidence": f.confidence,
+                            "pinned": f.pinned} for f in rows])
+    print_table(["face", "photo", "box (x, y, w, h)", "confidence", "pinned"],
+                [(f.id, f.path, box_text(f.box), f"{f.confidence:.3f}", "yes" if f.pinned else "")
+                 for f in rows])
+
+
+@command(group)
+def recluster(config: ConfigOpt = None,
+              full: Annotated[bool, typer.Option("--full", help="recluster every face")] = False) -> None:
+    """Assign waiting faces and cluster the pool, or (--full) recluster every face keeping ids,
+    names, hidden people and faces placed by hand."""
+    from facefold.core.people import recluster as run_recluster
+
+    rc = run_recluster(open_library(config), full)
+    say(f"recluster{' --full' if full else ''}: {rc.persons} people ({rc.new_persons} new), "
+        f"{rc.assigned_faces} faces assigned, {rc.unassigned_faces} unassigned")
+
+
+@command(group)
+def review(config: ConfigOpt = None,
+           out_dir: Annotated[Path | None, typer.Option("--out", help="folder for index.html")] = None,
+           open_page: Annotated[bool, typer.Option("--open", help="open it in a browser")] = False) -> None:
+    """Write a static HTML page of every person's faces (no server needed) and print its path."""
+    from facefold.core.reports import review as write_review
+
+    res = write_review(open_library(config), out_dir)
+    print(res.path)
+    warn(f"review: {res.persons} people, {res.faces_shown} faces, "
+         f"{res.unassigned_shown} unassigned shown")
+    if open_page:
+        import webbrowser
+
+        webbrowser.open(res.path.as_uri())
+
+
+@command(group)
+def sheet(person_id: int, out: Annotated[Path | None, typer.Argument(help="PNG to write")] = None,
+          config: ConfigOpt = None) -> None:
+    """Write a contact sheet PNG of a person's faces and print its path."""
+    from facefold.core.reports import sheet as write_sheet
+
+    path, n = write_sheet(open_library(config), person_id, out)
+    print(path)
+    warn(f"sheet: {n} faces of person {person_id}")

@@ -1,0 +1,92 @@
+"""The library: one set of settings, its database and its models, shared by every use case."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from facefold.config import Settings
+from facefold.db.engine import make_engine, upgrade_head
+from facefold.vision.detect import DetectParams, FaceDetector
+from facefold.vision.embed import Embedder
+from facefold.vision.ports import FaceEmbedder, FaceFinder
+
+
+def detect_params(settings: Settings) -> DetectParams:
+    d = settings.detection
+    return DetectParams(d.max_side, d.min_confidence, d.min_face_size)
+
+
+@dataclass
+class Models:
+    """The face finder and the embedder, each loaded lazily on first use."""
+
+    finder: FaceFinder
+    embedder: FaceEmbedder
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Models:
+        """MTCNN and FaceNet with the configured thresholds and weights (nothing loaded yet)."""
+        return cls(FaceDetector(detect_params(settings)),
+                   Embedder(settings.weights_file(), settings.embedding.batch_size))
+
+    def load(self) -> None:
+        """Load both now; raise WeightsError (first: it is quicker to fail than MTCNN to load)."""
+        self.embedder.load()
+        self.finder.load()
+
+
+class Library:
+    """A photo library as facefold keeps it: the settings, the database (migrated on first use)
+    and the models (made on first use, or given, e.g. fakes in tests).
+
+    One Library per process; its use cases open their own sessions and may run in any thread,
+    but the models are meant for one worker thread at a time.
+    """
+
+    def __init__(self, settings: Settings, models: Models | None = None,
+                 engine: Engine | None = None) -> None:
+        self.settings = settings
+        self._models = models
+        self._engine = engine
+        self._lock = threading.Lock()
+
+    @property
+    def engine(self) -> Engine:
+        """The database engine, migrated to the newest schema; raise DatabaseURLError."""
+        with self._lock:
+            if self._engine is None:
+                s = self.settings
+                engine = make_engine(s.database, s.database_busy_seconds)
+                upgrade_head(engine)
+                self._engine = engine
+            return self._engine
+
+    @property
+    def models(self) -> Models:
+        with self._lock:
+            if self._models is None:
+                self._models = Models.from_settings(self.settings)
+            return self._models
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session on the library's database; the caller commits."""
+        with Session(self.engine) as s:
+            yield s
+
+    def apply(self, settings: Settings) -> None:
+        """Take new settings (a config reload): thresholds apply at once; the database and the
+        embedding weights stay as they were (the caller keeps those keys unchanged)."""
+        self.settings = settings
+        if self._models is not None:
+            self._models.finder.params = detect_params(settings)
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()

@@ -1,0 +1,118 @@
+"""Your own model: labelled data sets (a folder per person), measuring the embedding and the
+clustering on them (`evaluate`), and fine-tuning FaceNet on them (`train`)."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from facefold.core.clusterer import cluster_params
+from facefold.core.library import Library
+from facefold.core.photo import faces_in_photo, largest
+from facefold.evaluate import Evaluation, evaluate
+from facefold.files import ReadError, iter_photos, read_photo
+from facefold.train import TrainOptions, TrainResult, train
+from facefold.vision.decode import DecodeError
+from facefold.vision.embed import Embedder
+from facefold.vision.shapes import CROP_SIZE
+from facefold.vision.weights import sha256_of
+
+CACHE_VERSION = 2  # bump when what a cached crop means changes
+
+
+class DatasetError(ValueError):
+    """The folder is not a usable labelled data set; the message says why."""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    paths: list[str]
+    labels: np.ndarray  # person index per photo with a face
+    names: list[str]  # person folder names
+    crops: np.ndarray  # (N, CROP_SIZE, CROP_SIZE, 3) uint8, the largest face of each photo
+    skipped: list[tuple[str, str]]  # photos without a usable face, and why
+
+
+def _cache_file(lib: Library) -> Path:
+    p = lib.models.finder.params
+    key = f"{CACHE_VERSION}:{lib.settings.embedding.margin}:{p.max_side}:{p.min_confidence}"
+    return lib.settings.state_dir / "datasets" / f"crops-{hashlib.sha256(key.encode()).hexdigest()[:12]}.npz"
+
+
+def load_dataset(lib: Library, root: Path) -> Dataset:
+    """Given a folder with one sub-folder of photos per person, return the largest face of every
+    photo, aligned as the pipeline aligns. Crops are cached in the state dir by photo content,
+    so only new photos are detected on a second run. Raise DatasetError."""
+    people = sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+    if len(people) < 2:
+        raise DatasetError(f"{root}: needs a folder per person, at least two of them")
+    cache_file = _cache_file(lib)
+    cache_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    cache: dict[str, np.ndarray] = {}
+    if cache_file.exists():
+        with np.load(cache_file, allow_pickle=False) as z:
+            cache = {k: z[k] for k in z.files}
+    paths, labels, crops, skipped = [], [], [], []
+    dirty = False
+    for li, person in enumerate(people):
+        for p in iter_photos([person], lib.settings.decode.extensions):
+            try:
+                photo = read_photo(p, lib.settings.decode.max_file_bytes, follow_symlinks=True)
+                crop = cache.get(photo.sha256)
+                if crop is None:
+                    face = largest(faces_in_photo(photo, lib.settings, lib.models.finder))
+                    crop = face.crop if face is not None else np.zeros((0,), np.uint8)
+                    cache[photo.sha256] = crop
+                    dirty = True
+            except (ReadError, DecodeError) as exc:
+                skipped.append((str(p), str(exc)))
+                continue
+            if crop.size == 0:
+                skipped.append((str(p), "no face found"))
+                continue
+            paths.append(str(p))
+            labels.append(li)
+            crops.append(crop)
+    if dirty:
+        tmp = cache_file.with_name(cache_file.stem + ".tmp.npz")
+        np.savez_compressed(tmp, **cache)  # type: ignore[arg-type]  # numpy's stub misreads **kw
+        tmp.replace(cache_file)
+    return Dataset(paths, np.array(labels, np.int64), [d.name for d in people],
+                   np.stack(crops) if crops else np.zeros((0, CROP_SIZE, CROP_SIZE, 3), np.uint8),
+                   skipped)
+
+
+def evaluate_weights(lib: Library, root: Path, weights: list[Path | None]) -> list[Evaluation]:
+    """Measure each weights file (None: the configured weights) on the data set: verification
+    accuracy, its threshold, and the configured clustering's scores."""
+    data = load_dataset(lib, root)
+    runs = []
+    for w in weights:
+        emb = lib.models.embedder if w is None else Embedder(w, lib.settings.embedding.batch_size)
+        vectors = emb.embed(data.crops)
+        runs.append(evaluate(vectors, data.labels, cluster_params(lib.settings), emb.weights_id,
+                             len(data.skipped)))
+    return runs
+
+
+def fine_tune(lib: Library, root: Path, options: TrainOptions,
+              on_step: Callable[[int, int, float, float], None] | None = None) -> TrainResult:
+    """Fine-tune FaceNet on the data set; save the best epoch under state/models/ with its
+    metadata. Raise DatasetError (or ValueError when the set is too small to train on)."""
+    embedder = lib.models.embedder
+    if not isinstance(embedder, Embedder):
+        raise TypeError("training needs the real FaceNet embedder")
+    data = load_dataset(lib, root)
+    settings = lib.settings
+    out = settings.state_dir / "models" / f"facenet-finetuned-{time.strftime('%Y%m%d-%H%M%S')}.h5"
+    meta: dict[str, object] = {
+        "base_weights": str(settings.weights_file()),
+        "base_weights_sha256": sha256_of(settings.weights_file()),
+        "dataset": str(root.resolve()), "dataset_photos": len(data.paths),
+        "dataset_people": len(data.names), "skipped": len(data.skipped)}
+    return train(embedder, data.crops, data.labels, options, out, meta, on_step)

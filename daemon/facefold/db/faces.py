@@ -1,0 +1,155 @@
+"""The faces table: stored faces, their vectors as matrices, and who each face is.
+
+Every function takes the caller's Session and none commits.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Row, func, select, update
+from sqlalchemy.orm import Session
+
+from facefold.db.models import EMBEDDING_DTYPE, Face, Image, ImageStatus
+from facefold.vision.shapes import EMBEDDING_DIM
+
+
+@dataclass(frozen=True)
+class NewFace:
+    box: tuple[float, float, float, float]
+    landmarks: list[list[float]]
+    confidence: float
+    embedding: np.ndarray  # (EMBEDDING_DIM,) float32, unit length
+    weights: str = ""  # which FaceNet weights made the embedding (Embedder.weights_id)
+
+
+def face_rows(image_id: int, faces: Sequence[NewFace]) -> list[Face]:
+    """ORM rows for new faces of one image."""
+    return [Face(
+        image_id=image_id, box_x=f.box[0], box_y=f.box[1], box_w=f.box[2], box_h=f.box[3],
+        landmarks=json.dumps(f.landmarks), confidence=f.confidence,
+        embedding=np.asarray(f.embedding, dtype=EMBEDDING_DTYPE).tobytes(), weights=f.weights,
+    ) for f in faces]
+
+
+@dataclass(frozen=True)
+class FaceMatrix:
+    """Stored faces as arrays, row-aligned: what clustering needs, loaded in one query."""
+
+    face_ids: np.ndarray
+    image_ids: np.ndarray
+    person_ids: np.ndarray  # -1 where unassigned
+    vectors: np.ndarray  # (N, EMBEDDING_DIM) float32
+    pinned: np.ndarray  # bool: placed (or unassigned) by hand, never moved by clustering
+
+
+def face_matrix(s: Session, face_ids: Sequence[int] | None = None) -> FaceMatrix:
+    """All faces (or those with the given ids) as one matrix."""
+    q = select(Face.id, Face.image_id, Face.person_id, Face.embedding, Face.pinned).order_by(Face.id)
+    if face_ids is not None:
+        q = q.where(Face.id.in_(list(face_ids)))
+    rows = s.execute(q).all()
+    if not rows:
+        return FaceMatrix(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64),
+                          np.zeros((0, EMBEDDING_DIM), np.float32), np.zeros(0, bool))
+    vectors = np.frombuffer(b"".join(r[3] for r in rows), dtype=EMBEDDING_DTYPE)
+    return FaceMatrix(
+        face_ids=np.array([r[0] for r in rows], dtype=np.int64),
+        image_ids=np.array([r[1] for r in rows], dtype=np.int64),
+        person_ids=np.array([r[2] if r[2] is not None else -1 for r in rows], dtype=np.int64),
+        vectors=vectors.reshape(len(rows), -1).astype(np.float32),
+        pinned=np.array([bool(r[4]) for r in rows], dtype=bool),
+    )
+
+
+def face_persons(s: Session) -> dict[int, int | None]:
+    """face id → person id for every face (what a running daemon reloads after CLI changes)."""
+    return {int(f): (None if p is None else int(p))
+            for f, p in s.execute(select(Face.id, Face.person_id))}
+
+
+def set_face_persons(s: Session, assignment: dict[int, int | None]) -> None:
+    """Set face id → person id (None: unassigned) in bulk."""
+    if assignment:
+        s.execute(update(Face), [{"id": f, "person_id": p} for f, p in assignment.items()])
+
+
+@dataclass(frozen=True)
+class StoredFace:
+    """A face and where it was found: enough to show it, or to cut it again from its photo."""
+
+    id: int
+    person_id: int | None
+    path: str
+    box: tuple[float, float, float, float]  # x, y, w, h in full-photo pixels
+    landmarks: str  # JSON [[x, y] × 5] in full-photo pixels
+    confidence: float
+    pinned: bool
+
+
+def _stored_columns() -> tuple[Any, ...]:
+    return (Face.id, Face.person_id, Image.path, Face.box_x, Face.box_y, Face.box_w, Face.box_h,
+            Face.landmarks, Face.confidence, Face.pinned)
+
+
+def _stored(row: Row[Any]) -> StoredFace:
+    fid, pid, path, x, y, w, h, landmarks, confidence, pinned = tuple(row)
+    return StoredFace(fid, pid, path, (x, y, w, h), landmarks, confidence, bool(pinned))
+
+
+def faces_of_person(s: Session, pid: int | None, limit: int | None = None,
+                    offset: int = 0) -> list[StoredFace]:
+    """A person's faces (None: the faces of nobody), most confident first."""
+    q = (select(*_stored_columns()).join(Image, Image.id == Face.image_id)
+         .where(Face.person_id.is_(None) if pid is None else Face.person_id == pid)
+         .order_by(Face.confidence.desc(), Face.id).offset(offset))
+    return [_stored(r) for r in s.execute(q if limit is None else q.limit(limit))]
+
+
+def faces_by_id(s: Session, ids: Sequence[int]) -> list[StoredFace]:
+    rows = s.execute(select(*_stored_columns()).join(Image, Image.id == Face.image_id)
+                     .where(Face.id.in_(list(ids))).order_by(Face.id))
+    return [_stored(r) for r in rows]
+
+
+def top_faces(s: Session, per_person: int, unassigned: int) -> list[StoredFace]:
+    """Up to `per_person` faces of each person (most confident first) and up to `unassigned`
+    faces of nobody, in one query."""
+    ranked = select(
+        *_stored_columns(),
+        func.row_number().over(partition_by=Face.person_id,
+                               order_by=(Face.confidence.desc(), Face.id)).label("rank"),
+    ).join(Image, Image.id == Face.image_id).subquery()
+    rows = s.execute(
+        select(*[c for c in ranked.c if c.name != "rank"]).where(
+            ((ranked.c.person_id.is_not(None)) & (ranked.c.rank <= per_person))
+            | ((ranked.c.person_id.is_(None)) & (ranked.c.rank <= unassigned)))
+        .order_by(ranked.c.person_id, ranked.c.rank)
+    ).all()
+    return [_stored(r) for r in rows]
+
+
+def stale_faces(s: Session, weights: str, limit: int) -> list[StoredFace]:
+    """Faces of processed photos embedded with other weights than `weights`, by photo."""
+    rows = s.execute(
+        select(*_stored_columns()).join(Image, Image.id == Face.image_id)
+        .where(Face.weights != weights, Image.status == ImageStatus.done)
+        .order_by(Face.image_id, Face.id).limit(limit))
+    return [_stored(r) for r in rows]
+
+
+def count_stale_faces(s: Session, weights: str) -> int:
+    return int(s.scalar(select(func.count(Face.id)).join(Image, Image.id == Face.image_id)
+                        .where(Face.weights != weights, Image.status == ImageStatus.done)) or 0)
+
+
+def set_embeddings(s: Session, vectors: dict[int, np.ndarray], weights: str) -> None:
+    """Replace faces' embeddings (made with `weights`)."""
+    if vectors:
+        s.execute(update(Face), [
+            {"id": fid, "embedding": np.asarray(v, dtype=EMBEDDING_DTYPE).tobytes(),
+             "weights": weights} for fid, v in vectors.items()])

@@ -1,0 +1,185 @@
+"""The persons table and who each face is: names, hidden persons, hand fixes, the revision
+counter a running daemon watches, and the (person, photo) rows the folders are made from.
+
+Every function takes the caller's Session and none commits. Names arrive already cleaned
+(`people.names.clean_name`): this layer stores, it does not judge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.orm import Session
+
+from facefold.db.models import Face, Meta, Person
+
+PEOPLE_REV = "people_rev"  # the Meta key bumped by every change to people made outside the worker
+
+
+class PeopleError(ValueError):
+    """A change to people that cannot be made; the message says why."""
+
+
+def create_person(s: Session) -> Person:
+    p = Person()
+    s.add(p)
+    s.flush()
+    return p
+
+
+def get_person(s: Session, pid: int) -> Person:
+    p = s.get(Person, pid)
+    if p is None:
+        raise PeopleError(f"no person {pid}")
+    return p
+
+
+def get_face(s: Session, fid: int) -> Face:
+    f = s.get(Face, fid)
+    if f is None:
+        raise PeopleError(f"no face {fid}")
+    return f
+
+
+def set_name(s: Session, pid: int, name: str | None) -> Person:
+    """Give a person a name (already cleaned), or take it away with None."""
+    p = get_person(s, pid)
+    p.name = name
+    return p
+
+
+def set_hidden(s: Session, pid: int, hidden: bool) -> Person:
+    p = get_person(s, pid)
+    p.hidden = hidden
+    return p
+
+
+def merge_persons(s: Session, target: int, others: Sequence[int]) -> int:
+    """Move every face of `others` to `target` (pinned: a person said they are one), delete the
+    others; `target` keeps its name, or takes the first of theirs. Return faces moved."""
+    into = get_person(s, target)
+    sources = [get_person(s, o) for o in others if o != target]
+    if not sources:
+        raise PeopleError("merge needs at least one other person")
+    moved = 0
+    for src in sources:
+        if into.name is None and src.name is not None:
+            into.name = src.name
+        res = s.execute(update(Face).where(Face.person_id == src.id)
+                        .values(person_id=into.id, pinned=True))
+        moved += int(getattr(res, "rowcount", 0) or 0)
+    s.execute(update(Face).where(Face.person_id == into.id).values(pinned=True))
+    s.flush()
+    for src in sources:
+        s.delete(src)
+    return moved
+
+
+def move_face(s: Session, fid: int, pid: int) -> Face:
+    """Put a face into a person by hand (pinned). Refused when the person already has another
+    face of the same photo."""
+    f = get_face(s, fid)
+    get_person(s, pid)
+    clash = s.scalar(select(Face.id).where(Face.person_id == pid, Face.image_id == f.image_id,
+                                           Face.id != fid))
+    if clash is not None:
+        raise PeopleError(f"person {pid} already has face {clash} of the same photo; "
+                          f"move or unassign that one first")
+    f.person_id, f.pinned = pid, True
+    return f
+
+
+def unassign_face(s: Session, fid: int) -> Face:
+    """Take a face out of its person by hand (pinned: clustering leaves it out)."""
+    f = get_face(s, fid)
+    f.person_id, f.pinned = None, True
+    return f
+
+
+def delete_empty_unnamed_persons(s: Session) -> int:
+    """Delete persons with no faces, no name and not hidden; return how many."""
+    has_face = select(Face.id).where(Face.person_id == Person.id).exists()
+    res = s.execute(delete(Person).where(Person.name.is_(None), ~Person.hidden, ~has_face))
+    return int(getattr(res, "rowcount", 0) or 0)
+
+
+def named_persons(s: Session) -> set[int]:
+    """Persons with a name that are not hidden: the classes `identify` knows."""
+    return set(s.scalars(select(Person.id).where(Person.name.is_not(None), ~Person.hidden)))
+
+
+def fixed_persons(s: Session) -> set[int]:
+    """Persons a user has decided something about: named or hidden."""
+    return set(s.scalars(select(Person.id).where(Person.name.is_not(None) | Person.hidden)))
+
+
+def person_names(s: Session) -> dict[int, str | None]:
+    return {int(pid): name for pid, name in s.execute(select(Person.id, Person.name))}
+
+
+def people_rev(s: Session) -> int:
+    v = s.scalar(select(Meta.value).where(Meta.key == PEOPLE_REV))
+    return int(v) if v is not None else 0
+
+
+def bump_people_rev(s: Session) -> int:
+    """Record that people changed outside the worker; return the new revision."""
+    rev = people_rev(s) + 1
+    meta = s.get(Meta, PEOPLE_REV)
+    if meta is None:
+        s.add(Meta(key=PEOPLE_REV, value=str(rev)))
+    else:
+        meta.value = str(rev)
+    return rev
+
+
+def person_photo_rows(s: Session, include_hidden: bool = False) -> list[tuple[int, str | None, str]]:
+    """(person id, name, photo path) for every photo that shows a person (the `person_photos`
+    view), hidden persons left out unless asked for."""
+    rows = s.execute(
+        text("SELECT v.person_id, v.person_name, v.photo_path FROM person_photos AS v "
+             "JOIN persons AS p ON p.id = v.person_id "
+             + ("" if include_hidden else "WHERE NOT p.hidden ") +
+             "ORDER BY v.person_id, v.photo_path")
+    ).all()
+    return [(int(r[0]), r[1], str(r[2])) for r in rows]
+
+
+@dataclass(frozen=True)
+class PersonSummary:
+    id: int
+    name: str | None
+    faces: int
+    photos: int
+    hidden: bool
+
+
+def person_summaries(s: Session) -> list[PersonSummary]:
+    faces = dict(
+        s.execute(select(Face.person_id, func.count(Face.id)).group_by(Face.person_id)).all()
+    )
+    photos: dict[int, int] = {
+        int(pid): int(n) for pid, n in
+        s.execute(text("SELECT person_id, COUNT(*) FROM person_photos GROUP BY person_id"))
+    }
+    return [
+        PersonSummary(p.id, p.name, int(faces.get(p.id, 0)), int(photos.get(p.id, 0)), p.hidden)
+        for p in s.scalars(select(Person).order_by(Person.id))
+    ]
+
+
+@dataclass(frozen=True)
+class PeopleCounts:
+    persons: int
+    faces: int
+    assigned_faces: int
+
+
+def people_counts(s: Session) -> PeopleCounts:
+    """How many persons and faces there are, and how many faces have a person: two queries."""
+    faces, assigned = s.execute(
+        select(func.count(Face.id), func.count(Face.person_id))).one()
+    return PeopleCounts(int(s.scalar(select(func.count(Person.id))) or 0), int(faces),
+                        int(assigned))

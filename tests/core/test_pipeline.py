@@ -1,0 +1,141 @@
+"""The pipeline's bookkeeping with the fake models: every queued photo ends done or failed (or
+back on the queue), exactly once, in milliseconds."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import select
+
+from facefold.core import Library
+from facefold.core.inbox import reconcile
+from facefold.core.pipeline import process_batch, queued, retry_delay, retry_failed
+from facefold.db import queue
+from facefold.db.models import Face, Image
+from tests.helpers.fakes import person_photo
+
+
+def _queue_inbox(lib: Library) -> int:
+    return reconcile(lib, [lib.settings.inbox]).queued
+
+
+def _rows(lib: Library) -> dict[str, tuple[str, int]]:
+    """path → (status, faces) for every stored image."""
+    with lib.session() as s:
+        return {img.path: (img.status.value, len(img.faces)) for img in s.scalars(select(Image))}
+
+
+def test_back_off_doubles_and_is_capped() -> None:
+    assert [retry_delay(n, 30) for n in range(4)] == [30, 60, 120, 240]
+    assert retry_delay(20, 30) == 3600
+
+
+def test_a_batch_stores_faces_and_thumbnails_once(lib: Library, rng: np.random.Generator) -> None:
+    inbox = lib.settings.inbox
+    photos = [person_photo(inbox / f"p{i}.png", i % 3, rng, faces=1 + i % 2) for i in range(6)]
+    assert _queue_inbox(lib) == 6
+    res = process_batch(lib, 32, set())
+    assert (res.claimed, res.processed, res.faces, res.failures) == (6, 6, 9, [])
+    assert set(res.stages.seconds) >= {"read", "decode", "detect", "align", "embed", "store"}
+    assert _rows(lib) == {str(p): ("done", 1 + i % 2) for i, p in enumerate(photos)}
+    with lib.session() as s:
+        face_ids = s.scalars(select(Face.id)).all()
+        weights = set(s.scalars(select(Face.weights)))
+    assert weights == {"fake:0"}
+    assert all((lib.settings.state_dir / "thumbs" / "0000" / f"{fid}.jpg").exists()
+               for fid in face_ids)
+    # nothing changed: a second pass decodes nothing
+    assert _queue_inbox(lib) == 0
+    os.utime(photos[0])  # touched, same content: read again, recognised, not decoded
+    assert _queue_inbox(lib) == 1
+    again = process_batch(lib, 32, set())
+    assert again.unchanged == 1 and again.processed == 0
+
+
+def test_copies_and_renames_keep_one_set_of_faces(lib: Library, rng: np.random.Generator) -> None:
+    inbox = lib.settings.inbox
+    a = person_photo(inbox / "a.png", 0, rng)
+    _queue_inbox(lib)
+    process_batch(lib, 32, set())
+    shutil.copy(a, inbox / "copy.png")
+    b = person_photo(inbox / "b.png", 1, rng)
+    shutil.copy(b, inbox / "copy-of-b.png")  # the same new content twice in one batch
+    _queue_inbox(lib)
+    res = process_batch(lib, 32, set())
+    assert (res.processed, res.duplicates) == (1, 2)
+    with lib.session() as s:
+        faces_before = set(s.scalars(select(Face.id)))
+    assert len(faces_before) == 2
+    c = person_photo(inbox / "c.png", 2, rng)
+    _queue_inbox(lib)
+    process_batch(lib, 32, set())
+    os.rename(c, inbox / "renamed.png")  # while facefold was not looking: gone here, new there
+    a.unlink()  # gone, with a copy left: the copy takes its faces
+    assert _queue_inbox(lib) == 3
+    res = process_batch(lib, 32, set())
+    assert (res.moved, res.removed, res.processed) == (1, 1, 0)
+    rows = _rows(lib)
+    assert str(a) not in rows and str(c) not in rows
+    assert rows[str(inbox / "renamed.png")] == ("done", 1)  # kept its face: not embedded again
+    assert rows[str(inbox / "copy.png")] == ("done", 1)
+    with lib.session() as s:
+        assert set(s.scalars(select(Face.id))) >= faces_before
+
+
+def test_bad_files_fail_with_a_reason_and_transient_ones_are_retried(lib: Library,
+                                                                    rng: np.random.Generator) -> None:
+    lib.settings = lib.settings.model_copy(update={"watch": lib.settings.watch.model_copy(
+        update={"max_attempts": 2, "retry_seconds": 0.0})})
+    inbox = lib.settings.inbox
+    (inbox / "notes.jpg").write_text("not a photo")
+    good = person_photo(inbox / "good.png", 0, rng)
+    half = inbox / "half.png"
+    half.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    _queue_inbox(lib)
+    first = process_batch(lib, 32, set())
+    assert {p for p, _ in first.failures} == {str(inbox / "notes.jpg"), str(half)}
+    second = process_batch(lib, 32, set())  # the truncated one again, its last try
+    assert [p for p, _ in second.failures] == [str(half)]
+    rows = _rows(lib)
+    assert rows[str(inbox / "notes.jpg")] == ("failed", 0)
+    assert rows[str(half)] == ("failed", 0)
+    with lib.session() as s:
+        img = queue.image_by_path(s, str(half))
+        assert img is not None and img.attempts == 2 and "truncated" in (img.error or "")
+    person_photo(half, 1, rng)  # the copy finished after all (another photo than good.png)
+    assert retry_failed(lib, [half]) == 1
+    process_batch(lib, 32, set())
+    assert _rows(lib)[str(half)] == ("done", 1)
+
+
+def test_a_stop_request_puts_the_rest_back(lib: Library, rng: np.random.Generator) -> None:
+    for i in range(5):
+        person_photo(lib.settings.inbox / f"p{i}.png", i, rng)
+    _queue_inbox(lib)
+    calls = iter([False, False, True, True, True, True])
+    res = process_batch(lib, 32, set(), should_stop=lambda: next(calls))
+    assert (res.processed, res.requeued) == (2, 3) and queued(lib) == 3
+
+
+def test_a_file_gone_before_its_turn_is_forgotten(lib: Library, rng: np.random.Generator) -> None:
+    a = person_photo(lib.settings.inbox / "a.png", 0, rng)
+    person_photo(lib.settings.inbox / "b.png", 1, rng)
+    _queue_inbox(lib)
+    process_batch(lib, 32, set())
+    a.unlink()
+    assert _queue_inbox(lib) == 1
+    res = process_batch(lib, 32, set())
+    assert res.removed == 1 and set(_rows(lib)) == {str(lib.settings.inbox / "b.png")}
+
+
+def test_the_finder_sees_the_configured_thresholds(lib: Library, rng: np.random.Generator) -> None:
+    settings = lib.settings.model_copy(update={"detection": lib.settings.detection.model_copy(
+        update={"min_face_size": 100})})
+    lib.apply(settings)
+    person_photo(lib.settings.inbox / "a.png", 0, rng)  # an 80 px face
+    _queue_inbox(lib)
+    assert process_batch(lib, 32, set()).faces == 0
+    assert Path(lib.settings.inbox / "a.png").exists()

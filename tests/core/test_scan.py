@@ -1,0 +1,114 @@
+"""`scan` end to end with the fake models: photos in, a folder per person out."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from facefold.core import Library
+from facefold.core.scan import scan
+from tests.helpers.data import PEOPLE, make_collage, photos_of
+from tests.helpers.fakes import person_photo
+
+
+def folders(people: Path) -> dict[str, set[str]]:
+    """folder name → names of the photos linked in it."""
+    return {d.name: {Path(os.readlink(x)).name for x in d.iterdir()}
+            for d in people.iterdir() if d.is_dir()}
+
+
+def test_scan_sorts_people_into_folders(lib: Library, rng: np.random.Generator) -> None:
+    inbox = lib.settings.inbox
+    for person in range(3):
+        for k in range(4):
+            person_photo(inbox / f"p{person}" / f"{k}.png", person, rng)
+    person_photo(inbox / "group.png", 0, rng, faces=2)  # persons 0 and 1 together
+    res = scan(lib)
+    assert (res.photos, res.processed, res.faces, res.failures) == (13, 13, 14, [])
+    assert res.recluster is not None and res.recluster.persons == 3
+    got = folders(lib.settings.people)
+    assert len(got) == 3 and all(name.startswith("person_") for name in got)
+    holders = sorted(len(links) for links in got.values())
+    assert holders == [4, 5, 5]  # the group photo in two folders
+    # a second scan does nothing new
+    again = scan(lib)
+    assert again.processed == 0 and again.unchanged == 13 and folders(lib.settings.people) == got
+    # a deleted photo's links go; a copy is linked beside it without being embedded again
+    (inbox / "p2" / "0.png").unlink()
+    shutil.copy(inbox / "p1" / "0.png", inbox / "p1-copy.png")
+    third = scan(lib)
+    assert (third.processed, third.duplicates, third.removed) == (0, 1, 1)
+    after = folders(lib.settings.people)
+    assert any("p1-copy.png" in links for links in after.values())
+    assert sorted(len(links) for links in after.values()) == [3, 5, 6]
+
+
+def test_one_at_a_time_in_random_order_matches_a_batch_scan(
+        settings_factory: object, rng: np.random.Generator) -> None:
+    from facefold.core.clusterer import Clusterer
+    from facefold.core.inbox import reconcile
+    from facefold.core.people import settle
+    from facefold.core.pipeline import process_batch
+    from tests.core.conftest import membership
+
+    batch, incremental = settings_factory("batch"), settings_factory("one")  # type: ignore[operator]
+    files = []
+    for person in range(5):
+        for k in range(5):
+            files.append(f"{person}-{k}.png")
+            state = np.random.default_rng(100 * person + k)
+            for lib in (batch, incremental):
+                person_photo(lib.settings.inbox / files[-1], person, np.random.default_rng(state.integers(1 << 30)))
+    scan(batch)
+    clusterer = Clusterer(incremental.settings)
+    with incremental.session() as s:
+        clusterer.load(s)
+    for i in rng.permutation(len(files)):
+        reconcile(incremental, [incremental.settings.inbox / files[i]])
+        process_batch(incremental, 1, set())
+        settle(incremental, clusterer, idle=True)
+    a, b = membership(batch), membership(incremental)
+    assert a.keys() == b.keys() and len(set(a.values())) == 5
+    same = {(x, y) for x in a for y in a if a[x] == a[y]}
+    assert same == {(x, y) for x in b for y in b if b[x] == b[y]}
+
+
+# The same on real photos with the real models.
+
+def test_scan_of_real_photos(real_lib: Library, celebrities: Path) -> None:
+    lib = real_lib
+    inbox = lib.settings.inbox
+    for person in PEOPLE:
+        (inbox / person).mkdir()
+        for p in photos_of(celebrities, person)[:6]:
+            shutil.copy(p, inbox / person / p.name)
+    make_collage(photos_of(celebrities, "ben_afflek", "val")[0],
+                 photos_of(celebrities, "madonna", "val")[0], inbox / "collage.jpg")
+    result = scan(lib)
+    assert result.photos == 31 and not result.failures
+    got = {d.name: [Path(os.readlink(x)) for x in d.iterdir()] for d in lib.settings.people.iterdir()}
+    assert len(got) == 5
+    placed: dict[str, int] = {}
+    with_collage = []
+    for links in got.values():
+        who = {t.parent.name for t in links if t.name != "collage.jpg"}
+        assert len(who) == 1, f"a folder mixes {who}"
+        person = who.pop()
+        placed[person] = sum(t.name != "collage.jpg" for t in links)
+        if any(t.name == "collage.jpg" for t in links):
+            with_collage.append(person)
+    assert sorted(placed) == sorted(PEOPLE) and sum(placed.values()) >= 0.9 * 30
+    assert sorted(with_collage) == ["ben_afflek", "madonna"]
+    # new photos of the same people: no new person, every id kept
+    before = {name: {t.parent.name for t in links} for name, links in got.items()}
+    for person in ("elton_john", "mindy_kaling"):
+        for p in photos_of(celebrities, person)[6:9]:
+            shutil.copy(p, inbox / person / p.name)
+    res = scan(lib)
+    assert res.recluster is not None and res.recluster.new_persons == 0
+    after = {d.name: {Path(os.readlink(x)).parent.name for x in d.iterdir()}
+             for d in lib.settings.people.iterdir()}
+    assert before == after

@@ -1,0 +1,98 @@
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from facefold.db import faces, people, queue, reports
+from facefold.db.models import Face, Image, ImageStatus
+from tests.db.conftest import new_face
+
+
+def test_duplicates_share_faces_through_the_view(engine: Engine) -> None:
+    with Session(engine) as s:
+        queue.record_processed(s, "/in/a.jpg", "h1", 10, 1.0, 100, 100, [new_face(1), new_face(2)])
+        queue.record_duplicate(s, "/in/copy-of-a.jpg", "h1", 10, 1.0)
+        s.commit()
+        p = people.create_person(s)
+        faces.set_face_persons(s, {f.id: p.id for f in s.query(Face)})
+        s.commit()
+        rows = people.person_photo_rows(s)
+        assert rows == [(p.id, None, "/in/a.jpg"), (p.id, None, "/in/copy-of-a.jpg")]
+        # the original goes: its faces move to the copy, nothing is re-embedded
+        assert queue.forget_path(s, "/in/a.jpg")
+        s.commit()
+        assert people.person_photo_rows(s) == [(p.id, None, "/in/copy-of-a.jpg")]
+        assert s.query(Face).count() == 2
+
+
+def test_changed_content_replaces_faces(engine: Engine) -> None:
+    with Session(engine) as s:
+        queue.record_processed(s, "/in/a.jpg", "h1", 10, 1.0, 100, 100, [new_face(1), new_face(2)])
+        s.commit()
+        queue.record_processed(s, "/in/a.jpg", "h2", 11, 2.0, 100, 100, [new_face(3)])
+        s.commit()
+        img = queue.image_by_path(s, "/in/a.jpg")
+        assert img is not None and img.sha256 == "h2" and len(img.faces) == 1
+        m = faces.face_matrix(s)
+        assert m.vectors.shape == (1, 128)
+        assert abs(m.vectors[0] - new_face(3).embedding).max() < 1e-6
+
+
+def test_a_moved_photo_keeps_its_faces(engine: Engine) -> None:
+    with Session(engine) as s:
+        queue.record_processed(s, "/in/a.jpg", "h1", 10, 1.0, 100, 100, [new_face(1)])
+        s.commit()
+        old = queue.image_by_path(s, "/in/a.jpg")
+        assert old is not None
+        fid = old.faces[0].id
+        queue.record_moved(s, old, "/in/sub/a.jpg", 10, 2.0)
+        s.commit()
+        new = queue.image_by_path(s, "/in/sub/a.jpg")
+        assert new is not None and [f.id for f in new.faces] == [fid]
+        assert queue.image_by_path(s, "/in/a.jpg") is None
+        assert queue.move_path(s, "/in/sub/a.jpg", "/in/b.jpg") and not queue.move_path(s, "/x", "/y")
+        assert queue.move_folder(s, "/in", "/photos") == 1
+        s.commit()
+        assert list(queue.path_states(s)) == ["/photos/b.jpg"]
+
+
+def test_failures_and_status(engine: Engine) -> None:
+    with Session(engine) as s:
+        queue.record_failure(s, "/in/bad.jpg", "not an image in a known format")
+        queue.record_processed(s, "/in/a.jpg", "h1", 10, 1.0, 100, 100, [])
+        s.commit()
+        st = reports.status_summary(s)
+        assert st.images_by_status["failed"] == 1 and st.images_by_status["done"] == 1
+        assert st.failures == [reports.Failure("/in/bad.jpg", "not an image in a known format")]
+        img = s.query(Image).filter_by(path="/in/bad.jpg").one()
+        assert img.status is ImageStatus.failed and img.attempts == 1
+
+
+def test_transient_failures_wait_then_retry_and_retry_requeues(engine: Engine) -> None:
+    with Session(engine) as s:
+        queue.record_failure(s, "/in/slow.jpg", "truncated image", retry_after=3600)
+        queue.record_failure(s, "/in/now.jpg", "permission denied", retry_after=0)
+        queue.record_failure(s, "/in/bad.jpg", "not an image in a known format")
+        s.commit()
+        st = reports.status_summary(s)
+        assert st.images_by_status["queued"] == 2 and st.retrying == 2
+        assert st.images_by_status["failed"] == 1
+        claimed = queue.claim_batch(s, 10)
+        assert [c.path for c in claimed] == ["/in/now.jpg"] and claimed[0].attempts == 1
+        s.commit()
+        assert queue.retry_failed(s) == 1
+        s.commit()
+        bad = queue.image_by_path(s, "/in/bad.jpg")
+        assert bad is not None and bad.status.value == "queued" and bad.attempts == 0
+
+
+def test_enqueue_leaves_photos_a_worker_holds_and_handles_long_lists(engine: Engine) -> None:
+    paths = [f"/in/{i}.jpg" for i in range(queue.IN_LIST_MAX + 10)]
+    with Session(engine) as s:
+        assert queue.enqueue(s, paths) == len(paths)
+        s.commit()
+        held = queue.claim_batch(s, 3)
+        s.commit()
+        assert queue.enqueue(s, paths) == len(paths) - 3
+        s.commit()
+        assert queue.recover_interrupted(s) == 3
+        assert queue.queued_count(s) == len(paths)
+        assert {h.path for h in held} <= set(paths)
