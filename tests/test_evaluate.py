@@ -36,3 +36,20 @@ def test_cluster_scores() -> None:
     noise = np.array([0, 0, NOISE, 1, 1])
     assert pairwise_scores(noise, truth)[0] == 1.0
     assert bcubed_scores(noise, truth)[0] == 1.0  # a noise face is alone, so it is pure
+
+
+def test_membership_matches_folders_to_people_one_to_one() -> None:
+    from facefold.evaluate import membership_scores
+
+    truth = {"ana": {"a1", "a2", "a3", "g"}, "ben": {"b1", "b2", "g"}}
+    perfect = membership_scores({"p1": {"a1", "a2", "a3", "g"}, "p2": {"b1", "b2", "g"}}, truth)
+    assert (perfect.precision, perfect.recall, perfect.f1) == (1.0, 1.0, 1.0)
+    assert perfect.matched == {"p1": "ana", "p2": "ben"} and not perfect.splits
+    merged = membership_scores({"p1": {"a1", "a2", "a3", "b1", "b2", "g"}}, truth)
+    assert merged.precision == 4 / 6 and merged.recall == 4 / 7
+    assert merged.merges == {"p1": ["ana", "ben"]}
+    split = membership_scores({"p1": {"a1", "a2"}, "p2": {"a3", "g"}, "p3": {"b1", "b2"}}, truth)
+    assert split.matched["p1"] == "ana" and split.splits == {"ana": ["p1", "p2"]}
+    assert split.precision == 4 / 6 and split.recall == 4 / 7  # p2 matched to nobody: all wrong
+    empty = membership_scores({}, truth)
+    assert (empty.precision, empty.recall, empty.f1) == (0.0, 0.0, 0.0)

@@ -56,7 +56,7 @@ def _library(tmp: Path) -> tuple[Path, Path]:
         for i in range(8):
             photo = settings.inbox / f"p{i}.jpg"
             photo.write_bytes(b"x%d" % i)
-            v = centres[i % 2] + rng.normal(scale=0.05, size=128)
+            v = centres[i % 2] + rng.normal(scale=0.5, size=128)  # photos ~0.6 apart
             face = NewFace((1, 1, 50, 50), [[0.0, 0.0]] * 5, 0.99,
                            (v / np.linalg.norm(v)).astype(np.float32))
             queue.record_processed(s, str(photo), f"{i:064x}", 2, 0.0, 100, 100, [face])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any, Literal
 
@@ -9,6 +10,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 DEFAULT_CONFIG_NAME = "config.yaml"
+
+log = logging.getLogger(__name__)
 
 
 class ConfigError(Exception):
@@ -62,10 +65,16 @@ class TrainSettings(_Section):
 class ClusteringSettings(_Section):
     min_cluster_size: int = Field(2, ge=2)
     min_samples: int = Field(1, ge=1)
-    merge_distance: float = Field(1.0, ge=0.0, le=2.0)
-    max_distance: float = Field(1.0, gt=0.0, le=2.0)
-    neighbours: int = Field(8, ge=1, le=100)
-    min_support: int = Field(2, ge=1, le=100)
+    burst_distance: float = Field(0.3, ge=0.0, le=1.0)
+    found_distance: float = Field(0.85, gt=0.0, le=2.0)
+    merge_z: float = Field(3.5, ge=0.0, le=100.0)
+    merge_distance: float = Field(1.15, ge=0.0, le=2.0)
+    attach_z: float = Field(2.0, ge=0.0, le=100.0)
+    max_distance: float = Field(1.2, gt=0.0, le=2.0)
+    attach_min_units: int = Field(4, ge=1, le=1000)
+    small_min_quality: float = Field(0.5, ge=0.0, le=1.0)
+    min_quality: float = Field(0.1, ge=0.0, le=1.0)
+    suggest_z: float = Field(6.0, ge=0.0, le=100.0)
     pool_growth: int = Field(32, ge=1)
     full_interval_hours: float = Field(24.0, ge=0.0)
     full_when_idle_max_faces: int = Field(5000, ge=0)
@@ -142,6 +151,22 @@ def _resolve_db_url(base: Path, url: str) -> str:
     return url
 
 
+# Keys older versions knew that no longer do anything: accepted, with a warning, so an old
+# config.yaml still starts.
+RETIRED_KEYS = {
+    ("clustering", "neighbours"): "new faces now join by the clustering's own rule (attach_z)",
+    ("clustering", "min_support"): "new faces now join by the clustering's own rule (attach_z)",
+}
+
+
+def _drop_retired(data: dict[str, Any], where: str) -> None:
+    for (section, key), why in RETIRED_KEYS.items():
+        part = data.get(section)
+        if isinstance(part, dict) and key in part:
+            part.pop(key)
+            log.warning("%s: %s.%s is no longer used (%s); remove it", where, section, key, why)
+
+
 def settings_from_mapping(data: Any, base: Path, source: Path | None = None) -> Settings:
     """Given parsed YAML and the folder paths are relative to, return Settings or raise ConfigError."""
     where = str(source) if source else "config"
@@ -149,6 +174,7 @@ def settings_from_mapping(data: Any, base: Path, source: Path | None = None) -> 
         data = {}
     if not isinstance(data, dict):
         raise ConfigError([f"{where}: the top level must be a mapping of keys to values"])
+    _drop_retired(data, where)
     try:
         raw = Settings.model_validate(data)
     except ValidationError as exc:

@@ -3,6 +3,7 @@ cross-validated threshold, pairwise and BCubed scores). `core.training` loads th
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Mapping, Set
 from dataclasses import dataclass
 
 import numpy as np
@@ -94,14 +95,74 @@ class Evaluation:
     clusters: int
     unassigned: int
     skipped: int
+    membership_f1: float = 0.0  # photo by photo, clusters matched one to one to people
+    split: dict[str, int] | None = None  # person → clusters holding 2+ of their photos (> 1)
+    merged: list[list[str]] | None = None  # people that share a cluster (2+ photos each)
 
 
 def evaluate(vectors: np.ndarray, labels: np.ndarray, params: ClusterParams, weights: str,
-             skipped: int = 0) -> Evaluation:
+             skipped: int = 0, names: list[str] | None = None,
+             quality: np.ndarray | None = None) -> Evaluation:
+    """Measure vectors (one face per photo) with person labels: verification, and the clustering
+    with `params`, including which people it split and which it merged (named by `names`)."""
     acc, std, cut = verification(vectors, labels)
-    pred = cluster_faces(vectors, np.arange(len(vectors)), params)
+    pred = cluster_faces(vectors, np.arange(len(vectors)), params, quality)
     pp, pr, pf = pairwise_scores(pred, labels)
     bp, br, bf = bcubed_scores(pred, labels)
+    who = names or [str(i) for i in range(int(labels.max()) + 1 if len(labels) else 0)]
+    m = membership_scores(
+        {f"cluster {c}": set(np.flatnonzero(pred == c).tolist())
+         for c in np.unique(pred[pred != NOISE])},
+        {who[i]: set(np.flatnonzero(labels == i).tolist()) for i in np.unique(labels)})
     return Evaluation(weights, len(vectors), len(np.unique(labels)), acc, std, cut, pp, pr, pf,
                       bp, br, bf, len(np.unique(pred[pred != NOISE])), int((pred == NOISE).sum()),
-                      skipped)
+                      skipped, m.f1, {i: len(fs) for i, fs in m.splits.items()},
+                      [ids for ids in m.merges.values()])
+
+
+@dataclass(frozen=True)
+class Membership:
+    """How well folders match people, photo by photo: each folder is matched to at most one
+    identity (and each identity to at most one folder) so that the photos they share are most;
+    a photo in a folder is right when the folder is matched to an identity the photo shows."""
+
+    precision: float  # right (photo, folder) pairs / all (photo, folder) pairs made
+    recall: float  # right pairs / all (photo, identity) pairs there are
+    f1: float
+    folders: int
+    identities: int
+    matched: dict[str, str]  # folder → identity
+    splits: dict[str, list[str]]  # identity → its folder, then others holding 2+ of its photos
+    merges: dict[str, list[str]]  # folder → its identity, then others it holds 2+ photos of
+
+
+def membership_scores(folders: Mapping[str, Set[Hashable]],
+                      identities: Mapping[str, Set[Hashable]]) -> Membership:
+    """Given folder → photos (what facefold made) and identity → photos (the truth), return the
+    membership scores of the one-to-one matching with the most shared photos."""
+    from scipy.optimize import linear_sum_assignment
+
+    fnames, inames = sorted(folders), sorted(identities)
+    overlap = np.array([[len(folders[f] & identities[i]) for i in inames] for f in fnames],
+                       dtype=np.int64).reshape(len(fnames), len(inames))
+    rows, cols = linear_sum_assignment(-overlap) if overlap.size else ([], [])
+    matched = {fnames[r]: inames[c] for r, c in zip(rows, cols, strict=True) if overlap[r, c] > 0}
+    right = sum(int(overlap[fnames.index(f), inames.index(i)]) for f, i in matched.items())
+    made = sum(len(v) for v in folders.values())
+    there = sum(len(v) for v in identities.values())
+    p = right / made if made else 0.0
+    r = right / there if there else 0.0
+    home = {i: f for f, i in matched.items()}
+
+    def stray(f: str, i: str) -> int:
+        """Photos of i in folder f that do not show the person f is matched to."""
+        own = identities[matched[f]] if f in matched else set()
+        return len((folders[f] & identities[i]) - own)
+
+    splits = {i: ([home[i]] if i in home else [])
+              + [f for f in fnames if f != home.get(i) and stray(f, i) >= 2] for i in inames}
+    merges = {f: ([matched[f]] if f in matched else [])
+              + [i for i in inames if i != matched.get(f) and stray(f, i) >= 2] for f in fnames}
+    return Membership(p, r, 2 * p * r / (p + r) if p + r else 0.0, len(fnames), len(inames),
+                      matched, {i: fs for i, fs in splits.items() if len(fs) > 1},
+                      {f: ids for f, ids in merges.items() if len(ids) > 1})

@@ -32,6 +32,7 @@ h2{font-size:17px;margin:0 0 4px}h2 small{font-weight:normal;color:#666}
 code{background:#eef;padding:2px 5px;border-radius:4px;font-size:13px;user-select:all}
 .cmds{display:flex;flex-wrap:wrap;gap:8px;font-size:13px;color:#555}
 a{color:#236}
+.pair{border-left:4px solid #c80}.vs{align-self:center;font-size:28px;color:#c80;padding:0 8px}
 """
 
 
@@ -62,10 +63,38 @@ def _person_section(row: ReviewPerson) -> str:
             f'<code>facefold faces {p.id}</code></div></section>')
 
 
+@dataclass(frozen=True)
+class ReviewPair:
+    """Two persons that may be one (`facefold suggest`), with a few faces of each."""
+
+    a: int
+    b: int
+    title_a: str
+    title_b: str
+    z: float
+    thumbs_a: list[tuple[int, str]]
+    thumbs_b: list[tuple[int, str]]
+
+
+PAIR_FACES = 4  # faces of each person shown beside a suggestion
+
+
+def _pair_section(p: ReviewPair) -> str:
+    imgs = "".join(_img(fid, src) for fid, src in p.thumbs_a[:PAIR_FACES])
+    imgs += '<span class="vs">?</span>'
+    imgs += "".join(_img(fid, src) for fid, src in p.thumbs_b[:PAIR_FACES])
+    return (f'<section class="pair" data-pair="{p.a}-{p.b}"><h2>Same person? '
+            f'{html.escape(p.title_a)} and {html.escape(p.title_b)} <small>'
+            f'{p.z:.1f} standard errors apart</small></h2><div class="faces">{imgs}</div>'
+            f'<div class="cmds"><code>facefold merge {p.a} {p.b}</code>'
+            f'<code>facefold apart {p.a} {p.b}</code></div></section>')
+
+
 def render_review(rows: list[ReviewPerson], loose: list[tuple[int, str]], loose_total: int,
-                  people_dir: str) -> str:
-    """The review page: a section per person in the order given, then the faces of nobody."""
-    parts = [_person_section(r) for r in rows]
+                  people_dir: str, pairs: list[ReviewPair] | None = None) -> str:
+    """The review page: the doubtful pairs, a section per person in the order given, then the
+    faces of nobody."""
+    parts = [_pair_section(p) for p in pairs or []] + [_person_section(r) for r in rows]
     if loose_total:
         imgs = "".join(_img(fid, src) for fid, src in loose)
         parts.append(

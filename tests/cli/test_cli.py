@@ -159,3 +159,15 @@ def test_real_scan_prints_only_facefold_output(tmp_path: Path, celebrities: Path
     assert r.stdout.startswith("scan: 3 photos (3 processed") and "1 people (1 new)" in r.stdout
     noise = [line for line in r.stderr.splitlines() if line.strip()]
     assert noise == [], noise  # no oneDNN, CUDA-stub or absl lines from TensorFlow
+
+
+def test_suggest_and_apart(lib: Library, ff: Invoke, rng: np.random.Generator) -> None:
+    a, b = _scanned(lib, ff, rng)
+    r = ff("suggest", "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout) == []  # two clearly different people
+    r = ff("apart", str(a), str(b))
+    assert r.exit_code == 0 and f"persons {a} and {b} are kept apart" in r.stdout
+    assert ff("apart", str(a), str(b), "--undo").exit_code == 0
+    r = ff("apart", str(a), str(a))
+    assert r.exit_code == 1 and "themselves" in r.stderr
+    assert "facefold merge" not in ff("suggest").stdout

@@ -16,11 +16,12 @@ from facefold.core import Library, Models
 from facefold.core import people as people_uc
 from facefold.core.reports import faces_of, persons
 from facefold.core.scan import scan
+from facefold.db import faces as face_store
 from facefold.db import people as people_store
 from facefold.db.people import PeopleError
 from facefold.people.names import NameRefused
 from tests.helpers.data import PEOPLE, make_collage, photos_of, write_config
-from tests.helpers.fakes import person_photo
+from tests.helpers.fakes import Square, paint, person_photo
 
 
 def pairwise_f1(pred: dict[str, int | None], truth: dict[str, str]) -> float:
@@ -211,3 +212,44 @@ def test_hand_fixes_on_real_photos(real_lib: Library, celebrities: Path) -> None
     assert any(f.id == face.id and f.pinned for f in faces_of(lib, elton))
     links = _links(lib)["Elton Hércules John"]
     assert face.path in links and any("elton_john/" in t for t in links)
+
+
+def _two_close_people(lib: Library, delta: int) -> None:
+    """Four photos of each of two people whose colours are `delta` apart (jittered by 20)."""
+    rng = np.random.default_rng(0)
+    for k in range(4):
+        for who, base in (("a", (200, 60, 60)), ("b", (200, 60 + delta, 60))):
+            colour = np.clip(np.array(base) + rng.integers(-20, 21, 3), 0, 255)
+            paint(lib.settings.inbox / f"{who}{k}.png", [Square(20, 60, 80, tuple(colour))])
+    scan(lib)
+
+
+def test_suggestions_are_answered_by_merge_or_apart(lib: Library) -> None:
+    _two_close_people(lib, 60)
+    (a,) = _person_of(lib, "/a")
+    (b,) = _person_of(lib, "/b")
+    (doubt,) = people_uc.suggestions(lib)
+    assert {doubt.a, doubt.b} == {a, b} and doubt.z < lib.settings.clustering.suggest_z
+    people_uc.apart(lib, a, b)
+    assert people_uc.suggestions(lib) == []
+    people_uc.apart(lib, a, b, keep_apart=False)
+    assert len(people_uc.suggestions(lib)) == 1
+    people_uc.merge(lib, a, [b])
+    assert people_uc.suggestions(lib) == [] and _person_of(lib, "/b") == {a}
+    with pytest.raises(PeopleError, match="themselves"):
+        people_uc.apart(lib, a, a)
+
+
+def test_a_full_recluster_honours_people_kept_apart(lib: Library) -> None:
+    _two_close_people(lib, 40)  # close enough that the clustering makes them one person
+    (one,) = _person_of(lib, "/a")
+    assert _person_of(lib, "/b") == {one}
+    with lib.session() as s:  # a user's fix: b's faces are another person, not pinned
+        other = people_store.create_person(s).id
+        ids = {f.id for f in faces_of(lib, one) if "/b" in f.path}
+        face_store.set_face_persons(s, dict.fromkeys(ids, other))
+        s.commit()
+    people_uc.apart(lib, one, other)
+    people_uc.recluster(lib, full=True)
+    assert _person_of(lib, "/a") == {one} and _person_of(lib, "/b") == {other}
+    assert not any(f.pinned for f in faces_of(lib, other))

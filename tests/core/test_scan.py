@@ -8,9 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from facefold.core import Library
+from facefold.config import load_settings
+from facefold.core import Library, Models
 from facefold.core.scan import scan
-from tests.helpers.data import PEOPLE, make_collage, photos_of
+from tests.helpers.data import PEOPLE, data_cache_dir, make_collage, photos_of, write_config
 from tests.helpers.fakes import person_photo
 
 
@@ -112,3 +113,24 @@ def test_scan_of_real_photos(real_lib: Library, celebrities: Path) -> None:
     after = {d.name: {Path(os.readlink(x)).parent.name for x in d.iterdir()}
              for d in lib.settings.people.iterdir()}
     assert before == after
+
+
+def test_hard_cases_on_real_photos(tmp_path: Path, celebrities: Path, models: Models) -> None:
+    """Bursts of near-duplicates, small faces in large photos, group photos: five people each
+    time, never two in one folder (issue "The right people"; bench/peer.py has the figures).
+    The group set may hold one more: an Elton John photo 1.41 (RMS) from his others, as far as
+    other people are, with its own copy as a group-photo tile, is a two-photo person."""
+    from facefold.core.training import library_membership
+    from tests.helpers.hardcases import hard_cases
+
+    for name, root in hard_cases(celebrities, data_cache_dir() / "hard-cases").items():
+        (tmp_path / name).mkdir()
+        lib = Library(load_settings(write_config(tmp_path / name)), models)
+        shutil.copytree(root, lib.settings.inbox, ignore=shutil.ignore_patterns(".*"))
+        scan(lib)
+        m = library_membership(lib, root)
+        print(f"{name}: membership F1 {m.f1:.3f}, {m.folders} folders for {m.identities}")
+        assert m.identities == 5 and m.folders <= 5 + (name == "groups"), name
+        assert not m.merges and not m.splits, name
+        assert m.f1 >= 0.94, name
+        lib.close()

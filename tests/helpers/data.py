@@ -22,7 +22,7 @@ def models_dir() -> Path:
     return load_settings(REPO / "config.yaml").models_dir
 
 
-def testdata_dir() -> Path:
+def data_cache_dir() -> Path:
     return Path(os.environ.get("FACEFOLD_TESTDATA", Path.home() / ".cache/facefold/testdata"))
 
 

@@ -39,11 +39,17 @@ class Square:
     colour: tuple[int, int, int]
 
 
+TEXTURE = 20  # grey levels of grain on a face: real faces are not flat (their sharpness counts)
+
+
 def paint(path: Path, squares: Sequence[Square], size: tuple[int, int] = (320, 240)) -> Path:
-    """Write a PNG of `size` (width, height) with the squares painted on a grey canvas."""
+    """Write a PNG of `size` (width, height) with the squares painted, grainy, on a grey canvas."""
     img = np.full((size[1], size[0], 3), BACKGROUND, np.uint8)
+    grain = np.random.default_rng(len(squares) * 7919 + size[0])
     for q in squares:
-        img[q.y:q.y + q.size, q.x:q.x + q.size] = q.colour
+        face = np.array(q.colour, np.int16) + grain.integers(-TEXTURE, TEXTURE + 1,
+                                                             (q.size, q.size, 1))
+        img[q.y:q.y + q.size, q.x:q.x + q.size] = np.clip(face, 0, 255).astype(np.uint8)
     path.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(path), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
     return path

@@ -26,34 +26,55 @@ def _u(rows: list[list[float]]) -> np.ndarray:
     return a / np.linalg.norm(a, axis=1, keepdims=True)
 
 
-def test_assignment_votes_with_support_and_cannot_link() -> None:
-    import numpy as np
-
-    from facefold.people.assign import AssignParams, assign_to_persons
-
-    vecs = _u([[1, 0], [1, 0.05], [1, 0.1], [0, 1], [0.05, 1]])
-    persons = np.array([1, 1, 1, 2, -1])
-    photos = np.array([10, 11, 12, 13, 14])
-    q = _u([[1, 0.02], [0, 1], [1, 0.03], [-1, 0]])
-    qp = np.array([20, 21, 20, 22])
-    got = assign_to_persons(q, qp, vecs, persons, photos, AssignParams(0.5, 8, 2))
-    # person 2 has one face: support capped at its size; the second face of photo 20 cannot join 1
-    assert got == [1, 2, None, None]
-    capped = assign_to_persons(q[:1], qp[:1], vecs, persons, photos, AssignParams(0.5, 8, 4))
-    assert capped == [1]  # person 1 has only 3 faces: support capped at 3, all three vote
-    few = assign_to_persons(q[:1], qp[:1], vecs, persons, photos, AssignParams(0.5, 2, 3))
-    assert few == [None]  # only 2 neighbours look, 3 votes needed
-    strict = assign_to_persons(q[:1], qp[:1], vecs, persons, photos, AssignParams(0.01, 8, 2))
-    assert strict == [None]  # nothing close enough
+def _unit(v: np.ndarray) -> np.ndarray:
+    return (v / np.linalg.norm(v, axis=-1, keepdims=True)).astype(np.float32)
 
 
-def test_fits_person_by_mean_distance_without_shared_photos() -> None:
-    import numpy as np
+def _people(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Two stored persons of 8 faces (ids 3 and 5, photos 0..15) and their centres."""
+    centres = _unit(rng.normal(size=(2, 128)))
+    noise = rng.normal(size=(16, 128)) * 0.05
+    vectors = _unit(np.repeat(centres, 8, axis=0) + noise)
+    return vectors, np.repeat([3, 5], 8), np.arange(16), centres
 
-    from facefold.people.assign import fits_person
 
-    cluster = _u([[1, 0.1], [1, 0.0]])
-    sums = {1: _u([[1, 0.05]]).sum(0).astype(np.float64), 2: _u([[0, 1]]).sum(0).astype(np.float64)}
-    counts = {1: 1, 2: 1}
-    assert fits_person(cluster, {5, 6}, sums, counts, {1: {7}, 2: {8}}, 0.5) == 1
-    assert fits_person(cluster, {5, 6}, sums, counts, {1: {6}, 2: {8}}, 0.5) is None
+def test_new_faces_join_by_the_clustering_rule_never_twice_in_a_photo() -> None:
+    from facefold.people.assign import attach_to_persons
+    from facefold.people.cluster import ClusterParams
+
+    rng = np.random.default_rng(0)
+    vectors, persons, photos, centres = _people(rng)
+    twin = vectors[0] + 0.01  # near-identical to a face of person 3
+    close = _unit(centres[1] + rng.normal(size=128) * 0.05)
+    stranger = _unit(rng.normal(size=128))
+    queries = _unit(np.vstack([twin, close, stranger, close]))
+    got = attach_to_persons(queries, np.array([100, 101, 102, 101]), vectors, persons, photos,
+                            ClusterParams())
+    assert got == [3, 5, None, None]  # the second face of photo 101 cannot join person 5 too
+    assert attach_to_persons(queries, np.arange(4), vectors, np.full(16, -1), photos,
+                             ClusterParams()) == [None] * 4
+
+
+def test_a_new_cluster_joins_the_person_it_would_merge_with() -> None:
+    from facefold.people.assign import joining_person
+    from facefold.people.cluster import ClusterParams
+
+    rng = np.random.default_rng(1)
+    vectors, persons, photos, centres = _people(rng)
+    same = _unit(centres[0] + rng.normal(size=(3, 128)) * 0.05)
+    other = _unit(rng.normal(size=(3, 128)))
+    p = ClusterParams()
+    assert joining_person(same, {50, 51, 52}, vectors, persons, photos, p) == 3
+    assert joining_person(same, {0, 51}, vectors, persons, photos, p) is None  # photo 0 is 3's
+    assert joining_person(other, {60}, vectors, persons, photos, p) is None
+
+
+def test_identify_names_only_named_persons_once_per_photo() -> None:
+    from facefold.people.assign import nearest_named
+
+    rng = np.random.default_rng(2)
+    vectors, persons, photos, centres = _people(rng)
+    q = _unit(np.vstack([centres[0], centres[0], centres[1]]))
+    assert [p for p, _ in nearest_named(q, vectors, persons, {3}, 1.0)] == [3, 3, None]
+    got = nearest_named(q, vectors, persons, {3, 5}, 1.0, np.array([20, 20, 21]), photos)
+    assert [p for p, _ in got] == [3, None, 5]

@@ -1,93 +1,191 @@
+"""The clustering rule on synthetic 128-d unit vectors shaped like FaceNet's on real photos, with
+the three failures measured on real libraries (issue "The right people") rebuilt exactly:
+look-alikes merged, one person split into satellites, bursts over-split."""
+
+from __future__ import annotations
+
 import numpy as np
 
 from facefold.people.cluster import (
     NOISE,
+    Apart,
     ClusterParams,
-    attach_noise,
+    attach_units,
+    burst_units,
     cluster_faces,
     enforce_cannot_link,
-    merge_close_clusters,
-    prune_loose_faces,
+    found_cores,
+    merge_clusters,
     relabel,
 )
+
+DIM = 128
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
     return (v / np.linalg.norm(v, axis=-1, keepdims=True)).astype(np.float32)
 
 
-def blobs(rng: np.random.Generator, people: int, per: int, spread: float = 0.25,
-          dim: int = 128) -> tuple[np.ndarray, np.ndarray]:
-    """Unit vectors around `people` random centres; same-person distances ~0.5, others ~1.4."""
-    centres = _unit(rng.normal(size=(people, dim)))
-    truth = np.repeat(np.arange(people), per)
-    noise = rng.normal(size=(len(truth), dim)) * spread / np.sqrt(dim) * 2
-    return _unit(centres[truth] + noise), truth
+def around(rng: np.random.Generator, centre: np.ndarray, n: int, rms: float) -> np.ndarray:
+    """`n` unit vectors around `centre` whose pairwise RMS distance is about `rms`."""
+    noise = rng.normal(size=(n, DIM)) / np.sqrt(DIM)
+    return _unit(centre + noise * rms / np.sqrt(2.0 - rms ** 2))
+
+
+def apart_by(rng: np.random.Generator, centre: np.ndarray, distance: float) -> np.ndarray:
+    """A unit vector `distance` (L2) from the unit vector `centre`."""
+    other = rng.normal(size=DIM)
+    other -= (other @ centre) * centre
+    other /= np.linalg.norm(other)
+    cos = 1.0 - distance ** 2 / 2.0
+    return _unit(cos * centre + np.sqrt(1.0 - cos ** 2) * other)
+
+
+def blobs(rng: np.random.Generator, people: int, per: int,
+          rms: float = 0.7) -> tuple[np.ndarray, np.ndarray]:
+    """Photos of `people` random people, `per` each, same-person pairwise RMS `rms`."""
+    centres = _unit(rng.normal(size=(people, DIM)))
+    v = np.concatenate([around(rng, c, per, rms) for c in centres])
+    return v, np.repeat(np.arange(people), per)
+
+
+def rms_between(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.sqrt(np.maximum(0.0, 2.0 - 2.0 * (a @ b.T)).mean()))
+
+
+def people_found(labels: np.ndarray, truth: np.ndarray) -> tuple[int, int]:
+    """(clusters, clusters that mix two people)."""
+    found = [set(truth[labels == lab].tolist()) for lab in np.unique(labels[labels != NOISE])]
+    return len(found), sum(len(f) > 1 for f in found)
 
 
 def test_separated_people_are_found(rng: np.random.Generator) -> None:
     v, truth = blobs(rng, 6, 8)
     labels = cluster_faces(v, np.arange(len(v)), ClusterParams())
-    assert len(set(labels)) == 6 and NOISE not in labels
-    for t in range(6):
-        assert len(set(labels[truth == t])) == 1
+    assert people_found(labels, truth) == (6, 0)
+    assert (labels != NOISE).all()
 
 
-def test_two_photo_person_is_kept(rng: np.random.Generator) -> None:
-    v, truth = blobs(rng, 3, 2)
-    labels = cluster_faces(v, np.arange(len(v)), ClusterParams(min_cluster_size=2, min_samples=1))
-    assert len(set(labels)) == 3 and NOISE not in labels
+def test_a_two_photo_person_is_kept(rng: np.random.Generator) -> None:
+    v, truth = blobs(rng, 3, 6)
+    pair = around(rng, _unit(rng.normal(size=DIM)), 2, 0.5)
+    labels = cluster_faces(np.vstack([v, pair]), np.arange(20), ClusterParams())
+    assert labels[-1] == labels[-2] != NOISE and people_found(labels[:-2], truth) == (3, 0)
 
 
-def test_too_few_faces_are_noise() -> None:
-    v = _unit(np.eye(4)[:1])
-    assert list(cluster_faces(v, np.array([0]), ClusterParams())) == [NOISE]
+def test_look_alikes_stay_apart(rng: np.random.Generator) -> None:
+    """Two men 0.99 apart (RMS) who each vary 0.40-0.48 across 15 photos: `merge_distance` 1.0
+    merged them; they are many standard errors apart."""
+    a = _unit(rng.normal(size=DIM))
+    b = apart_by(rng, a, 0.92)
+    va, vb = around(rng, a, 15, 0.44), around(rng, b, 15, 0.44)
+    assert 0.96 < rms_between(va, vb) < 1.0
+    labels = cluster_faces(np.vstack([va, vb]), np.arange(30), ClusterParams())
+    assert people_found(labels, np.repeat([0, 1], 15)) == (2, 0)
+
+
+def test_one_person_with_small_face_satellites_stays_one(rng: np.random.Generator) -> None:
+    """An actor across years: a main cluster, and pairs of small, noisy faces 0.95-1.18 (RMS) from
+    it, while the nearest other person is 1.24 away: the satellites join him."""
+    actor = _unit(rng.normal(size=DIM))
+    main = around(rng, actor, 20, 0.7)
+    satellites = [around(rng, apart_by(rng, actor, 0.8), 2, 0.75) for _ in range(3)]
+    other = around(rng, apart_by(rng, actor, 1.2), 12, 0.7)
+    for sat in satellites:
+        assert 0.95 < rms_between(sat, main) < 1.18
+    assert rms_between(other, main) > 1.24
+    v = np.vstack([main, *satellites, other])
+    truth = np.repeat([0, 1], [26, 12])
+    labels = cluster_faces(v, np.arange(len(v)), ClusterParams())
+    assert people_found(labels, truth) == (2, 0)
+    assert (labels[:26] == labels[0]).all()
+
+
+def test_bursts_count_once(rng: np.random.Generator) -> None:
+    """Five people, five photos each, each photo a burst of four near-identical frames: five
+    people, not one per burst."""
+    v, truth = blobs(rng, 5, 5)
+    frames = np.vstack([around(rng, x, 4, 0.1) for x in v])
+    labels = cluster_faces(frames, np.arange(len(frames)), ClusterParams())
+    assert people_found(labels, np.repeat(truth, 4)) == (5, 0)
+    # a lone burst is one piece of evidence: it founds nobody
+    lone = around(rng, _unit(rng.normal(size=DIM)), 4, 0.1)
+    labels = cluster_faces(np.vstack([frames, lone]), np.arange(len(frames) + 4), ClusterParams())
+    assert (labels[-4:] == NOISE).all()
+
+
+def test_low_quality_faces_join_but_never_found(rng: np.random.Generator) -> None:
+    v, _ = blobs(rng, 1, 6)
+    weak_pair = around(rng, _unit(rng.normal(size=DIM)), 2, 0.4)
+    all_v = np.vstack([v, weak_pair])
+    q = np.array([1.0] * 6 + [0.05, 0.05])
+    labels = cluster_faces(all_v, np.arange(8), ClusterParams(), q)
+    assert (labels[-2:] == NOISE).all() and (labels[:6] == labels[0]).all()
+    assert (cluster_faces(all_v, np.arange(8), ClusterParams())[-2:] != NOISE).all()
+
+
+def test_no_cluster_holds_two_faces_of_one_photo(rng: np.random.Generator) -> None:
+    v, _ = blobs(rng, 1, 6, rms=0.5)
+    photos = np.array([0, 0, 1, 2, 3, 3])
+    labels = cluster_faces(v, photos, ClusterParams())
+    for lab in np.unique(labels[labels != NOISE]):
+        assert len(set(photos[labels == lab].tolist())) == int((labels == lab).sum())
+
+
+def test_faces_of_persons_kept_apart_never_share_a_cluster(rng: np.random.Generator) -> None:
+    v, _ = blobs(rng, 1, 10, rms=0.5)  # one tight group the user says is two people
+    groups = np.array([7] * 5 + [9] * 5)
+    labels = cluster_faces(v, np.arange(10), ClusterParams(), groups=groups, apart={(9, 7)})
+    assert set(labels[:5].tolist()).isdisjoint(labels[5:].tolist())
+    assert NOISE not in labels.tolist()
+
+
+def test_bursts_group_near_identical_faces_only() -> None:
+    a = _unit(np.eye(DIM)[0] + 0.05 * np.eye(DIM)[1])
+    v = np.vstack([np.eye(DIM)[0], a, np.eye(DIM)[1], np.eye(DIM)[0]]).astype(np.float32)
+    units = burst_units(v, np.array([0, 1, 2, 0]), 0.3)
+    assert units[0] == units[1] != units[2]
+    assert units[3] != units[0]  # the same photo is never its own burst
+
+
+def test_cores_need_close_links_and_two_units() -> None:
+    v = _unit(np.array([[1.0, 0.0], [1.0, 0.3], [0.0, 1.0], [-1.0, 0.0]]))
+    labels = found_cores(v, np.zeros(4, np.int64), 0.5)
+    assert labels[0] == labels[1] != NOISE and labels[2] == labels[3] == NOISE
+
+
+def test_merge_and_attach_by_standard_errors(rng: np.random.Generator) -> None:
+    centre = _unit(rng.normal(size=DIM))
+    halves = around(rng, centre, 12, 0.7)
+    labels = np.array([0] * 6 + [1] * 6)
+    photos = [{i} for i in range(12)]
+    merged = merge_clusters(halves, photos, labels, ClusterParams())
+    assert len(set(merged.tolist())) == 1
+    shared = [{0}] * 12  # every unit in one photo: never merged
+    assert len(set(merge_clusters(halves, shared, labels, ClusterParams()).tolist())) == 2
+    refused = merge_clusters(halves, photos, labels, ClusterParams(), lambda a, b: False)
+    assert len(set(refused.tolist())) == 2
+    loose = np.vstack([halves, around(rng, centre, 1, 0.7), _unit(rng.normal(size=(1, DIM)))])
+    out = attach_units(loose, [{i} for i in range(14)], np.array([0] * 12 + [NOISE] * 2),
+                       ClusterParams())
+    assert out[12] == 0 and out[13] == NOISE  # the far one stays alone
+
+
+def test_apart_splits_a_mixed_cluster() -> None:
+    v = _unit(np.array([[1.0, 0.0], [1.0, 0.1], [1.0, 0.9], [1.0, 1.0]]))
+    cannot = Apart([{1}, set(), set(), {2}], frozenset({(1, 2)}))
+    labels = cannot.split(v, np.zeros(4, np.int64))
+    assert labels[0] == labels[1] != labels[2] == labels[3]
 
 
 def test_cannot_link_keeps_the_nearest_face_of_a_photo() -> None:
-    v = _unit(np.array([[1.0, 0.0], [0.9, 0.1], [0.8, 0.6], [0.95, 0.05]]))
-    photos = np.array([0, 1, 1, 2])
-    labels = enforce_cannot_link(v, photos, np.array([0, 0, 0, 0]))
-    assert list(labels) == [0, 0, NOISE, 0]
-
-
-def test_merge_respects_distance_and_shared_photos() -> None:
-    v = _unit(np.array([[1.0, 0.0], [1.0, 0.05], [1.0, 0.1], [1.0, 0.15], [0.0, 1.0], [0.0, 1.1]]))
-    labels = np.array([0, 0, 1, 1, 2, 2])
-    merged = merge_close_clusters(v, np.arange(6), labels, 0.5)
-    assert merged[0] == merged[2] and merged[4] != merged[0]
-    shared = merge_close_clusters(v, np.array([0, 1, 0, 3, 4, 5]), labels, 0.5)
-    assert shared[0] != shared[2]  # photo 0 is in both: never merged
-
-
-def test_prune_and_attach() -> None:
-    v = _unit(np.array([[1.0, 0.0], [1.0, 0.1], [0.0, 1.0], [1.0, 0.2], [-1.0, 0.0]]))
-    labels = prune_loose_faces(v, np.array([0, 0, 0, NOISE, NOISE]), 0.5, 2)
-    assert list(labels) == [0, 0, NOISE, NOISE, NOISE]
-    attached = attach_noise(v, np.arange(5), labels, 0.5)
-    assert list(attached) == [0, 0, NOISE, 0, NOISE]
-    # a face of a photo already in the cluster is not attached
-    assert attach_noise(v, np.array([0, 1, 2, 1, 4]), labels, 0.5)[3] == NOISE
+    v = _unit(np.array([[1.0, 0.0], [1.0, 0.05], [1.0, 0.6]]))
+    labels = enforce_cannot_link(v, np.array([0, 1, 1]), np.zeros(3, np.int64))
+    assert labels.tolist() == [0, 0, NOISE]
 
 
 def test_relabel() -> None:
-    assert list(relabel(np.array([5, NOISE, 5, 2]))) == [0, NOISE, 0, 1]
-
-
-def test_a_library_of_one_person_is_one_person(rng: np.random.Generator) -> None:
-    # HDBSCAN alone never returns a single cluster of everything
-    v, _ = blobs(rng, 1, 4)
-    labels = cluster_faces(v, np.arange(4), ClusterParams())
-    assert list(labels) == [0, 0, 0, 0]
-
-
-def test_leftover_grouping_is_complete_linkage() -> None:
-    from facefold.people.cluster import group_leftovers
-
-    # a chain a-b-c where a and c are too far apart: not one person
-    v = _unit(np.array([[1.0, 0.0], [1.0, 0.45], [1.0, 1.0]]))
-    labels = group_leftovers(v, np.arange(3), np.full(3, NOISE), 0.45, 2)
-    assert labels[0] != labels[2] or labels[0] == NOISE
+    assert relabel(np.array([5, NOISE, 5, 2])).tolist() == [0, NOISE, 0, 1]
 
 
 def test_knn_graph_hdbscan_matches_exact_hdbscan(rng: np.random.Generator) -> None:
@@ -95,12 +193,12 @@ def test_knn_graph_hdbscan_matches_exact_hdbscan(rng: np.random.Generator) -> No
 
     from facefold.people.cluster import hdbscan_knn, knn
 
-    v, truth = blobs(rng, 40, 6, spread=0.35)
+    v, _ = blobs(rng, 40, 6, rms=0.5)
     exact = hdbscan.HDBSCAN(min_cluster_size=2, min_samples=1).fit_predict(v.astype(np.float64))
     approx = hdbscan_knn(v, 2, 1)
     # same partition, whatever the label numbers
     pairs = {(int(a), int(b)) for a, b in zip(exact, approx, strict=True)}
     assert len(pairs) == len(set(exact.tolist())) == len(set(approx.tolist()))
     idx, dist = knn(v, 5, block=7)  # odd block size: the blocks must stitch
-    assert (idx[:, 0] == np.arange(len(v))).all() and np.allclose(dist[:, 0], 0, atol=1e-3)
+    assert (idx[:, 0] == np.arange(len(v))).all() and np.allclose(dist[:, 0], 0, atol=2e-3)
     assert (np.diff(dist, axis=1) >= -1e-6).all()

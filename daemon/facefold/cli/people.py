@@ -88,6 +88,32 @@ def ignore(person_id: int, config: ConfigOpt = None,
 
 
 @command(group)
+def suggest(config: ConfigOpt = None, as_json: JsonOpt = False,
+            limit: Annotated[int, typer.Option(min=1, help="at most this many pairs")] = 50) -> None:
+    """People that may be one person, closest first: answer with `merge A B` or `apart A B`."""
+    from facefold.core.people import suggestions
+
+    rows = suggestions(open_library(config), limit)
+    if as_json:
+        return print_json(rows)
+    print_table(["a", "b", "z", "distance", "faces", "answer"],
+                [(f"{r.a} {r.name_a or ''}".strip(), f"{r.b} {r.name_b or ''}".strip(),
+                  f"{r.z:.2f}", f"{r.distance:.3f}", f"{r.faces_a} + {r.faces_b}",
+                  f"facefold merge {r.a} {r.b} | facefold apart {r.a} {r.b}") for r in rows])
+
+
+@command(group)
+def apart(person_a: int, person_b: int, config: ConfigOpt = None,
+          undo: Annotated[bool, typer.Option("--undo", help="forget that they are apart")] = False,
+          ) -> None:
+    """Keep two people apart for good: no recluster makes them one, no suggestion offers it."""
+    from facefold.core.people import apart as keep_apart
+
+    keep_apart(open_library(config), person_a, person_b, not undo)
+    say(f"persons {person_a} and {person_b} are {'no longer kept' if undo else 'kept'} apart")
+
+
+@command(group)
 def faces(person_id: int, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """A person's faces: face id, photo path, box, confidence, pinned."""
     from facefold.core.reports import faces_of

@@ -1,9 +1,11 @@
 """Faces in the store → people in the store: the incremental clusterer and the full recluster.
 
-New faces are assigned at once to the person their nearest assigned faces vote for (one matrix
-product against the in-memory FaceIndex). Faces that fit nobody wait in a pool; when the pool has
-grown enough, or the worker is idle, HDBSCAN runs over the pool and each cluster either joins the
-existing person it is close to or becomes a new person. A full recluster reruns HDBSCAN over every
+New faces are assigned at once by the batch clustering's own rules (`people.assign`): a face
+near-identical to an assigned one is that face's person; any other joins the person it is fewest
+standard errors from, when close enough (one matrix product against the in-memory FaceIndex).
+Faces that fit nobody wait in a pool; when the pool has grown enough, or the worker is idle, the
+pool is clustered and each cluster either joins the existing person it would merge with or
+becomes a new person. A full recluster reruns HDBSCAN over every
 face and maps the clusters onto existing persons by overlap, so ids, names and folders survive;
 faces placed by hand (pinned) never move, and named or hidden persons are never deleted.
 
@@ -13,7 +15,6 @@ Every method takes the caller's session and none commits.
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,14 +23,8 @@ from sqlalchemy.orm import Session
 from facefold.config import Settings
 from facefold.db import faces as face_store
 from facefold.db import people as people_store
-from facefold.people.assign import (
-    AssignParams,
-    assign_to_persons,
-    fits_person,
-    match_clusters,
-    nearest_named,
-)
-from facefold.people.cluster import NOISE, ClusterParams, cluster_faces, merge_close_clusters
+from facefold.people.assign import attach_to_persons, joining_person, match_clusters
+from facefold.people.cluster import NOISE, ClusterParams, cluster_faces, merge_clusters
 from facefold.people.index import UNASSIGNED, FaceIndex
 
 log = logging.getLogger(__name__)
@@ -37,12 +32,12 @@ log = logging.getLogger(__name__)
 
 def cluster_params(settings: Settings) -> ClusterParams:
     c = settings.clustering
-    return ClusterParams(c.min_cluster_size, c.min_samples, c.merge_distance, c.max_distance)
-
-
-def assign_params(settings: Settings) -> AssignParams:
-    c = settings.clustering
-    return AssignParams(c.max_distance, c.neighbours, c.min_support)
+    return ClusterParams(
+        min_cluster_size=c.min_cluster_size, min_samples=c.min_samples,
+        burst_distance=c.burst_distance, found_distance=c.found_distance, merge_z=c.merge_z,
+        merge_distance=c.merge_distance, attach_z=c.attach_z, max_distance=c.max_distance,
+        attach_min_units=c.attach_min_units, small_min_quality=c.small_min_quality,
+        min_quality=c.min_quality)
 
 
 @dataclass(frozen=True)
@@ -62,10 +57,11 @@ def _summary(s: Session, new: int, removed: int) -> ReclusterResult:
 
 def full_recluster(s: Session, params: ClusterParams) -> int:
     """Cluster every stored face and write the result as persons, keeping ids where clusters and
-    existing persons share faces. Pinned faces keep their person (or stay unassigned). Return
-    how many persons were created."""
+    existing persons share faces. Pinned faces keep their person (or stay unassigned); faces of
+    persons kept apart never end in one cluster. Return how many persons were created."""
     fm = face_store.face_matrix(s)
-    labels = cluster_faces(fm.vectors, fm.image_ids, params)
+    labels = cluster_faces(fm.vectors, fm.image_ids, params, fm.quality, fm.person_ids,
+                           people_store.apart_pairs(s))
     clusters = {int(lab): set(fm.face_ids[labels == lab].tolist())
                 for lab in np.unique(labels[labels != NOISE])}
     before: dict[int, int | None] = {
@@ -112,7 +108,8 @@ class Clusterer:
         """(Re)load who is who from the store."""
         fm = face_store.face_matrix(s)
         self.index = FaceIndex(capacity=max(1024, len(fm.face_ids)))
-        self.index.add(fm.face_ids, fm.vectors, fm.person_ids, fm.image_ids, fm.pinned)
+        self.index.add(fm.face_ids, fm.vectors, fm.person_ids, fm.image_ids, fm.pinned,
+                       fm.quality)
         self.people_rev = people_store.people_rev(s)
         self._pool_dirty = self._changed = True
 
@@ -139,26 +136,17 @@ class Clusterer:
         _, vecs, persons, photos = self.index.view()
         wanted = [i for i in range(len(fm.face_ids)) if fm.person_ids[i] == UNASSIGNED
                   and not fm.pinned[i]]
-        got = assign_to_persons(fm.vectors[wanted], fm.image_ids[wanted], vecs, persons, photos,
-                                assign_params(self.settings)) if wanted else []
+        got = attach_to_persons(fm.vectors[wanted], fm.image_ids[wanted], vecs, persons, photos,
+                                cluster_params(self.settings), fm.quality[wanted]) if wanted else []
         persons_new = fm.person_ids.copy()
         changes: dict[int, int | None] = {}
         for i, pid in zip(wanted, got, strict=True):
             if pid is not None:
                 persons_new[i] = pid
                 changes[int(fm.face_ids[i])] = pid
-        # what the vote left alone: the `identify` rule, the nearest face of a named person
-        left = [i for i, pid in zip(wanted, got, strict=True) if pid is None]
-        named = people_store.named_persons(s) if left else set()
-        if named:
-            found = nearest_named(fm.vectors[left], vecs, persons, named,
-                                  self.settings.identify.max_distance, fm.image_ids[left], photos)
-            for i, (pid, _d) in zip(left, found, strict=True):
-                if pid is not None:
-                    persons_new[i] = pid
-                    changes[int(fm.face_ids[i])] = pid
         face_store.set_face_persons(s, changes)
-        self.index.add(fm.face_ids, fm.vectors, persons_new, fm.image_ids, fm.pinned)
+        self.index.add(fm.face_ids, fm.vectors, persons_new, fm.image_ids, fm.pinned,
+                       fm.quality)
         if len(changes) < len(wanted):
             self._pool_dirty = True
         return len(changes)
@@ -176,39 +164,26 @@ class Clusterer:
             return 0
         self._pool_dirty = False
         ids, vecs, persons, photos = self.index.view()
-        labels = cluster_faces(vecs[pool_rows], photos[pool_rows], cluster_params(self.settings))
-        sums: dict[int, np.ndarray] = {}
-        counts: dict[int, int] = {}
-        person_photos: dict[int, set[int]] = {}
-        for pid in np.unique(persons[persons != UNASSIGNED]):
-            rows = persons == pid
-            sums[int(pid)] = vecs[rows].sum(axis=0, dtype=np.float64)
-            counts[int(pid)] = int(rows.sum())
-            person_photos[int(pid)] = set(photos[rows].tolist())
+        params = cluster_params(self.settings)
+        labels = cluster_faces(vecs[pool_rows], photos[pool_rows], params,
+                               self.index.quality[: self.index.n][pool_rows])
         new = 0
         changes: dict[int, int | None] = {}
-        nearest = AssignParams(c.max_distance, neighbours=1, min_support=1)
         for lab in np.unique(labels[labels != NOISE]):
             rows = pool_rows[labels == lab]
-            cphotos = set(photos[rows].tolist())
-            # the person most members have as nearest neighbour, else the one close on average
-            votes = Counter(p for p in assign_to_persons(vecs[rows], photos[rows], vecs, persons,
-                                                         photos, nearest) if p is not None)
-            pid = next((p for p, n in votes.most_common(1) if 2 * n >= len(rows)
-                        and not cphotos & person_photos.get(p, set())), None)
-            if pid is None:
-                pid = fits_person(vecs[rows], cphotos, sums, counts, person_photos,
-                                  c.merge_distance)
+            pid = joining_person(vecs[rows], set(photos[rows].tolist()), vecs, persons, photos,
+                                 params)
             if pid is None:
                 pid = people_store.create_person(s).id
                 new += 1
             for r in rows:
                 changes[int(ids[r])] = pid
         self.index.set_persons(changes)
-        # what is still alone joins the person of its nearest face, as in a batch clustering
+        # what is still alone joins a person, as in a batch clustering
         alone = pool_rows[labels == NOISE]
         if len(alone):
-            got = assign_to_persons(vecs[alone], photos[alone], vecs, persons, photos, nearest)
+            got = attach_to_persons(vecs[alone], photos[alone], vecs, persons, photos, params,
+                                    self.index.quality[: self.index.n][alone])
             late: dict[int, int | None] = {
                 int(ids[r]): p for r, p in zip(alone, got, strict=True) if p is not None}
             self.index.set_persons(late)
@@ -220,9 +195,10 @@ class Clusterer:
         return new
 
     def merge_close_persons(self, s: Session) -> int:
-        """Merge persons the clustering would have made one (as a batch run merges clusters):
-        closer than `merge_distance`, no photo in common, and at most one of them named, hidden
-        or holding faces placed by hand, which then absorbs the others. Return faces moved."""
+        """Merge persons the clustering would have made one (as a batch run merges clusters),
+        each face a piece of evidence: no photo in common, nobody kept apart, and at most one
+        of them named, hidden or holding faces placed by hand, which then absorbs the others.
+        Return faces moved."""
         ids, vecs, persons, photos = self.index.view()
         rows = np.flatnonzero(persons != UNASSIGNED)
         if len(np.unique(persons[rows])) < 2:
@@ -230,14 +206,18 @@ class Clusterer:
         fixed = (people_store.fixed_persons(s)
                  | set(persons[self.index.pinned[: self.index.n]].tolist()))
         fixed.discard(UNASSIGNED)
+        apart = people_store.apart_pairs(s)
 
-        def allowed(group: set[int]) -> bool:
-            return len(group & fixed) <= 1
+        def allowed(a: set[int], b: set[int]) -> bool:
+            if len((a | b) & fixed) > 1:
+                return False
+            return not any((min(x, y), max(x, y)) in apart for x in a for y in b)
 
-        labels = merge_close_clusters(vecs[rows], photos[rows], persons[rows],
-                                      self.settings.clustering.merge_distance, allowed)
+        face_photos = [{int(p)} for p in photos[rows].tolist()]
+        labels = merge_clusters(vecs[rows], face_photos, persons[rows],
+                                cluster_params(self.settings), allowed)
         changes: dict[int, int | None] = {}
-        for lab in np.unique(labels):
+        for lab in np.unique(labels[labels != NOISE]):
             members = rows[labels == lab]
             group = set(persons[members].tolist())
             if len(group) < 2:

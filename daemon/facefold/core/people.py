@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
+import numpy as np
 from sqlalchemy.orm import Session
 
 from facefold.core.clusterer import Clusterer, ReclusterResult
@@ -92,6 +93,45 @@ def unassign(lib: Library, fid: int) -> None:
 def ignore(lib: Library, pid: int, hidden: bool = True) -> None:
     """Hide a person (no folder; new faces that match go to them quietly), or show them again."""
     _edit(lib, lambda s: store.set_hidden(s, pid, hidden))
+
+
+def apart(lib: Library, a: int, b: int, keep_apart: bool = True) -> None:
+    """Record that persons a and b are different people (a cannot-link every later recluster
+    honours, and suggestions never offer again), or, with `keep_apart` False, forget it."""
+    _edit(lib, lambda s: store.set_apart(s, a, b, keep_apart))
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """Two persons that may be one: how far apart (standard errors and RMS face distance)."""
+
+    a: int
+    b: int
+    z: float
+    distance: float
+    name_a: str | None
+    name_b: str | None
+    faces_a: int
+    faces_b: int
+
+
+def suggestions(lib: Library, limit: int = 50) -> list[Suggestion]:
+    """Pairs of visible persons in the doubtful band (closer than `clustering.suggest_z`
+    standard errors, not merged, not kept apart, no photo in common), closest first."""
+    from facefold.core.clusterer import cluster_params
+    from facefold.db import faces as face_store
+    from facefold.people.assign import doubtful_pairs
+
+    with lib.session() as s:
+        fm = face_store.face_matrix(s)
+        summaries = {p.id: p for p in store.person_summaries(s) if not p.hidden}
+        apart_pairs = store.apart_pairs(s)
+    visible = np.isin(fm.person_ids, list(summaries))
+    persons = np.where(visible, fm.person_ids, -1)
+    pairs = doubtful_pairs(fm.vectors, persons, fm.image_ids, cluster_params(lib.settings),
+                           lib.settings.clustering.suggest_z, apart_pairs)
+    return [Suggestion(a, b, round(z, 3), round(d, 4), summaries[a].name, summaries[b].name,
+                       summaries[a].faces, summaries[b].faces) for a, b, z, d in pairs[:limit]]
 
 
 def recluster(lib: Library, full: bool = False) -> ReclusterResult:

@@ -26,6 +26,7 @@ from facefold.thumbs import thumb_path, write_thumb
 from facefold.timing import Stopwatch
 from facefold.vision.decode import DecodeError
 from facefold.vision.faces import FoundFace, align_all
+from facefold.vision.quality import face_quality
 
 log = logging.getLogger(__name__)
 
@@ -219,10 +220,12 @@ def _store(lib: Library, detected: list[_Detected], dupes: list[PhotoFile],
             for f in d.faces:
                 det = f.detection
                 x, y, w, h = (round(v, 2) for v in det.box)
+                q = face_quality(det.box, det.confidence, det.landmarks, f.crop)
                 new_faces.append(NewFace(
                     box=(x, y, w, h), landmarks=np.round(det.landmarks, 2).tolist(),
                     confidence=round(det.confidence, 5), embedding=vectors[k],
-                    weights=embedder.weights_id))
+                    weights=embedder.weights_id, quality=q.score, sharpness=q.sharpness,
+                    yaw=q.yaw))
                 k += 1
             ph = d.photo
             ids = queue.record_processed(s, str(ph.path), ph.sha256, ph.size, ph.mtime,

@@ -5,6 +5,7 @@ recluster that maps clusters onto existing persons."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from facefold.db import people as people_store
 from facefold.db import queue
 from facefold.files import ReadError
 from facefold.vision.decode import DecodeError
+from facefold.vision.quality import face_quality
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,7 @@ def reembed_some(lib: Library, limit: int = REEMBED_CHUNK) -> ReembedResult:
         todo = face_store.stale_faces(s, weights, limit)
     crops: list[np.ndarray] = []
     ids: list[int] = []
+    quality: dict[int, tuple[float, float, float]] = {}
     lost: list[str] = []
     by_photo: dict[str, list[face_store.StoredFace]] = {}
     for f in todo:
@@ -54,11 +57,14 @@ def reembed_some(lib: Library, limit: int = REEMBED_CHUNK) -> ReembedResult:
             log.warning("reembed: %s: %s; queued to be processed again", path, exc)
             lost.append(path)
             continue
-        crops += [stored_crop(decoded, f.landmarks, lib.settings.embedding.margin) for f in faces]
-        ids += [f.id for f in faces]
+        for f in faces:
+            crops.append(stored_crop(decoded, f.landmarks, lib.settings.embedding.margin))
+            ids.append(f.id)
+            q = face_quality(f.box, f.confidence, np.array(json.loads(f.landmarks)), crops[-1])
+            quality[f.id] = (q.score, q.sharpness, q.yaw)
     vectors = embedder.embed(crops)
     with lib.session() as s:
-        face_store.set_embeddings(s, dict(zip(ids, vectors, strict=True)), weights)
+        face_store.set_embeddings(s, dict(zip(ids, vectors, strict=True)), weights, quality)
         queue.enqueue(s, lost)
         s.commit()
         left = face_store.count_stale_faces(s, weights)

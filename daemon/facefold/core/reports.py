@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 from facefold.core.library import Library
+from facefold.core.people import suggestions
 from facefold.core.photo import open_photo, stored_crop
 from facefold.core.pipeline import BatchResult
 from facefold.db import faces as face_store
@@ -21,13 +22,14 @@ from facefold.db.people import PeopleError, PersonSummary
 from facefold.db.reports import StatusSummary
 from facefold.files import ReadError
 from facefold.people.names import person_folders
-from facefold.review import ReviewPerson, compose_sheet, render_review
+from facefold.review import ReviewPair, ReviewPerson, compose_sheet, render_review
 from facefold.thumbs import thumb_path, write_thumb
 from facefold.vision.decode import DecodeError
 
 FACES_PER_PERSON = 12  # thumbnails in a person's row of the review page
 UNASSIGNED_SHOWN = 400  # faces of nobody shown at the end of the review page
 SHEET_MAX_FACES = 100  # faces on a contact sheet
+SUGGESTIONS_SHOWN = 20  # "same person?" pairs at the top of the review page
 
 
 def status(lib: Library) -> StatusSummary:
@@ -99,7 +101,11 @@ def review(lib: Library, out_dir: Path | None = None) -> ReviewResult:
                          Path(os.path.relpath(settings.people / folders[p.id], out_dir)).as_posix())
             for p in visible]
     loose = thumbs.get(None, [])
-    page = render_review(rows, loose, sum(f.person_id is None for f in faces), str(settings.people))
+    titles = {p.id: p.name or f"person {p.id}" for p in summaries}
+    pairs = [ReviewPair(x.a, x.b, titles[x.a], titles[x.b], x.z, thumbs.get(x.a, []),
+                        thumbs.get(x.b, [])) for x in suggestions(lib, SUGGESTIONS_SHOWN)]
+    page = render_review(rows, loose, sum(f.person_id is None for f in faces), str(settings.people),
+                         pairs)
     path = out_dir / "index.html"
     tmp = path.with_name("index.html.tmp")
     tmp.write_text(page, encoding="utf-8")

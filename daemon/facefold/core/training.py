@@ -4,6 +4,7 @@ clustering on them (`evaluate`), and fine-tuning FaceNet on them (`train`)."""
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,7 +15,9 @@ import numpy as np
 from facefold.core.clusterer import cluster_params
 from facefold.core.library import Library
 from facefold.core.photo import faces_in_photo, largest
-from facefold.evaluate import Evaluation, evaluate
+from facefold.db import faces as face_store
+from facefold.db import people as people_store
+from facefold.evaluate import Evaluation, Membership, evaluate, membership_scores
 from facefold.files import ReadError, iter_photos, read_photo
 from facefold.train import TrainOptions, TrainResult, train
 from facefold.vision.decode import DecodeError
@@ -25,8 +28,33 @@ from facefold.vision.weights import sha256_of
 CACHE_VERSION = 2  # bump when what a cached crop means changes
 
 
+LABELS_FILE = "labels.json"  # in a data set's folder: photos that show more than one person
+
+
 class DatasetError(ValueError):
     """The folder is not a usable labelled data set; the message says why."""
+
+
+def labelled_photos(root: Path, extensions: tuple[str, ...]) -> dict[str, set[str]]:
+    """Who each photo of a labelled folder shows: relative path → identities. A photo in a
+    person's sub-folder shows that person; `labels.json` ({"group/1.jpg": ["ana", "ben"]}) names
+    the people of photos that show several (in any folder). Raise DatasetError."""
+    truth: dict[str, set[str]] = {}
+    for p in iter_photos([root], extensions):
+        rel = p.relative_to(root)
+        if len(rel.parts) > 1:
+            truth[rel.as_posix()] = {rel.parts[0]}
+    labels = root / LABELS_FILE
+    if labels.exists():
+        try:
+            extra = json.loads(labels.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise DatasetError(f"{labels}: {exc}") from None
+        if not isinstance(extra, dict):
+            raise DatasetError(f"{labels}: must map photo paths to lists of names")
+        for rel_path, who in extra.items():
+            truth[str(rel_path)] = {str(w) for w in who}
+    return truth
 
 
 @dataclass(frozen=True)
@@ -87,6 +115,37 @@ def load_dataset(lib: Library, root: Path) -> Dataset:
                    skipped)
 
 
+def library_membership(lib: Library, root: Path) -> Membership:
+    """How well the library's folders match a labelled folder that was copied into its inbox:
+    membership scores photo by photo (`evaluate.membership_scores`). A photo in a person's
+    sub-folder counts in the folder of its largest face (other faces there are unlabelled
+    passers-by); a photo that labels.json says shows several people counts in every folder of
+    its faces. People seen in one photo only are strangers: no folder is expected for them."""
+    truth = labelled_photos(root, lib.settings.decode.extensions)
+    with lib.session() as s:
+        faces = face_store.photo_faces(s)
+        hidden = {p.id for p in people_store.person_summaries(s) if p.hidden}
+    inbox = lib.settings.inbox
+    largest: dict[str, tuple[float, int | None]] = {}
+    shows: dict[str, set[int]] = {}
+    for path, pid, area in faces:
+        rel = Path(path).relative_to(inbox).as_posix()
+        if rel not in largest or area > largest[rel][0]:
+            largest[rel] = (area, pid)
+        if pid is not None:
+            shows.setdefault(rel, set()).add(pid)
+    folders: dict[str, set[str]] = {}
+    for rel, pids in shows.items():
+        counted = pids if len(truth.get(rel, ())) > 1 else {largest[rel][1]} - {None}
+        for pid in counted - hidden:
+            folders.setdefault(f"person {pid}", set()).add(rel)
+    identities: dict[str, set[str]] = {}
+    for rel, who in truth.items():
+        for w in who:
+            identities.setdefault(w, set()).add(rel)
+    return membership_scores(folders, {w: p for w, p in identities.items() if len(p) >= 2})
+
+
 def evaluate_weights(lib: Library, root: Path, weights: list[Path | None]) -> list[Evaluation]:
     """Measure each weights file (None: the configured weights) on the data set: verification
     accuracy, its threshold, and the configured clustering's scores."""
@@ -96,7 +155,7 @@ def evaluate_weights(lib: Library, root: Path, weights: list[Path | None]) -> li
         emb = lib.models.embedder if w is None else Embedder(w, lib.settings.embedding.batch_size)
         vectors = emb.embed(data.crops)
         runs.append(evaluate(vectors, data.labels, cluster_params(lib.settings), emb.weights_id,
-                             len(data.skipped)))
+                             len(data.skipped), data.names))
     return runs
 
 

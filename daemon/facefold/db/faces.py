@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Row, func, select, update
+from sqlalchemy import Row, func, select, text, update
 from sqlalchemy.orm import Session
 
 from facefold.db.models import EMBEDDING_DTYPE, Face, Image, ImageStatus
@@ -25,6 +25,9 @@ class NewFace:
     confidence: float
     embedding: np.ndarray  # (EMBEDDING_DIM,) float32, unit length
     weights: str = ""  # which FaceNet weights made the embedding (Embedder.weights_id)
+    quality: float | None = None  # 0..1, vision.quality; None: not measured
+    sharpness: float | None = None
+    yaw: float | None = None
 
 
 def face_rows(image_id: int, faces: Sequence[NewFace]) -> list[Face]:
@@ -33,6 +36,7 @@ def face_rows(image_id: int, faces: Sequence[NewFace]) -> list[Face]:
         image_id=image_id, box_x=f.box[0], box_y=f.box[1], box_w=f.box[2], box_h=f.box[3],
         landmarks=json.dumps(f.landmarks), confidence=f.confidence,
         embedding=np.asarray(f.embedding, dtype=EMBEDDING_DTYPE).tobytes(), weights=f.weights,
+        quality=f.quality, sharpness=f.sharpness, yaw=f.yaw,
     ) for f in faces]
 
 
@@ -45,17 +49,20 @@ class FaceMatrix:
     person_ids: np.ndarray  # -1 where unassigned
     vectors: np.ndarray  # (N, EMBEDDING_DIM) float32
     pinned: np.ndarray  # bool: placed (or unassigned) by hand, never moved by clustering
+    quality: np.ndarray  # 0..1; 1 where not measured (faces stored before it was)
 
 
 def face_matrix(s: Session, face_ids: Sequence[int] | None = None) -> FaceMatrix:
     """All faces (or those with the given ids) as one matrix."""
-    q = select(Face.id, Face.image_id, Face.person_id, Face.embedding, Face.pinned).order_by(Face.id)
+    q = select(Face.id, Face.image_id, Face.person_id, Face.embedding, Face.pinned,
+               Face.quality).order_by(Face.id)
     if face_ids is not None:
         q = q.where(Face.id.in_(list(face_ids)))
     rows = s.execute(q).all()
     if not rows:
         return FaceMatrix(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64),
-                          np.zeros((0, EMBEDDING_DIM), np.float32), np.zeros(0, bool))
+                          np.zeros((0, EMBEDDING_DIM), np.float32), np.zeros(0, bool),
+                          np.zeros(0, np.float32))
     vectors = np.frombuffer(b"".join(r[3] for r in rows), dtype=EMBEDDING_DTYPE)
     return FaceMatrix(
         face_ids=np.array([r[0] for r in rows], dtype=np.int64),
@@ -63,6 +70,7 @@ def face_matrix(s: Session, face_ids: Sequence[int] | None = None) -> FaceMatrix
         person_ids=np.array([r[2] if r[2] is not None else -1 for r in rows], dtype=np.int64),
         vectors=vectors.reshape(len(rows), -1).astype(np.float32),
         pinned=np.array([bool(r[4]) for r in rows], dtype=bool),
+        quality=np.array([1.0 if r[5] is None else r[5] for r in rows], dtype=np.float32),
     )
 
 
@@ -89,16 +97,17 @@ class StoredFace:
     landmarks: str  # JSON [[x, y] × 5] in full-photo pixels
     confidence: float
     pinned: bool
+    quality: float | None = None  # 0..1; None: not measured
 
 
 def _stored_columns() -> tuple[Any, ...]:
     return (Face.id, Face.person_id, Image.path, Face.box_x, Face.box_y, Face.box_w, Face.box_h,
-            Face.landmarks, Face.confidence, Face.pinned)
+            Face.landmarks, Face.confidence, Face.pinned, Face.quality)
 
 
 def _stored(row: Row[Any]) -> StoredFace:
-    fid, pid, path, x, y, w, h, landmarks, confidence, pinned = tuple(row)
-    return StoredFace(fid, pid, path, (x, y, w, h), landmarks, confidence, bool(pinned))
+    fid, pid, path, x, y, w, h, landmarks, confidence, pinned, quality = tuple(row)
+    return StoredFace(fid, pid, path, (x, y, w, h), landmarks, confidence, bool(pinned), quality)
 
 
 def faces_of_person(s: Session, pid: int | None, limit: int | None = None,
@@ -147,9 +156,23 @@ def count_stale_faces(s: Session, weights: str) -> int:
                         .where(Face.weights != weights, Image.status == ImageStatus.done)) or 0)
 
 
-def set_embeddings(s: Session, vectors: dict[int, np.ndarray], weights: str) -> None:
-    """Replace faces' embeddings (made with `weights`)."""
+def set_embeddings(s: Session, vectors: dict[int, np.ndarray], weights: str,
+                   quality: dict[int, tuple[float, float, float]] | None = None) -> None:
+    """Replace faces' embeddings (made with `weights`), and their (quality, sharpness, yaw)."""
     if vectors:
+        q = quality or {}
         s.execute(update(Face), [
             {"id": fid, "embedding": np.asarray(v, dtype=EMBEDDING_DTYPE).tobytes(),
-             "weights": weights} for fid, v in vectors.items()])
+             "weights": weights, **({} if fid not in q else dict(
+                 zip(("quality", "sharpness", "yaw"), q[fid], strict=True)))}
+            for fid, v in vectors.items()])
+
+
+def photo_faces(s: Session) -> list[tuple[str, int | None, float]]:
+    """(photo path, person id, box area) for every face a processed photo shows, copies of the
+    same content included."""
+    rows = s.execute(text(
+        "SELECT i.path, f.person_id, f.box_w * f.box_h FROM images AS i "
+        "JOIN images AS src ON src.sha256 = i.sha256 JOIN faces AS f ON f.image_id = src.id "
+        "WHERE i.status = 'done'"))
+    return [(str(p), None if pid is None else int(pid), float(a)) for p, pid, a in rows]

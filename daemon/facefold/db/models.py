@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import numpy as np
 from sqlalchemy import (
     Boolean,
+    CheckConstraint,
     Enum,
     Float,
     ForeignKey,
@@ -109,9 +110,26 @@ class Face(Base):
     )
     pinned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     weights: Mapped[str] = mapped_column(String(80), default="", server_default="", index=True)
+    quality: Mapped[float | None] = mapped_column(Float)  # 0..1 (vision.quality); None: not measured
+    sharpness: Mapped[float | None] = mapped_column(Float)  # variance of the crop's Laplacian
+    yaw: Mapped[float | None] = mapped_column(Float)  # nose offset in half eye-distances; 0 frontal
 
     image: Mapped[Image] = relationship(back_populates="faces")
     person: Mapped[Person | None] = relationship(back_populates="faces")
+
+
+class PersonApart(Base):
+    """Two persons a user said are different people (`facefold apart`): no recluster or merge
+    suggestion ever makes them one. Stored with person_a < person_b."""
+
+    __tablename__ = "person_apart"
+    __table_args__ = (CheckConstraint("person_a < person_b", name="ordered"),)
+
+    person_a: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    person_b: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
 
 
 class Batch(Base):

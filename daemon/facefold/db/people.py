@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from facefold.db.models import Face, Meta, Person
+from facefold.db.models import Face, Meta, Person, PersonApart
 
 PEOPLE_REV = "people_rev"  # the Meta key bumped by every change to people made outside the worker
 
@@ -64,6 +64,8 @@ def merge_persons(s: Session, target: int, others: Sequence[int]) -> int:
     if not sources:
         raise PeopleError("merge needs at least one other person")
     moved = 0
+    merged = {into.id} | {src.id for src in sources}
+    kept = {p for pair in apart_pairs(s) if set(pair) & merged for p in pair} - merged
     for src in sources:
         if into.name is None and src.name is not None:
             into.name = src.name
@@ -71,6 +73,12 @@ def merge_persons(s: Session, target: int, others: Sequence[int]) -> int:
                         .values(person_id=into.id, pinned=True))
         moved += int(getattr(res, "rowcount", 0) or 0)
     s.execute(update(Face).where(Face.person_id == into.id).values(pinned=True))
+    # who was kept apart from any of them is kept apart from the merged person; apart links
+    # among them are dropped (the user has just said they are one)
+    s.execute(delete(PersonApart).where(or_(PersonApart.person_a.in_(merged),
+                                            PersonApart.person_b.in_(merged))))
+    for other in kept:
+        set_apart(s, into.id, other, True)
     s.flush()
     for src in sources:
         s.delete(src)
@@ -98,8 +106,28 @@ def unassign_face(s: Session, fid: int) -> Face:
     return f
 
 
+def set_apart(s: Session, a: int, b: int, apart: bool = True) -> None:
+    """Record (or, with `apart` False, forget) that persons a and b are different people."""
+    if a == b:
+        raise PeopleError("a person cannot be kept apart from themselves")
+    lo, hi = sorted((get_person(s, a).id, get_person(s, b).id))
+    link = s.get(PersonApart, (lo, hi))
+    if apart and link is None:
+        s.add(PersonApart(person_a=lo, person_b=hi))
+    elif not apart and link is not None:
+        s.delete(link)
+    s.flush()
+
+
+def apart_pairs(s: Session) -> set[tuple[int, int]]:
+    """Every (a, b) with a < b kept apart by a user."""
+    return {(int(a), int(b)) for a, b in s.execute(select(PersonApart.person_a,
+                                                          PersonApart.person_b))}
+
+
 def delete_empty_unnamed_persons(s: Session) -> int:
-    """Delete persons with no faces, no name and not hidden; return how many."""
+    """Delete persons with no faces, no name and not hidden (their apart links go with them);
+    return how many."""
     has_face = select(Face.id).where(Face.person_id == Person.id).exists()
     res = s.execute(delete(Person).where(Person.name.is_(None), ~Person.hidden, ~has_face))
     return int(getattr(res, "rowcount", 0) or 0)

@@ -1,12 +1,14 @@
-"""Pure bookkeeping: which existing person each new cluster is, so ids and names survive reclusters."""
+"""Pure rules for faces and persons that already exist: which stored person a cluster is (so ids
+and names survive reclusters), which person a new face or a new cluster joins, and who a face is
+named after (`identify`)."""
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping, Set
-from dataclasses import dataclass
 
 import numpy as np
+
+from facefold.people.cluster import ATTACH_CHOICES, NOISE, ClusterParams, Evidence, separation
 
 
 def match_clusters(clusters: Mapping[int, Set[int]],
@@ -33,68 +35,86 @@ def match_clusters(clusters: Mapping[int, Set[int]],
     return result
 
 
-@dataclass(frozen=True)
-class AssignParams:
-    max_distance: float = 1.0  # neighbours farther than this do not count
-    neighbours: int = 8  # how many nearest assigned faces vote
-    min_support: int = 2  # votes a person needs (at most its own number of faces)
+def _person_evidence(vectors: np.ndarray, persons: np.ndarray) -> tuple[np.ndarray, Evidence]:
+    """Each person's faces as evidence (every face a unit): (person ids, Evidence)."""
+    mask = persons >= 0
+    ids = np.unique(persons[mask])
+    pos = np.full(len(persons), NOISE, np.int64)
+    pos[mask] = np.searchsorted(ids, persons[mask])
+    return ids, Evidence.of(vectors, pos, len(ids))
 
 
-def assign_to_persons(queries: np.ndarray, query_photos: np.ndarray, vectors: np.ndarray,
-                      persons: np.ndarray, photos: np.ndarray,
-                      params: AssignParams) -> list[int | None]:
-    """Given new unit vectors (and their photo ids) and the assigned faces (vectors, person ids
-    with -1 for none, photo ids), return a person id or None for each new face.
-
-    A face goes to the person with most votes among its `neighbours` nearest assigned faces within
-    `max_distance` (ties: the nearer), when that person has at least min(`min_support`, its size)
-    votes and no face in the same photo (including faces assigned earlier in this call).
-    """
+def attach_to_persons(queries: np.ndarray, query_photos: np.ndarray, vectors: np.ndarray,
+                      persons: np.ndarray, photos: np.ndarray, params: ClusterParams,
+                      query_quality: np.ndarray | None = None) -> list[int | None]:
+    """Given new unit vectors (and their photo ids) and the stored faces (vectors, person ids
+    with -1 for none, photo ids), return a person id or None for each new face, as the batch
+    clustering would: a face near-identical to an assigned face (closer than `burst_distance`)
+    is that face's person; any other joins the person it is fewest standard errors from, below
+    `attach_z` and under the `max_distance` cap (a face below `small_min_quality` only a person
+    of `attach_min_units` faces or more). Never two faces of one photo in one person
+    (faces assigned earlier in this call included)."""
     out: list[int | None] = [None] * len(queries)
     mask = persons >= 0
     if not mask.any() or len(queries) == 0:
         return out
-    vecs, pers, phs = vectors[mask], persons[mask], photos[mask]
-    sizes = Counter(pers.tolist())
-    taken: set[tuple[int, int]] = set(zip(pers.tolist(), phs.tolist(), strict=True))
-    sq = np.maximum(0.0, 2.0 - 2.0 * (queries @ vecs.T))  # squared distances, unit vectors
-    k = min(params.neighbours, vecs.shape[0])
-    near = np.argpartition(sq, k - 1, axis=1)[:, :k] if k < vecs.shape[0] else \
-        np.broadcast_to(np.arange(vecs.shape[0]), (len(queries), vecs.shape[0]))
-    limit = params.max_distance ** 2
+    ids, ev = _person_evidence(vectors, persons)
+    taken: set[tuple[int, int]] = set(zip(persons[mask].tolist(), photos[mask].tolist(),
+                                          strict=True))
+    sims = queries @ vectors[mask].T
+    twin = sims.argmax(axis=1)
+    twin_d = np.sqrt(np.maximum(0.0, 2.0 - 2.0 * sims[np.arange(len(queries)), twin]))
+    n = ev.counts
+    s2, se2 = ev.s2(), ev.shrunk(params.prior_weight) / n
+    alone = params.prior_weight * ev.prior_s2 / (1.0 + params.prior_weight)
+    ms = 2.0 - 2.0 * (queries.astype(np.float64) @ ev.sums.T) / n[None, :]
+    z = separation(ms, s2[None, :], se2[None, :], 0.0, alone)
+    z[ms >= params.max_distance ** 2] = np.inf
+    if query_quality is not None:
+        weak = query_quality < params.small_min_quality
+        z[np.ix_(weak, n < params.attach_min_units)] = np.inf
     for i in range(len(queries)):
-        idx = near[i][sq[i, near[i]] <= limit]
-        if len(idx) == 0:
-            continue
-        votes: dict[int, list[float]] = {}
-        for j in idx:
-            votes.setdefault(int(pers[j]), []).append(float(sq[i, j]))
-        ranked = sorted(votes.items(), key=lambda kv: (-len(kv[1]), min(kv[1])))
-        for pid, ds in ranked:
-            if len(ds) < min(params.min_support, sizes[pid]):
+        photo = int(query_photos[i])
+        if twin_d[i] < params.burst_distance:
+            choices = [int(persons[mask][twin[i]])]
+        else:
+            order = np.argsort(z[i])[:ATTACH_CHOICES]
+            choices = [int(ids[c]) for c in order if z[i, c] < params.attach_z]
+        for pid in choices:
+            if (pid, photo) not in taken:
+                out[i] = pid
+                taken.add((pid, photo))
                 break
-            if (pid, int(query_photos[i])) in taken:
-                continue
-            out[i] = pid
-            taken.add((pid, int(query_photos[i])))
-            break
     return out
 
 
-def fits_person(cluster: np.ndarray, cluster_photos: set[int], sums: dict[int, np.ndarray],
-                counts: dict[int, int], person_photos: dict[int, set[int]],
-                merge_distance: float) -> int | None:
-    """Return the existing person a new cluster of unit vectors belongs to: the one with the
-    smallest root-mean-square face distance below `merge_distance` and no photo in common."""
-    if not sums:
+def joining_person(cluster: np.ndarray, cluster_photos: set[int], vectors: np.ndarray,
+                   persons: np.ndarray, photos: np.ndarray, params: ClusterParams) -> int | None:
+    """The existing person a new cluster of unit vectors is one with, as the batch clustering
+    would merge them: fewest standard errors apart below `merge_z`, under the `merge_distance`
+    cap, and no photo in common. None: a new person."""
+    mask = persons >= 0
+    if not mask.any() or len(cluster) == 0:
         return None
-    s = cluster.sum(axis=0, dtype=np.float64)
-    best, best_d = None, merge_distance ** 2
-    for pid, psum in sums.items():
-        ms = 2.0 - 2.0 * float(s @ psum) / (len(cluster) * counts[pid])
-        if ms < best_d and not (cluster_photos & person_photos.get(pid, set())):
-            best, best_d = pid, ms
-    return best
+    ids, ev = _person_evidence(vectors, persons)
+    c_sum = cluster.sum(axis=0, dtype=np.float64)
+    c_n = float(len(cluster))
+    c_s2 = max(0.0, 1.0 - float((c_sum / c_n) @ (c_sum / c_n)))
+    w = params.prior_weight
+    c_se2 = (c_n * c_s2 + w * ev.prior_s2) / (c_n + w) / c_n
+    n = ev.counts
+    ms = 2.0 - 2.0 * (ev.sums @ c_sum) / (n * c_n)
+    z = separation(ms, ev.s2(), ev.shrunk(w) / n, c_s2, c_se2)
+    z[ms >= params.merge_distance ** 2] = np.inf
+    held: dict[int, set[int]] = {int(p): set() for p in ids}
+    for pid, ph in zip(persons[mask].tolist(), photos[mask].tolist(), strict=True):
+        held[int(pid)].add(int(ph))
+    for c in np.argsort(z):
+        if z[c] >= params.merge_z:
+            return None
+        if not cluster_photos & held[int(ids[c])]:
+            return int(ids[c])
+    return None
 
 
 def nearest_named(queries: np.ndarray, vectors: np.ndarray, persons: np.ndarray,
@@ -132,3 +152,29 @@ def nearest_person(queries: np.ndarray, vectors: np.ndarray, persons: np.ndarray
     d = np.sqrt(np.maximum(0.0, 2.0 - 2.0 * sims[np.arange(len(queries)), j]))
     return [(int(pers[k]) if d[i] <= max_distance else None, float(d[i]))
             for i, k in enumerate(j)]
+
+
+def doubtful_pairs(vectors: np.ndarray, persons: np.ndarray, photos: np.ndarray,
+                   params: ClusterParams, max_z: float,
+                   apart: Set[tuple[int, int]] = frozenset()) -> list[tuple[int, int, float, float]]:
+    """Pairs of persons that may be one: (a, b, z, RMS distance) with a < b, fewer than `max_z`
+    standard errors apart, under the `max_distance` cap, with no photo in common and not kept
+    apart; closest first. Pairs below `merge_z` appear too when something kept them apart (a
+    name on each, say)."""
+    mask = persons >= 0
+    ids, ev = _person_evidence(vectors, persons)
+    if len(ids) < 2:
+        return []
+    n = ev.counts
+    s2, se2 = ev.s2(), ev.shrunk(params.prior_weight) / n
+    ms = 2.0 - 2.0 * (ev.sums @ ev.sums.T) / np.outer(n, n)
+    z = separation(ms, s2[:, None], se2[:, None], s2[None, :], se2[None, :])
+    held: dict[int, set[int]] = {int(p): set() for p in ids}
+    for pid, ph in zip(persons[mask].tolist(), photos[mask].tolist(), strict=True):
+        held[int(pid)].add(int(ph))
+    out = []
+    for a, b in zip(*np.nonzero((z < max_z) & (ms < params.max_distance ** 2)), strict=True):
+        pa, pb = int(ids[a]), int(ids[b])
+        if pa < pb and (pa, pb) not in apart and not held[pa] & held[pb]:
+            out.append((pa, pb, float(z[a, b]), float(np.sqrt(ms[a, b]))))
+    return sorted(out, key=lambda t: t[2])

@@ -1,4 +1,24 @@
-"""Pure clustering maths: unit face vectors → person labels. Knows nothing of facefold's storage."""
+"""Pure clustering maths: unit face vectors → person labels. Knows nothing of facefold's storage.
+
+What makes a group of faces one person is judged against the evidence, not one absolute
+distance (measured in the README, "The right people"):
+
+1. Bursts. Faces closer than `burst_distance` (no two of one photo) are near-identical: one
+   piece of evidence, a *unit*. A burst neither founds a person by itself nor splits one.
+2. Cores. HDBSCAN over the units; inside each of its clusters (and among what it left out), only
+   units linked by a chain of steps of at most `found_distance` stay together, and a core needs
+   two units. Units of faces
+   below the quality bar never found a core. So strangers seen once, which sit ~0.8-1.1 from
+   everyone, never chain into a person.
+3. Merges. Two clusters become one while the distance between their centres is small compared
+   with how precisely those centres are known: z = centre distance / its standard error, with
+   each cluster's spread shrunk towards the library's typical spread (few faces say little).
+   Look-alikes with many photos are many standard errors apart and stay apart; a few noisy
+   faces of someone (small, old photos) are close in standard errors and join. A cap on the
+   RMS distance stops anything far from merging.
+4. Attachment. Every unit left over joins the cluster it is closest to in standard errors, when
+   close enough and under a cap, and when the cluster has no face of its photo.
+"""
 
 from __future__ import annotations
 
@@ -11,14 +31,28 @@ NOISE = -1
 EXACT_MAX_FACES = 8000  # above this, HDBSCAN runs on a k-nearest-neighbour graph (exact is O(n²) in 128-d)
 KNN_NEIGHBOURS = 16  # neighbours per face in that graph; the single-linkage tree is exact where it matters
 KNN_BLOCK = 512  # rows per matrix product when finding neighbours (memory: block × n × 12 bytes)
+BURST_NEIGHBOURS = 8  # near-identical candidates looked at per face
+DEFAULT_PRIOR_S2 = 0.25  # a person's mean squared distance to their centre when no cluster shows it
+PRIOR_MIN_UNITS = 3  # clusters of at least this many units tell the library's typical spread
+ATTACH_CHOICES = 3  # a unit whose nearest cluster cannot take it (a shared photo) tries this many
 
 
 @dataclass(frozen=True)
 class ClusterParams:
-    min_cluster_size: int = 2  # HDBSCAN: smallest group that makes a person
-    min_samples: int = 1  # HDBSCAN: neighbours for a core face
-    merge_distance: float = 1.0  # merge clusters closer than this (RMS face distance), no shared photo
-    max_distance: float = 1.0  # a face joins a person only within this distance of one of its faces
+    """Each explained in config.yaml, `clustering:`; defaults measured in the README."""
+
+    min_cluster_size: int = 2  # HDBSCAN: smallest group (of units) that makes a person
+    min_samples: int = 1  # HDBSCAN: neighbours for a core unit
+    burst_distance: float = 0.3  # faces closer than this are one piece of evidence
+    found_distance: float = 0.85  # a person is founded only by units chained this close
+    merge_z: float = 3.5  # clusters merge while their centres are fewer standard errors apart
+    merge_distance: float = 1.15  # ... and their RMS face distance is below this cap
+    attach_z: float = 2.0  # a leftover unit joins a cluster fewer standard errors away
+    max_distance: float = 1.2  # ... with an RMS distance to its faces below this cap
+    attach_min_units: int = 4  # faces below small_min_quality join only clusters this big
+    small_min_quality: float = 0.5  # (a small cluster's centre is uncertain: good faces only)
+    prior_weight: float = 2.0  # units' worth of the library's typical spread in each estimate
+    min_quality: float = 0.1  # units whose best face is below this never found a person
 
 
 def enforce_cannot_link(vectors: np.ndarray, photos: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -41,63 +75,6 @@ def enforce_cannot_link(vectors: np.ndarray, photos: np.ndarray, labels: np.ndar
     return labels
 
 
-def merge_close_clusters(vectors: np.ndarray, photos: np.ndarray, labels: np.ndarray,
-                         merge_distance: float,
-                         allowed: Callable[[set[int]], bool] | None = None) -> np.ndarray:
-    """Greedily merge the two closest clusters while their root-mean-square face distance is below
-    `merge_distance`, they share no photo and `allowed` (given the original labels a merged
-    cluster would hold) agrees; return 0-based labels (each new label's members in order).
-
-    For unit vectors the mean squared distance between clusters A and B is 2 - 2·(ΣA·ΣB)/(|A||B|):
-    one k×k product up front, then one row per merge.
-    """
-    ids = np.unique(labels[labels != NOISE])
-    k = len(ids)
-    if k < 2:
-        return relabel(labels)
-    pos = np.searchsorted(ids, labels[labels != NOISE])
-    sums = np.zeros((k, vectors.shape[1]), np.float64)
-    np.add.at(sums, pos, vectors[labels != NOISE])
-    counts = np.bincount(pos, minlength=k).astype(np.float64)
-    photo_sets: list[set[int]] = [set() for _ in range(k)]
-    for i, ph in zip(pos.tolist(), photos[labels != NOISE].tolist(), strict=True):
-        photo_sets[i].add(int(ph))
-    origin: list[set[int]] = [{int(x)} for x in ids]
-    ms = 2.0 - 2.0 * (sums @ sums.T) / np.outer(counts, counts)
-    np.fill_diagonal(ms, np.inf)
-    alive = np.ones(k, bool)
-    parent = np.arange(k)
-    limit = merge_distance**2
-    while True:
-        flat = int(np.argmin(ms))
-        a, b = divmod(flat, k)
-        if ms[a, b] >= limit:
-            break
-        if photo_sets[a] & photo_sets[b] or (allowed and not allowed(origin[a] | origin[b])):
-            ms[a, b] = ms[b, a] = np.inf
-            continue
-        sums[a] += sums[b]
-        counts[a] += counts[b]
-        photo_sets[a] |= photo_sets[b]
-        origin[a] |= origin[b]
-        alive[b] = False
-        parent[parent == b] = a
-        ms[b, :] = np.inf
-        ms[:, b] = np.inf
-        row = 2.0 - 2.0 * (sums @ sums[a]) / (counts * counts[a])
-        row[~alive] = np.inf
-        row[a] = np.inf
-        blocked = np.isinf(ms[a]) & alive  # pairs refused before stay refused
-        blocked[a] = False
-        row[blocked] = np.inf
-        ms[a, :] = row
-        ms[:, a] = row
-    out = np.full(len(labels), NOISE, dtype=np.int64)
-    mask = labels != NOISE
-    out[mask] = parent[pos]
-    return relabel(out)
-
-
 def relabel(labels: np.ndarray) -> np.ndarray:
     """Return labels renumbered 0..k-1 in order of first appearance, noise kept as -1."""
     out = np.full(len(labels), NOISE, dtype=np.int64)
@@ -106,91 +83,6 @@ def relabel(labels: np.ndarray) -> np.ndarray:
         if lab != NOISE:
             out[i] = mapping.setdefault(int(lab), len(mapping))
     return out
-
-
-def prune_loose_faces(vectors: np.ndarray, labels: np.ndarray, max_distance: float,
-                      min_size: int) -> np.ndarray:
-    """Return labels where every clustered face has a face of its own cluster within
-    `max_distance`; faces without one become noise, and clusters left smaller than `min_size`
-    dissolve."""
-    labels = labels.copy()
-    changed = True
-    while changed:
-        changed = False
-        for lab in np.unique(labels[labels != NOISE]):
-            idx = np.flatnonzero(labels == lab)
-            if len(idx) < min_size:
-                labels[idx] = NOISE
-                changed = True
-                continue
-            d = np.linalg.norm(vectors[idx, None, :] - vectors[None, idx, :], axis=-1)
-            np.fill_diagonal(d, np.inf)
-            loose = idx[d.min(axis=1) > max_distance]
-            if len(loose):
-                labels[loose] = NOISE
-                changed = True
-    return labels
-
-
-def attach_noise(vectors: np.ndarray, photos: np.ndarray, labels: np.ndarray,
-                 max_distance: float) -> np.ndarray:
-    """Give each noise face the cluster of its nearest clustered face when that face is within
-    `max_distance` and the cluster holds no other face of its photo; closest pairs go first."""
-    labels = labels.copy()
-    noise = np.flatnonzero(labels == NOISE)
-    member = np.flatnonzero(labels != NOISE)
-    if len(noise) == 0 or len(member) == 0:
-        return labels
-    nearest = np.empty(len(noise), np.int64)
-    near_d = np.empty(len(noise), np.float64)
-    mv = vectors[member].astype(np.float32)
-    for start in range(0, len(noise), KNN_BLOCK):  # blocks: noise × members can be large
-        sims = vectors[noise[start:start + KNN_BLOCK]].astype(np.float32) @ mv.T
-        j = sims.argmax(axis=1)
-        nearest[start:start + KNN_BLOCK] = j
-        near_d[start:start + KNN_BLOCK] = np.sqrt(np.maximum(
-            0.0, 2.0 - 2.0 * sims[np.arange(len(j)), j]))
-    order = np.argsort(near_d, kind="stable")
-    photos_of: dict[int, set[int]] = {}
-    for j in member:
-        photos_of.setdefault(int(labels[j]), set()).add(int(photos[j]))
-    for k in order:
-        i, j = noise[k], member[nearest[k]]
-        if near_d[k] > max_distance:
-            break
-        lab = int(labels[j])
-        if int(photos[i]) in photos_of[lab]:
-            continue
-        labels[i] = lab
-        photos_of[lab].add(int(photos[i]))
-    return labels
-
-
-def group_leftovers(vectors: np.ndarray, photos: np.ndarray, labels: np.ndarray,
-                    max_distance: float, min_size: int) -> np.ndarray:
-    """Give new clusters to noise faces that are all within `max_distance` of one another
-    (complete linkage), at least `min_size` of them, one face per photo.
-
-    HDBSCAN never returns a single cluster holding every face, so a library of one person (or the
-    last few faces of someone) would otherwise stay unassigned.
-    """
-    labels = labels.copy()
-    noise = np.flatnonzero(labels == NOISE)
-    if len(noise) < min_size:
-        return labels
-    from scipy.cluster.hierarchy import fcluster, linkage
-    from scipy.spatial.distance import pdist
-
-    groups = fcluster(linkage(pdist(vectors[noise]), method="complete"), t=max_distance,
-                      criterion="distance")
-    groups = enforce_cannot_link(vectors[noise], photos[noise], groups.astype(np.int64))
-    next_label = int(labels.max()) + 1
-    for g in np.unique(groups[groups != NOISE]):
-        idx = noise[groups == g]
-        if len(idx) >= min_size:
-            labels[idx] = next_label
-            next_label += 1
-    return labels
 
 
 def knn(vectors: np.ndarray, k: int, block: int = KNN_BLOCK) -> tuple[np.ndarray, np.ndarray]:
@@ -245,30 +137,331 @@ def hdbscan_knn(vectors: np.ndarray, min_cluster_size: int, min_samples: int,
     return np.asarray(labels, dtype=np.int64)
 
 
-def cluster_faces(vectors: np.ndarray, photos: np.ndarray, params: ClusterParams) -> np.ndarray:
-    """Given (N, D) unit vectors and each face's photo id, return N labels (-1: nobody yet).
+def hdbscan_labels(vectors: np.ndarray, min_cluster_size: int, min_samples: int) -> np.ndarray:
+    """HDBSCAN on Euclidean distance: exact up to EXACT_MAX_FACES points, on a k-NN graph above."""
+    if len(vectors) > EXACT_MAX_FACES:
+        return hdbscan_knn(vectors, min_cluster_size, min_samples)
+    import hdbscan
 
-    HDBSCAN on Euclidean distance; then no two faces of one photo in a cluster, no face farther
-    than `max_distance` from all others of its cluster, close clusters merged, noise faces near a
-    cluster attached to it, and tight groups of the remaining noise made clusters.
-    """
+    return np.asarray(hdbscan.HDBSCAN(
+        min_cluster_size=min_cluster_size, min_samples=min_samples, metric="euclidean",
+        core_dist_n_jobs=1).fit_predict(np.asarray(vectors, dtype=np.float64)), dtype=np.int64)
+
+
+def _find(parent: np.ndarray, i: int) -> int:
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]
+        i = int(parent[i])
+    return i
+
+
+def burst_units(vectors: np.ndarray, photos: np.ndarray, distance: float) -> np.ndarray:
+    """Group near-identical faces: every two faces of a group are closer than `distance` and no
+    two are of one photo (a face's own photo is never its burst). Return a unit id per face,
+    0..u-1; a face near nobody is a unit of its own."""
     n = len(vectors)
-    if n < params.min_cluster_size:
-        return np.full(n, NOISE, dtype=np.int64)
-    if n > EXACT_MAX_FACES:
-        labels = hdbscan_knn(vectors, params.min_cluster_size, params.min_samples)
-    else:
-        import hdbscan
+    if n == 0:
+        return np.zeros(0, np.int64)
+    idx, dist = knn(vectors, BURST_NEIGHBOURS + 1)
+    cand = [(float(d), i, int(j)) for i in range(n) for j, d in zip(idx[i, 1:], dist[i, 1:],
+                                                                     strict=True)
+            if d < distance and i < j]
+    parent = np.arange(n)
+    members: dict[int, list[int]] = {i: [i] for i in range(n)}
+    for _d, i, j in sorted(cand):
+        a, b = _find(parent, i), _find(parent, j)
+        if a == b:
+            continue
+        ga, gb = members[a], members[b]
+        if set(photos[ga].tolist()) & set(photos[gb].tolist()):
+            continue
+        if (vectors[ga] @ vectors[gb].T).min() <= 1.0 - distance ** 2 / 2:  # complete linkage
+            continue
+        parent[b] = a
+        members[a] = ga + gb
+        del members[b]
+    return relabel(np.array([_find(parent, i) for i in range(n)], np.int64))
 
-        labels = hdbscan.HDBSCAN(
-            min_cluster_size=params.min_cluster_size,
-            min_samples=params.min_samples,
-            metric="euclidean",
-            core_dist_n_jobs=1,
-        ).fit_predict(np.asarray(vectors, dtype=np.float64))
+
+def unit_means(vectors: np.ndarray, units: np.ndarray) -> np.ndarray:
+    """The unit-length mean vector of each unit."""
+    sums = np.zeros((int(units.max()) + 1 if len(units) else 0, vectors.shape[1]), np.float64)
+    np.add.at(sums, units, vectors)
+    return (sums / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+
+
+def found_cores(vectors: np.ndarray, labels: np.ndarray, distance: float,
+                min_size: int = 2) -> np.ndarray:
+    """Split each cluster into the parts its members reach by steps of at most `distance`
+    (single linkage on the cluster's k-NN graph); parts smaller than `min_size` become noise."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    out = np.full(len(labels), NOISE, np.int64)
+    nxt = 0
+    for lab in np.unique(labels[labels != NOISE]):
+        idx = np.flatnonzero(labels == lab)
+        nb, d = knn(vectors[idx], KNN_NEIGHBOURS + 1)
+        rows = np.repeat(np.arange(len(idx)), nb.shape[1])
+        keep = (d.ravel() <= distance) & (rows != nb.ravel())
+        graph = coo_matrix((np.ones(keep.sum()), (rows[keep], nb.ravel()[keep])),
+                           shape=(len(idx), len(idx)))
+        _, comp = connected_components(graph, directed=False)
+        for c in np.unique(comp):
+            part = idx[comp == c]
+            if len(part) >= min_size:
+                out[part] = nxt
+                nxt += 1
+    return out
+
+
+@dataclass
+class Evidence:
+    """Clusters as sums of unit vectors: enough to judge how far apart two are, in standard
+    errors. `s2` is each cluster's mean squared distance of a unit to the cluster's centre."""
+
+    sums: np.ndarray  # (k, d) sum of the cluster's unit vectors
+    counts: np.ndarray  # (k,) units in the cluster
+    prior_s2: float  # the library's typical s2, from clusters of PRIOR_MIN_UNITS units or more
+
+    @classmethod
+    def of(cls, unit_vectors: np.ndarray, unit_labels: np.ndarray, k: int) -> Evidence:
+        sums = np.zeros((k, unit_vectors.shape[1]), np.float64)
+        mask = unit_labels != NOISE
+        np.add.at(sums, unit_labels[mask], unit_vectors[mask])
+        counts = np.bincount(unit_labels[mask], minlength=k).astype(np.float64)
+        ev = cls(sums, counts, DEFAULT_PRIOR_S2)
+        s2 = ev.s2()
+        typical = s2[counts >= PRIOR_MIN_UNITS]
+        ev.prior_s2 = float(np.median(typical)) if len(typical) else DEFAULT_PRIOR_S2
+        return ev
+
+    def s2(self) -> np.ndarray:
+        n = np.maximum(self.counts, 1e-12)
+        mean = self.sums / n[:, None]
+        return np.maximum(0.0, 1.0 - (mean * mean).sum(axis=1))
+
+    def shrunk(self, weight: float) -> np.ndarray:
+        """Each cluster's s2 shrunk towards the library's: `weight` units of prior."""
+        return (self.counts * self.s2() + weight * self.prior_s2) / (self.counts + weight)
+
+
+Arr = np.ndarray | float  # an array, or one value broadcast against it
+
+
+def separation(ms: np.ndarray, s2_a: Arr, se2_a: Arr, s2_b: Arr, se2_b: Arr) -> np.ndarray:
+    """Distance between two cluster centres in standard errors.
+
+    For unit vectors the mean squared distance between members of A and B (`ms`) is the squared
+    centre distance plus both spreads, so the centre distance is sqrt(ms - s2_a - s2_b); its
+    standard error is sqrt(se2_a + se2_b), each the (shrunk) spread over the cluster's size."""
+    centre = np.sqrt(np.maximum(ms - s2_a - s2_b, 1e-12))
+    return centre / np.sqrt(se2_a + se2_b)
+
+
+@dataclass(frozen=True)
+class Apart:
+    """Cannot-links between groups (persons a user kept apart): `groups[u]` holds the groups of
+    unit u's faces that take part in some pair; no cluster may hold both sides of a pair."""
+
+    groups: list[set[int]]
+    pairs: frozenset[tuple[int, int]]  # (a, b) with a < b
+
+    def conflict(self, a: set[int], b: set[int]) -> bool:
+        return any((min(x, y), max(x, y)) in self.pairs for x in a for y in b)
+
+    def split(self, vectors: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        """Split every cluster that holds both sides of a pair: units of each kept-apart group
+        form a side of their own; units of no such group go to the side nearest on average."""
+        labels = labels.copy()
+        nxt = int(labels.max()) + 1 if len(labels) else 0
+        for lab in np.unique(labels[labels != NOISE]):
+            idx = np.flatnonzero(labels == lab)
+            held = set().union(*(self.groups[i] for i in idx))
+            if not self.conflict(held, held):
+                continue
+            sides: dict[int, list[int]] = {}
+            for i in idx.tolist():
+                g = sorted(self.groups[i])
+                if g:
+                    sides.setdefault(g[0], []).append(i)
+            free = [int(i) for i in idx if not self.groups[i]]
+            centres = {g: vectors[m].mean(axis=0) for g, m in sides.items()}
+            for i in free:
+                sides[max(centres, key=lambda g: float(vectors[i] @ centres[g]))].append(i)
+            for k, members in enumerate(sides.values()):
+                labels[members] = lab if k == 0 else nxt
+                nxt += k > 0
+        return labels
+
+
+def merge_clusters(unit_vectors: np.ndarray, unit_photos: list[set[int]], labels: np.ndarray,
+                   params: ClusterParams,
+                   allowed: Callable[[set[int], set[int]], bool] | None = None) -> np.ndarray:
+    """Greedily merge the two clusters (of units) fewest standard errors apart while that is
+    below `merge_z`, their RMS unit distance below `merge_distance`, they share no photo and
+    `allowed` (given the original labels each side holds) agrees. Return 0-based labels."""
+    ids = np.unique(labels[labels != NOISE])
+    k = len(ids)
+    if k < 2:
+        return relabel(labels)
+    pos = np.full(len(labels), NOISE, np.int64)
+    pos[labels != NOISE] = np.searchsorted(ids, labels[labels != NOISE])
+    ev = Evidence.of(unit_vectors, pos, k)
+    photos: list[set[int]] = [set() for _ in range(k)]
+    origin: list[set[int]] = [{int(x)} for x in ids]
+    for i, p in enumerate(pos.tolist()):
+        if p != NOISE:
+            photos[p] |= unit_photos[i]
+    alive = np.ones(k, bool)
+    parent = np.arange(k)
+    w = params.prior_weight
+
+    def row(a: int) -> tuple[np.ndarray, np.ndarray]:
+        n = ev.counts
+        ms = 2.0 - 2.0 * (ev.sums @ ev.sums[a]) / (n * n[a])
+        s2, sh = ev.s2(), ev.shrunk(w)
+        z = separation(ms, s2, sh / n, s2[a], sh[a] / n[a])
+        z[(ms >= params.merge_distance ** 2) | ~alive] = np.inf
+        z[a] = np.inf
+        return z, ms
+
+    z = np.full((k, k), np.inf)
+    for a in range(k):
+        z[a] = row(a)[0]
+    refused = np.zeros((k, k), bool)  # a shared photo or `allowed` said no: stays so after merges
+    while True:
+        flat = int(np.argmin(z))
+        a, b = divmod(flat, k)
+        if z[a, b] >= params.merge_z:
+            break
+        if photos[a] & photos[b] or (allowed and not allowed(origin[a], origin[b])):
+            refused[a, b] = refused[b, a] = True
+            z[a, b] = z[b, a] = np.inf
+            continue
+        ev.sums[a] += ev.sums[b]
+        ev.counts[a] += ev.counts[b]
+        photos[a] |= photos[b]
+        origin[a] |= origin[b]
+        refused[a] |= refused[b]
+        refused[:, a] = refused[a]
+        alive[b] = False
+        parent[parent == b] = a
+        z[b, :] = np.inf
+        z[:, b] = np.inf
+        new, _ = row(a)
+        new[refused[a]] = np.inf
+        z[a, :] = new
+        z[:, a] = new
+    out = np.full(len(labels), NOISE, np.int64)
+    mask = labels != NOISE
+    out[mask] = parent[pos[mask]]
+    return relabel(out)
+
+
+def attach_units(unit_vectors: np.ndarray, unit_photos: list[set[int]], labels: np.ndarray,
+                 params: ClusterParams, candidates: np.ndarray | None = None,
+                 apart: Apart | None = None, unit_quality: np.ndarray | None = None) -> np.ndarray:
+    """Give each unit without a cluster (or each of `candidates`) the cluster it is fewest
+    standard errors from, when that is below `attach_z`, the RMS distance below `max_distance`,
+    the cluster has no face of its photos and holds nobody kept apart from the unit's people;
+    the closest units go first. A unit below `small_min_quality` joins only clusters of
+    `attach_min_units` units or more."""
+    labels = labels.copy()
+    ids = np.unique(labels[labels != NOISE])
+    loose = np.flatnonzero(labels == NOISE) if candidates is None else candidates
+    if len(ids) == 0 or len(loose) == 0:
+        return labels
+    pos = np.full(len(labels), NOISE, np.int64)
+    pos[labels != NOISE] = np.searchsorted(ids, labels[labels != NOISE])
+    ev = Evidence.of(unit_vectors, pos, len(ids))
+    n = ev.counts
+    s2, se2 = ev.s2(), ev.shrunk(params.prior_weight) / n
+    alone = params.prior_weight * ev.prior_s2 / (1.0 + params.prior_weight)  # a unit's own spread
+    ms = 2.0 - 2.0 * (unit_vectors[loose].astype(np.float64) @ ev.sums.T) / n[None, :]
+    z = separation(ms, s2[None, :], se2[None, :], 0.0, alone)
+    z[ms >= params.max_distance ** 2] = np.inf
+    if unit_quality is not None:
+        weak = unit_quality[loose] < params.small_min_quality
+        z[np.ix_(weak, n < params.attach_min_units)] = np.inf
+    best_z = z.min(axis=1)
+    photos: list[set[int]] = [set() for _ in ids]
+    groups: list[set[int]] = [set() for _ in ids]
+    for i, p in enumerate(pos.tolist()):
+        if p != NOISE:
+            photos[p] |= unit_photos[i]
+            if apart:
+                groups[p] |= apart.groups[i]
+    for k in np.argsort(best_z, kind="stable"):
+        if best_z[k] >= params.attach_z:
+            break
+        u = int(loose[k])
+        for c in np.argsort(z[k], kind="stable")[:ATTACH_CHOICES].tolist():
+            if z[k, c] >= params.attach_z:
+                break
+            if photos[c] & unit_photos[u] or (apart and apart.conflict(groups[c],
+                                                                        apart.groups[u])):
+                continue
+            labels[u] = ids[c]
+            photos[c] |= unit_photos[u]
+            if apart:
+                groups[c] |= apart.groups[u]
+            break
+    return labels
+
+
+def cluster_faces(vectors: np.ndarray, photos: np.ndarray, params: ClusterParams,
+                  quality: np.ndarray | None = None, groups: np.ndarray | None = None,
+                  apart: set[tuple[int, int]] | None = None) -> np.ndarray:
+    """Given (N, D) unit vectors, each face's photo id and quality (0..1, None: all good), return
+    N labels (-1: nobody yet): bursts → cores → merges → attachment, no cluster ever holding two
+    faces of one photo. With `groups` (a group per face, -1 for none: the person it is now) and
+    `apart` pairs of groups, no cluster holds faces of both groups of a pair."""
+    n = len(vectors)
+    if n < 2:
+        return np.full(n, NOISE, dtype=np.int64)
+    units = burst_units(vectors, photos, params.burst_distance)
+    uv = unit_means(vectors, units)
+    unit_photos: list[set[int]] = [set() for _ in range(len(uv))]
+    for u, ph in zip(units.tolist(), photos.tolist(), strict=True):
+        unit_photos[u].add(int(ph))
+    cannot: Apart | None = None
+    if groups is not None and apart:
+        members = {g for pair in apart for g in pair}
+        unit_groups: list[set[int]] = [set() for _ in range(len(uv))]
+        for u, g in zip(units.tolist(), groups.tolist(), strict=True):
+            if g in members:
+                unit_groups[u].add(int(g))
+        cannot = Apart(unit_groups, frozenset((min(a, b), max(a, b)) for a, b in apart))
+    unit_quality = np.ones(len(uv))
+    if quality is not None:
+        unit_quality = np.zeros(len(uv))
+        np.maximum.at(unit_quality, units, quality)
+    strong = unit_quality >= params.min_quality
+    ul = np.full(len(uv), NOISE, np.int64)
+    if strong.sum() >= params.min_cluster_size:
+        sidx = np.flatnonzero(strong)
+        found = hdbscan_labels(uv[sidx], params.min_cluster_size, params.min_samples)
+        # HDBSCAN never makes one cluster of everything: what it leaves out may still hold
+        # closely linked units (a library of one person, a person's last few faces)
+        found[found == NOISE] = int(found.max()) + 1
+        ul[sidx] = found_cores(uv[sidx], found, params.found_distance, params.min_cluster_size)
+    labels = np.where(ul[units] != NOISE, ul[units], NOISE)
     labels = enforce_cannot_link(vectors, photos, labels)
-    labels = prune_loose_faces(vectors, labels, params.max_distance, params.min_cluster_size)
-    labels = merge_close_clusters(vectors, photos, labels, params.merge_distance)
-    labels = attach_noise(vectors, photos, labels, params.max_distance)
-    return relabel(group_leftovers(vectors, photos, labels, params.max_distance,
-                                   params.min_cluster_size))
+    # a unit whose faces the cannot-link split stays with the faces that kept their place
+    ul = np.full(len(uv), NOISE, np.int64)
+    for u, lab in zip(units.tolist(), labels.tolist(), strict=True):
+        if lab != NOISE:
+            ul[u] = lab
+    if cannot is not None:
+        ul = cannot.split(uv, ul)
+
+    def allowed(a: set[int], b: set[int]) -> bool:
+        assert cannot is not None
+        return not cannot.conflict(*(set().union(*(cannot.groups[u] for u in np.flatnonzero(
+            np.isin(ul, list(side))))) for side in (a, b)))
+
+    ul = merge_clusters(uv, unit_photos, ul, params, allowed if cannot is not None else None)
+    ul = attach_units(uv, unit_photos, ul, params, apart=cannot, unit_quality=unit_quality)
+    out = ul[units]
+    return relabel(enforce_cannot_link(vectors, photos, out))

@@ -22,6 +22,7 @@ class FaceIndex:
         self.persons = np.zeros(capacity, np.int64)
         self.photos = np.zeros(capacity, np.int64)
         self.pinned = np.zeros(capacity, bool)
+        self.quality = np.ones(capacity, np.float32)
         self._row: dict[int, int] = {}
 
     def __len__(self) -> int:
@@ -32,15 +33,16 @@ class FaceIndex:
         if need <= cap:
             return
         new = max(need, cap * 2)
-        for name in ("vectors", "face_ids", "persons", "photos", "pinned"):
+        for name in ("vectors", "face_ids", "persons", "photos", "pinned", "quality"):
             old = getattr(self, name)
             arr = np.zeros((new, *old.shape[1:]), old.dtype)
             arr[: self.n] = old[: self.n]
             setattr(self, name, arr)
 
     def add(self, face_ids: np.ndarray, vectors: np.ndarray, persons: np.ndarray,
-            photos: np.ndarray, pinned: np.ndarray | None = None) -> None:
-        """Add rows (a face already present is replaced)."""
+            photos: np.ndarray, pinned: np.ndarray | None = None,
+            quality: np.ndarray | None = None) -> None:
+        """Add rows (a face already present is replaced); no `quality`: all good."""
         self.remove([int(f) for f in face_ids if int(f) in self._row])
         m = len(face_ids)
         self._grow(self.n + m)
@@ -50,6 +52,7 @@ class FaceIndex:
         self.persons[sl] = persons
         self.photos[sl] = photos
         self.pinned[sl] = False if pinned is None else pinned
+        self.quality[sl] = 1.0 if quality is None else quality
         for i, f in enumerate(face_ids):
             self._row[int(f)] = self.n + i
         self.n += m
@@ -62,7 +65,8 @@ class FaceIndex:
                 continue
             last = self.n - 1
             if r != last:
-                for arr in (self.vectors, self.face_ids, self.persons, self.photos, self.pinned):
+                for arr in (self.vectors, self.face_ids, self.persons, self.photos, self.pinned,
+                            self.quality):
                     arr[r] = arr[last]
                 self._row[int(self.face_ids[r])] = r
             self.n -= 1

@@ -1,0 +1,115 @@
+"""Harder photo sets made from the 5-celebrity photos, for tests and benches (`bench/peer.py`):
+bursts of near-duplicates, small faces in large photos, and group photos. Each is a labelled
+folder as `facefold evaluate` reads it (a sub-folder per person; `labels.json` for photos that
+show several people). Deterministic: the same photos every time."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from tests.helpers.data import PEOPLE, photos_of
+
+BURST = 4  # photos a burst holds: the original and near-identical frames
+SMALL_FACE_SHARE = 0.5  # of a person's photos, how many become small faces in a large photo
+SMALL_CANVAS = (960, 720)  # the large photo a small face is pasted into (width, height)
+SMALL_HEIGHTS = (130, 230)  # height range of the pasted photo: its face is ~22-40 px wide
+GROUP_SIZES = (2, 3, 4)  # people in a group photo
+GROUP_HEIGHT = 260  # each person's photo is scaled to this height in a group
+
+
+def _write(path: Path, img: np.ndarray, quality: int = 92) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), img, [cv2.IMWRITE_JPEG_QUALITY, quality])
+
+
+def _photos(src: Path, split: str, people: Sequence[str]) -> list[tuple[str, Path]]:
+    return [(person, p) for person in people for p in photos_of(src, person, split)]
+
+
+def bursts(src: Path, dest: Path, split: str = "val", people: Sequence[str] = PEOPLE) -> Path:
+    """Every photo as a burst of BURST near-identical frames: shifted a few pixels, a little
+    brighter or darker, saved at another JPEG quality."""
+    rng = np.random.default_rng(0)
+    for person, p in _photos(src, split, people):
+        img = cv2.imread(str(p))
+        h, w = img.shape[:2]
+        for k in range(BURST):
+            if k:
+                dx, dy = rng.integers(-4, 5, 2)
+                m = np.float32([[1, 0, dx], [0, 1, dy]])
+                img_k = cv2.warpAffine(img, m, (w, h), borderMode=cv2.BORDER_REFLECT_101)
+                img_k = cv2.convertScaleAbs(img_k, alpha=float(rng.uniform(0.94, 1.06)))
+            else:
+                img_k = img
+            _write(dest / person / f"{p.stem}-{k}.jpg", img_k, int(rng.integers(85, 96)))
+    return dest
+
+
+def small_faces(src: Path, dest: Path, split: str = "train",
+                people: Sequence[str] = PEOPLE) -> Path:
+    """Half of each person's photos shrunk (faces ~25-50 px) and pasted into a large photo of a
+    face-free background (smooth colour and grain); the other half as they are."""
+    rng = np.random.default_rng(1)
+    for person in people:
+        photos = photos_of(src, person, split)
+        for i, p in enumerate(photos):
+            img = cv2.imread(str(p))
+            if i % 2 or i >= len(photos) * SMALL_FACE_SHARE * 2:
+                _write(dest / person / p.name, img)
+                continue
+            cw, ch = SMALL_CANVAS
+            corners = rng.integers(40, 220, (2, 2, 3)).astype(np.float32)
+            canvas = cv2.resize(corners, (cw, ch), interpolation=cv2.INTER_LINEAR)
+            canvas += rng.normal(0, 6, canvas.shape).astype(np.float32)
+            canvas = np.clip(canvas, 0, 255).astype(np.uint8)
+            k = int(rng.integers(*SMALL_HEIGHTS)) / img.shape[0]
+            small = cv2.resize(img, None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
+            y = int(rng.integers(0, ch - small.shape[0]))
+            x = int(rng.integers(0, cw - small.shape[1]))
+            canvas[y:y + small.shape[0], x:x + small.shape[1]] = small
+            _write(dest / person / f"small-{p.stem}.jpg", canvas)
+    return dest
+
+
+def groups(src: Path, dest: Path, split: str = "train", people: Sequence[str] = PEOPLE,
+           count: int = 12) -> Path:
+    """Each person's photos as they are, plus `count` group photos (2-4 people side by side) in
+    `groups/`, with `labels.json` naming who each group photo shows."""
+    rng = np.random.default_rng(2)
+    pool = {person: photos_of(src, person, split) for person in people}
+    for person, photos in pool.items():
+        for p in photos:
+            _write(dest / person / p.name, cv2.imread(str(p)))
+    labels: dict[str, list[str]] = {}
+    for g in range(count):
+        who = [str(w) for w in rng.choice(list(people), int(rng.choice(GROUP_SIZES)),
+                                          replace=False)]
+        tiles = []
+        for w in who:
+            img = cv2.imread(str(pool[w][int(rng.integers(len(pool[w])))]))
+            tiles.append(cv2.resize(img, (round(img.shape[1] * GROUP_HEIGHT / img.shape[0]),
+                                          GROUP_HEIGHT)))
+        rel = f"groups/group-{g:02d}.jpg"
+        _write(dest / rel, np.hstack(tiles))
+        labels[rel] = who
+    (dest / "labels.json").write_text(json.dumps(labels, indent=1), encoding="utf-8")
+    return dest
+
+
+def hard_cases(src: Path, dest: Path) -> dict[str, Path]:
+    """All generated sets under `dest` (made once, reused): name → folder."""
+    made = {}
+    for name, make in (("bursts", bursts), ("small-faces", small_faces), ("groups", groups)):
+        folder = dest / name
+        if not (folder / ".complete").exists():
+            make(src, folder)
+            if not any(folder.rglob("*.jpg")):
+                raise FileNotFoundError(f"{src}: no 5-celebrity photos to make {name} from")
+            (folder / ".complete").touch()
+        made[name] = folder
+    return made
