@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from facefold.people.assign import AssignParams, assign_to_persons
+from facefold.people.assign import attach_to_persons
 from facefold.people.cluster import NOISE, ClusterParams, cluster_faces
 from facefold.people.index import FaceIndex
 
@@ -70,12 +70,12 @@ def main() -> int:
 
         idx = FaceIndex(capacity=n + 1000)
         idx.add(np.arange(n), base, labels, photos[:n])
-        params = AssignParams()
+        params = ClusterParams()
         got: list[int | None] = []
         t0 = time.perf_counter()
         for start in range(0, len(new), 16):
             ids, vecs, persons, phs = idx.view()
-            batch = assign_to_persons(new[start:start + 16], photos[n + start:n + start + 16],
+            batch = attach_to_persons(new[start:start + 16], photos[n + start:n + start + 16],
                                       vecs, persons, phs, params)
             idx.add(np.arange(n + start, n + start + len(batch)), new[start:start + 16],
                     np.array([NOISE if p is None else p for p in batch]),

@@ -199,6 +199,6 @@ def test_knn_graph_hdbscan_matches_exact_hdbscan(rng: np.random.Generator) -> No
     # same partition, whatever the label numbers
     pairs = {(int(a), int(b)) for a, b in zip(exact, approx, strict=True)}
     assert len(pairs) == len(set(exact.tolist())) == len(set(approx.tolist()))
-    idx, dist = knn(v, 5, block=7)  # odd block size: the blocks must stitch
+    idx, dist = knn(v, 5)
     assert (idx[:, 0] == np.arange(len(v))).all() and np.allclose(dist[:, 0], 0, atol=2e-3)
     assert (np.diff(dist, axis=1) >= -1e-6).all()

@@ -59,9 +59,11 @@ def attach_to_persons(queries: np.ndarray, query_photos: np.ndarray, vectors: np
     if not mask.any() or len(queries) == 0:
         return out
     ids, ev = _person_evidence(vectors, persons)
-    taken: set[tuple[int, int]] = set(zip(persons[mask].tolist(), photos[mask].tolist(),
+    near = mask & np.isin(photos, query_photos)  # only these photos can clash
+    taken: set[tuple[int, int]] = set(zip(persons[near].tolist(), photos[near].tolist(),
                                           strict=True))
-    sims = queries @ vectors[mask].T
+    sims = queries @ vectors.T
+    sims[:, ~mask] = -np.inf
     twin = sims.argmax(axis=1)
     twin_d = np.sqrt(np.maximum(0.0, 2.0 - 2.0 * sims[np.arange(len(queries)), twin]))
     n = ev.counts
@@ -76,7 +78,7 @@ def attach_to_persons(queries: np.ndarray, query_photos: np.ndarray, vectors: np
     for i in range(len(queries)):
         photo = int(query_photos[i])
         if twin_d[i] < params.burst_distance:
-            choices = [int(persons[mask][twin[i]])]
+            choices = [int(persons[twin[i]])]
         else:
             order = np.argsort(z[i])[:ATTACH_CHOICES]
             choices = [int(ids[c]) for c in order if z[i, c] < params.attach_z]
