@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 CONFIG ?= config.yaml
 
-.PHONY: run scan test setup models browser lint bench soak fuzz clean
+.PHONY: run scan test setup models browser lint bench peer soak fuzz clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,22 @@ bench: setup
 	$(BIN)/python bench/scan.py --large 10
 	$(BIN)/python bench/watch.py
 
+# The peer (face_recognition + dlib) in its own environment, from prebuilt wheels only: dlib-bin
+# instead of the dlib sdist (which compiles for many minutes), face-recognition without its deps.
+PEER := .venv-peer
+$(PEER)/.installed-stamp:
+	test -x $(PEER)/bin/python || $(PYTHON) -m venv $(PEER)
+	$(PEER)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PEER)/bin/python -m pip install --quiet --disable-pip-version-check dlib-bin \
+	  face-recognition-models numpy pillow 'setuptools<81'
+	$(PEER)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps face-recognition
+	touch $@
+
+# facefold against the peer on the 5-celebrity sets and the generated hard cases; more labelled
+# folders: make peer SETS="path/to/set …"
+peer: setup $(PEER)/.installed-stamp
+	$(BIN)/python bench/peer.py --peer-python $(PEER)/bin/python $(SETS)
+
 # The fault loops at full size (kill -9 during 200-photo runs), then a bounded fuzz run.
 soak: setup
 	$(BIN)/python bench/soak.py --photos 200 --kills 5 --rounds 3
@@ -55,4 +71,4 @@ fuzz: setup
 	$(BIN)/python bench/fuzz.py --seconds 300
 
 clean:
-	rm -rf $(VENV) state
+	rm -rf $(VENV) $(PEER) state

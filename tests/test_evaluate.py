@@ -53,3 +53,19 @@ def test_membership_matches_folders_to_people_one_to_one() -> None:
     assert split.precision == 4 / 6 and split.recall == 4 / 7  # p2 matched to nobody: all wrong
     empty = membership_scores({}, truth)
     assert (empty.precision, empty.recall, empty.f1) == (0.0, 0.0, 0.0)
+
+
+def test_photo_membership_counts_the_subject_and_everyone_in_group_photos() -> None:
+    from facefold.evaluate import photo_membership
+
+    truth = {"ana/1.jpg": {"ana"}, "ana/2.jpg": {"ana"}, "ben/1.jpg": {"ben"},
+             "ben/2.jpg": {"ben"}, "g.jpg": {"ana", "ben"}, "cid/1.jpg": {"cid"}}
+    faces = [("ana/1.jpg", "p1", 900.0), ("ana/1.jpg", "p9", 100.0),  # a passer-by: not counted
+             ("ana/2.jpg", "p1", 800.0), ("ben/1.jpg", "p2", 700.0), ("ben/2.jpg", "p2", 600.0),
+             ("g.jpg", "p1", 500.0), ("g.jpg", "p2", 400.0), ("cid/1.jpg", None, 900.0)]
+    m, pairwise = photo_membership(faces, truth)
+    assert (m.precision, m.recall, m.f1, pairwise) == (1.0, 1.0, 1.0, 1.0)
+    assert m.identities == 2  # cid, in one photo, is a stranger
+    stranger_in = faces[:-1] + [("cid/1.jpg", "p1", 900.0)]
+    m, _ = photo_membership(stranger_in, truth)
+    assert m.precision == 6 / 7 and m.recall == 1.0

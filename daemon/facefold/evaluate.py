@@ -3,7 +3,7 @@ cross-validated threshold, pairwise and BCubed scores). `core.training` loads th
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Set
+from collections.abc import Hashable, Mapping, Sequence, Set
 from dataclasses import dataclass
 
 import numpy as np
@@ -166,3 +166,40 @@ def membership_scores(folders: Mapping[str, Set[Hashable]],
     return Membership(p, r, 2 * p * r / (p + r) if p + r else 0.0, len(fnames), len(inames),
                       matched, {i: fs for i, fs in splits.items() if len(fs) > 1},
                       {f: ids for f, ids in merges.items() if len(ids) > 1})
+
+
+def photo_membership(faces: Sequence[tuple[str, str | None, float]],
+                     truth: Mapping[str, Set[str]]) -> tuple[Membership, float]:
+    """Score folders made from faces against labelled photos: (membership, pairwise F1).
+
+    `faces` are (photo, folder or None, box area) for every face found; `truth` is who each
+    photo shows. A photo labelled with one person counts in the folder of its largest face
+    (other faces there are unlabelled passers-by); a photo labelled with several counts in the
+    folders of all its faces. People in one photo only are strangers: no folder is expected for
+    them, and a folder holding them is wrong. Pairwise F1 is over photos of one labelled person.
+    """
+    largest: dict[str, tuple[float, str | None]] = {}
+    shows: dict[str, set[str]] = {}
+    for photo, folder, area in faces:
+        if photo not in largest or area > largest[photo][0]:
+            largest[photo] = (area, folder)
+        if folder is not None:
+            shows.setdefault(photo, set()).add(folder)
+    folders: dict[str, set[Hashable]] = {}
+    for photo, held in shows.items():
+        counted = held if len(truth.get(photo, ())) > 1 else {largest[photo][1]} - {None}
+        for folder in counted:
+            folders.setdefault(str(folder), set()).add(photo)
+    people: dict[str, set[Hashable]] = {}
+    for photo, who in truth.items():
+        for w in who:
+            people.setdefault(w, set()).add(photo)
+    people = {w: p for w, p in people.items() if len(p) >= 2}
+    single = sorted(p for p, who in truth.items() if len(who) == 1 and next(iter(who)) in people)
+    names = sorted(people)
+    fnames = sorted({str(f) for _a, f in largest.values() if f is not None})
+    pred = np.array([fnames.index(str(largest[p][1])) if p in largest and largest[p][1] is not None
+                     else NOISE for p in single], np.int64)
+    labels = np.array([names.index(next(iter(truth[p]))) for p in single], np.int64)
+    pairwise = pairwise_scores(pred, labels)[2] if len(single) > 1 else 0.0
+    return membership_scores(folders, people), pairwise

@@ -9,7 +9,7 @@ import sys
 
 SYSLOG_PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3,
                    logging.CRITICAL: 2}
-QUIET_LOGGERS = ("tensorflow", "absl", "h5py", "alembic", "numba", "watchdog", "PIL")
+QUIET_LOGGERS = ("tensorflow", "absl", "h5py", "alembic", "numba", "watchdog", "PIL", "faiss")
 
 
 class JournalFormatter(logging.Formatter):

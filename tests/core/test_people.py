@@ -225,7 +225,7 @@ def _two_close_people(lib: Library, delta: int) -> None:
 
 
 def test_suggestions_are_answered_by_merge_or_apart(lib: Library) -> None:
-    _two_close_people(lib, 60)
+    _two_close_people(lib, 60)  # close, but too far apart to merge
     (a,) = _person_of(lib, "/a")
     (b,) = _person_of(lib, "/b")
     (doubt,) = people_uc.suggestions(lib)

@@ -202,3 +202,20 @@ def test_knn_graph_hdbscan_matches_exact_hdbscan(rng: np.random.Generator) -> No
     idx, dist = knn(v, 5)
     assert (idx[:, 0] == np.arange(len(v))).all() and np.allclose(dist[:, 0], 0, atol=2e-3)
     assert (np.diff(dist, axis=1) >= -1e-6).all()
+
+
+def test_two_people_chained_into_one_cluster_are_split(rng: np.random.Generator) -> None:
+    """A chain of in-between faces can link two people into one HDBSCAN cluster; halves the
+    merge rule would never join are split apart again."""
+    from facefold.people.cluster import split_apart
+
+    a = _unit(rng.normal(size=DIM))
+    b = apart_by(rng, a, 1.2)
+    va, vb = around(rng, a, 12, 0.6), around(rng, b, 12, 0.6)
+    bridge = _unit(np.linspace(0.3, 0.7, 3)[:, None] * b + (1 - np.linspace(0.3, 0.7, 3))[:, None] * a)
+    v = np.vstack([va, vb, bridge])
+    labels = split_apart(v, np.zeros(len(v), np.int64), ClusterParams())
+    assert set(labels[:12].tolist()).isdisjoint(labels[12:24].tolist())
+    assert len(set(labels[:12].tolist())) == len(set(labels[12:24].tolist())) == 1
+    one = split_apart(va, np.zeros(12, np.int64), ClusterParams())  # one person stays whole
+    assert len(set(one.tolist())) == 1

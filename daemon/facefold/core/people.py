@@ -117,7 +117,8 @@ class Suggestion:
 
 def suggestions(lib: Library, limit: int = 50) -> list[Suggestion]:
     """Pairs of visible persons in the doubtful band (closer than `clustering.suggest_z`
-    standard errors, not merged, not kept apart, no photo in common), closest first."""
+    standard errors and `suggest_distance`, not merged, not kept apart, no photo in common),
+    closest first."""
     from facefold.core.clusterer import cluster_params
     from facefold.db import faces as face_store
     from facefold.people.assign import doubtful_pairs
@@ -128,8 +129,9 @@ def suggestions(lib: Library, limit: int = 50) -> list[Suggestion]:
         apart_pairs = store.apart_pairs(s)
     visible = np.isin(fm.person_ids, list(summaries))
     persons = np.where(visible, fm.person_ids, -1)
+    c = lib.settings.clustering
     pairs = doubtful_pairs(fm.vectors, persons, fm.image_ids, cluster_params(lib.settings),
-                           lib.settings.clustering.suggest_z, apart_pairs)
+                           c.suggest_z, c.suggest_distance, apart_pairs)
     return [Suggestion(a, b, round(z, 3), round(d, 4), summaries[a].name, summaries[b].name,
                        summaries[a].faces, summaries[b].faces) for a, b, z, d in pairs[:limit]]
 

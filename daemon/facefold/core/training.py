@@ -17,7 +17,7 @@ from facefold.core.library import Library
 from facefold.core.photo import faces_in_photo, largest
 from facefold.db import faces as face_store
 from facefold.db import people as people_store
-from facefold.evaluate import Evaluation, Membership, evaluate, membership_scores
+from facefold.evaluate import Evaluation, Membership, evaluate, photo_membership
 from facefold.files import ReadError, iter_photos, read_photo
 from facefold.train import TrainOptions, TrainResult, train
 from facefold.vision.decode import DecodeError
@@ -117,33 +117,17 @@ def load_dataset(lib: Library, root: Path) -> Dataset:
 
 def library_membership(lib: Library, root: Path) -> Membership:
     """How well the library's folders match a labelled folder that was copied into its inbox:
-    membership scores photo by photo (`evaluate.membership_scores`). A photo in a person's
-    sub-folder counts in the folder of its largest face (other faces there are unlabelled
-    passers-by); a photo that labels.json says shows several people counts in every folder of
-    its faces. People seen in one photo only are strangers: no folder is expected for them."""
+    `evaluate.photo_membership` over every face the library holds (hidden persons have no
+    folder)."""
     truth = labelled_photos(root, lib.settings.decode.extensions)
     with lib.session() as s:
         faces = face_store.photo_faces(s)
         hidden = {p.id for p in people_store.person_summaries(s) if p.hidden}
     inbox = lib.settings.inbox
-    largest: dict[str, tuple[float, int | None]] = {}
-    shows: dict[str, set[int]] = {}
-    for path, pid, area in faces:
-        rel = Path(path).relative_to(inbox).as_posix()
-        if rel not in largest or area > largest[rel][0]:
-            largest[rel] = (area, pid)
-        if pid is not None:
-            shows.setdefault(rel, set()).add(pid)
-    folders: dict[str, set[str]] = {}
-    for rel, pids in shows.items():
-        counted = pids if len(truth.get(rel, ())) > 1 else {largest[rel][1]} - {None}
-        for pid in counted - hidden:
-            folders.setdefault(f"person {pid}", set()).add(rel)
-    identities: dict[str, set[str]] = {}
-    for rel, who in truth.items():
-        for w in who:
-            identities.setdefault(w, set()).add(rel)
-    return membership_scores(folders, {w: p for w, p in identities.items() if len(p) >= 2})
+    return photo_membership(
+        [(Path(path).relative_to(inbox).as_posix(),
+          None if pid is None or pid in hidden else f"person {pid}", area)
+         for path, pid, area in faces], truth)[0]
 
 
 def evaluate_weights(lib: Library, root: Path, weights: list[Path | None]) -> list[Evaluation]:

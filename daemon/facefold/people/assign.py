@@ -157,12 +157,12 @@ def nearest_person(queries: np.ndarray, vectors: np.ndarray, persons: np.ndarray
 
 
 def doubtful_pairs(vectors: np.ndarray, persons: np.ndarray, photos: np.ndarray,
-                   params: ClusterParams, max_z: float,
+                   params: ClusterParams, max_z: float, max_distance: float,
                    apart: Set[tuple[int, int]] = frozenset()) -> list[tuple[int, int, float, float]]:
     """Pairs of persons that may be one: (a, b, z, RMS distance) with a < b, fewer than `max_z`
-    standard errors apart, under the `max_distance` cap, with no photo in common and not kept
-    apart; closest first. Pairs below `merge_z` appear too when something kept them apart (a
-    name on each, say)."""
+    standard errors apart, an RMS face distance below `max_distance`, no photo in common and
+    not kept apart; closest first. Pairs below `merge_z` appear too when something kept them
+    apart (a name on each, say)."""
     mask = persons >= 0
     ids, ev = _person_evidence(vectors, persons)
     if len(ids) < 2:
@@ -175,7 +175,7 @@ def doubtful_pairs(vectors: np.ndarray, persons: np.ndarray, photos: np.ndarray,
     for pid, ph in zip(persons[mask].tolist(), photos[mask].tolist(), strict=True):
         held[int(pid)].add(int(ph))
     out = []
-    for a, b in zip(*np.nonzero((z < max_z) & (ms < params.max_distance ** 2)), strict=True):
+    for a, b in zip(*np.nonzero((z < max_z) & (ms < max_distance ** 2)), strict=True):
         pa, pb = int(ids[a]), int(ids[b])
         if pa < pb and (pa, pb) not in apart and not held[pa] & held[pb]:
             out.append((pa, pb, float(z[a, b]), float(np.sqrt(ms[a, b]))))

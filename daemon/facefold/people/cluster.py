@@ -32,8 +32,8 @@ EXACT_MAX_FACES = 8000  # above this, HDBSCAN runs on a k-nearest-neighbour grap
 KNN_NEIGHBOURS = 16  # neighbours per face in that graph; the single-linkage tree is exact where it matters
 BURST_NEIGHBOURS = 8  # near-identical candidates looked at per face
 DEFAULT_PRIOR_S2 = 0.25  # a person's mean squared distance to their centre when no cluster shows it
-PRIOR_MIN_UNITS = 3  # clusters of at least this many units tell the library's typical spread
 ATTACH_CHOICES = 3  # a unit whose nearest cluster cannot take it (a shared photo) tries this many
+SPLIT_MAX_UNITS = 3000  # cores checked for two people in one (average linkage is O(m²))
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ class ClusterParams:
     min_samples: int = 1  # HDBSCAN: neighbours for a core unit
     burst_distance: float = 0.3  # faces closer than this are one piece of evidence
     found_distance: float = 0.85  # a person is founded only by units chained this close
-    merge_z: float = 3.5  # clusters merge while their centres are fewer standard errors apart
+    merge_z: float = 3.0  # clusters merge while their centres are fewer standard errors apart
     merge_distance: float = 1.15  # ... and their RMS face distance is below this cap
     attach_z: float = 2.0  # a leftover unit joins a cluster fewer standard errors away
     max_distance: float = 1.2  # ... with an RMS distance to its faces below this cap
@@ -206,6 +206,39 @@ def unit_means(vectors: np.ndarray, units: np.ndarray) -> np.ndarray:
     return (sums / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)).astype(np.float32)
 
 
+def split_apart(vectors: np.ndarray, labels: np.ndarray, params: ClusterParams,
+                prior_s2: float | None = None) -> np.ndarray:
+    """Split every cluster whose two halves (average linkage) the merge rule would not make one
+    (as many standard errors apart as `merge_z`, or as far as the `merge_distance` cap), again
+    inside each half: a chain of close faces can join two people HDBSCAN keeps together."""
+    from scipy.cluster.hierarchy import fcluster, linkage
+
+    out = labels.copy()
+    nxt = int(labels.max()) + 1 if len(labels) else 0
+    if prior_s2 is None:
+        prior_s2 = Evidence.of(vectors, relabel(labels), len(np.unique(labels[labels != NOISE])) or 1).prior_s2
+    todo = [np.flatnonzero(labels == lab) for lab in np.unique(labels[labels != NOISE])]
+    while todo:
+        idx = todo.pop()
+        if len(idx) < 2 * params.min_cluster_size or len(idx) > SPLIT_MAX_UNITS:
+            continue
+        halves = fcluster(linkage(vectors[idx], "average"), 2, criterion="maxclust") - 1
+        if len(np.unique(halves)) < 2 or np.bincount(halves).min() < params.min_cluster_size:
+            continue
+        ev = Evidence.of(vectors[idx], halves.astype(np.int64), 2)
+        ev.prior_s2 = prior_s2
+        n, s2 = ev.counts, ev.s2()
+        se2 = ev.shrunk(params.prior_weight) / n
+        ms = 2.0 - 2.0 * float(ev.sums[0] @ ev.sums[1]) / (n[0] * n[1])
+        z = float(separation(np.array([ms]), s2[0], se2[0], s2[1], se2[1])[0])
+        if z < params.merge_z and ms < params.merge_distance ** 2:
+            continue
+        out[idx[halves == 1]] = nxt
+        nxt += 1
+        todo += [idx[halves == 0], idx[halves == 1]]
+    return out
+
+
 def found_cores(vectors: np.ndarray, labels: np.ndarray, distance: float,
                 min_size: int = 2) -> np.ndarray:
     """Split each cluster into the parts its members reach by steps of at most `distance`
@@ -238,7 +271,7 @@ class Evidence:
 
     sums: np.ndarray  # (k, d) sum of the cluster's unit vectors
     counts: np.ndarray  # (k,) units in the cluster
-    prior_s2: float  # the library's typical s2, from clusters of PRIOR_MIN_UNITS units or more
+    prior_s2: float  # the library's typical s2: the median over clusters of 2 units or more
 
     @classmethod
     def of(cls, unit_vectors: np.ndarray, unit_labels: np.ndarray, k: int) -> Evidence:
@@ -246,9 +279,10 @@ class Evidence:
         mask = unit_labels != NOISE
         counts = np.bincount(unit_labels[mask], minlength=k).astype(np.float64)
         ev = cls(sums, counts, DEFAULT_PRIOR_S2)
-        s2 = ev.s2()
-        typical = s2[counts >= PRIOR_MIN_UNITS]
-        ev.prior_s2 = float(np.median(typical)) if len(typical) else DEFAULT_PRIOR_S2
+        many = counts >= 2
+        if many.any():  # each cluster's spread, unbiased for its size (a pair shows half of it)
+            typical = ev.s2()[many] * counts[many] / (counts[many] - 1)
+            ev.prior_s2 = float(np.median(typical))
         return ev
 
     def s2(self) -> np.ndarray:
@@ -462,7 +496,8 @@ def cluster_faces(vectors: np.ndarray, photos: np.ndarray, params: ClusterParams
         # HDBSCAN never makes one cluster of everything: what it leaves out may still hold
         # closely linked units (a library of one person, a person's last few faces)
         found[found == NOISE] = int(found.max()) + 1
-        ul[sidx] = found_cores(uv[sidx], found, params.found_distance, params.min_cluster_size)
+        cores = found_cores(uv[sidx], found, params.found_distance, params.min_cluster_size)
+        ul[sidx] = split_apart(uv[sidx], cores, params)
     labels = np.where(ul[units] != NOISE, ul[units], NOISE)
     labels = enforce_cannot_link(vectors, photos, labels)
     # a unit whose faces the cannot-link split stays with the faces that kept their place
