@@ -97,12 +97,12 @@ def peer_sides(roots: list[Path], peer_python: Path, extensions: tuple[str, ...]
                   extensions) for o, root in zip(out, roots, strict=True)]
 
 
-def default_sets() -> list[Path]:
+def default_sets(models: Models) -> list[Path]:
     settings = load_settings(REPO / "config.yaml")
     fetch_weights(settings.models_dir)
     celeb = fetch_dataset(settings.models_dir, data_cache_dir() / "5-celebrity")
     return [celeb / "train", celeb / "val",
-            *hard_cases(celeb, data_cache_dir() / "hard-cases").values()]
+            *hard_cases(celeb, data_cache_dir() / "hard-cases", models.finder).values()]
 
 
 def main() -> int:
@@ -113,10 +113,10 @@ def main() -> int:
     if not args.peer_python.exists():
         print(f"{args.peer_python} is missing: `make peer` creates it", file=sys.stderr)
         return 2
-    roots = args.sets or default_sets()
     settings = load_settings(REPO / "config.yaml")
     models = Models.from_settings(settings)
     models.load()
+    roots = args.sets or default_sets(models)
     with tempfile.TemporaryDirectory() as tmp:
         facefold_side(roots[0], models, Path(tmp) / "warm")  # traces the graphs, off the clock
         ours = [facefold_side(r, models, Path(tmp) / f"set{i}") for i, r in enumerate(roots)]

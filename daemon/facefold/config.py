@@ -49,6 +49,9 @@ class DetectionSettings(_Section):
     max_side: int = Field(1024, ge=160, le=8192)
     min_confidence: float = Field(0.9, ge=0.0, le=1.0)
     min_face_size: int = Field(20, ge=1)
+    retry_pad: float = Field(0.25, ge=0.0, le=1.0)
+    retry_stage_score: float = Field(0.5, ge=0.0, le=1.0)
+    retry_min_confidence: float = Field(0.95, ge=0.0, le=1.0)
 
 
 class EmbeddingSettings(_Section):

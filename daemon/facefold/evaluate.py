@@ -98,11 +98,13 @@ class Evaluation:
     membership_f1: float = 0.0  # photo by photo, clusters matched one to one to people
     split: dict[str, int] | None = None  # person → clusters holding 2+ of their photos (> 1)
     merged: list[list[str]] | None = None  # people that share a cluster (2+ photos each)
+    detection_recall: float = 1.0  # share of the photos read in which a face was found
+    no_face: list[str] | None = None  # the photos in which none was
 
 
 def evaluate(vectors: np.ndarray, labels: np.ndarray, params: ClusterParams, weights: str,
              skipped: int = 0, names: list[str] | None = None,
-             quality: np.ndarray | None = None) -> Evaluation:
+             quality: np.ndarray | None = None, no_face: list[str] | None = None) -> Evaluation:
     """Measure vectors (one face per photo) with person labels: verification, and the clustering
     with `params`, including which people it split and which it merged (named by `names`)."""
     acc, std, cut = verification(vectors, labels)
@@ -117,7 +119,8 @@ def evaluate(vectors: np.ndarray, labels: np.ndarray, params: ClusterParams, wei
     return Evaluation(weights, len(vectors), len(np.unique(labels)), acc, std, cut, pp, pr, pf,
                       bp, br, bf, len(np.unique(pred[pred != NOISE])), int((pred == NOISE).sum()),
                       skipped, m.f1, {i: len(fs) for i, fs in m.splits.items()},
-                      [ids for ids in m.merges.values()])
+                      [ids for ids in m.merges.values()],
+                      len(vectors) / max(len(vectors) + len(no_face or []), 1), no_face or [])
 
 
 @dataclass(frozen=True)

@@ -124,7 +124,7 @@ def test_hard_cases_on_real_photos(tmp_path: Path, celebrities: Path, models: Mo
     from facefold.core.training import library_membership
     from tests.helpers.hardcases import hard_cases
 
-    for name, root in hard_cases(celebrities, data_cache_dir() / "hard-cases").items():
+    for name, root in hard_cases(celebrities, data_cache_dir() / "hard-cases", models.finder).items():
         (tmp_path / name).mkdir()
         lib = Library(load_settings(write_config(tmp_path / name)), models)
         shutil.copytree(root, lib.settings.inbox, ignore=shutil.ignore_patterns(".*"))

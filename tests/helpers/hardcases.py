@@ -6,20 +6,22 @@ show several people). Deterministic: the same photos every time."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from facefold.vision.ports import FaceFinder
 from tests.helpers.data import PEOPLE, photos_of
 
 BURST = 4  # photos a burst holds: the original and near-identical frames
 SMALL_FACE_SHARE = 0.5  # of a person's photos, how many become small faces in a large photo
 SMALL_CANVAS = (960, 720)  # the large photo a small face is pasted into (width, height)
-SMALL_HEIGHTS = (130, 230)  # height range of the pasted photo: its face is ~22-40 px wide
+SMALL_FACE_PX = (22.0, 40.0)  # a shrunk face's width, in pixels
 GROUP_SIZES = (2, 3, 4)  # people in a group photo
 GROUP_HEIGHT = 260  # each person's photo is scaled to this height in a group
+VERSION = 4  # bump when a generator changes: the sets are made again
 
 
 def _write(path: Path, img: np.ndarray, quality: int = 92) -> None:
@@ -50,16 +52,18 @@ def bursts(src: Path, dest: Path, split: str = "val", people: Sequence[str] = PE
     return dest
 
 
-def small_faces(src: Path, dest: Path, split: str = "train",
+def small_faces(src: Path, dest: Path, finder: FaceFinder, split: str = "train",
                 people: Sequence[str] = PEOPLE) -> Path:
-    """Half of each person's photos shrunk (faces ~25-50 px) and pasted into a large photo of a
-    face-free background (smooth colour and grain); the other half as they are."""
+    """Half of each person's photos shrunk so that the face (as `finder` finds it) is 22-40 px
+    wide, and pasted into a large photo of a face-free background (smooth colour and grain); the
+    other half, and photos where no face is found, as they are."""
     rng = np.random.default_rng(1)
     for person in people:
         photos = photos_of(src, person, split)
         for i, p in enumerate(photos):
             img = cv2.imread(str(p))
-            if i % 2 or i >= len(photos) * SMALL_FACE_SHARE * 2:
+            found = finder.detect(cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
+            if i % 2 or i >= len(photos) * SMALL_FACE_SHARE * 2 or not found:
                 _write(dest / person / p.name, img)
                 continue
             cw, ch = SMALL_CANVAS
@@ -67,7 +71,8 @@ def small_faces(src: Path, dest: Path, split: str = "train",
             canvas = cv2.resize(corners, (cw, ch), interpolation=cv2.INTER_LINEAR)
             canvas += rng.normal(0, 6, canvas.shape).astype(np.float32)
             canvas = np.clip(canvas, 0, 255).astype(np.uint8)
-            k = int(rng.integers(*SMALL_HEIGHTS)) / img.shape[0]
+            face = max(min(d.box[2], d.box[3]) for d in found)
+            k = float(rng.uniform(*SMALL_FACE_PX)) / face
             small = cv2.resize(img, None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
             y = int(rng.integers(0, ch - small.shape[0]))
             x = int(rng.integers(0, cw - small.shape[1]))
@@ -101,11 +106,15 @@ def groups(src: Path, dest: Path, split: str = "train", people: Sequence[str] = 
     return dest
 
 
-def hard_cases(src: Path, dest: Path) -> dict[str, Path]:
-    """All generated sets under `dest` (made once, reused): name → folder."""
+def hard_cases(src: Path, dest: Path, finder: FaceFinder) -> dict[str, Path]:
+    """All generated sets under `dest` (made once, reused): name → folder. `finder` sizes the
+    small faces."""
     made = {}
-    for name, make in (("bursts", bursts), ("small-faces", small_faces), ("groups", groups)):
-        folder = dest / name
+    makers: list[tuple[str, Callable[[Path, Path], Path]]] = [
+        ("bursts", bursts), ("small-faces", lambda s, d: small_faces(s, d, finder)),
+        ("groups", groups)]
+    for name, make in makers:
+        folder = dest / f"v{VERSION}" / name
         if not (folder / ".complete").exists():
             make(src, folder)
             if not any(folder.rglob("*.jpg")):

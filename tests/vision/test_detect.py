@@ -25,3 +25,10 @@ def test_parse_maps_back_and_filters() -> None:
     assert d.box == (10.0, 10.0, 40.0, 50.0)
     np.testing.assert_allclose(d.landmarks[0], [20, 20])
     assert d.landmarks.shape == (5, 2)
+
+
+def test_a_second_look_maps_back_from_the_border() -> None:
+    raw = [_raw(0.99, [40, 40, 30, 30])]
+    (d,) = parse_detections(raw, factor=2.0, min_confidence=0.9, min_face_size=20, offset=50.0)
+    assert d.box == (30.0, 30.0, 60.0, 60.0)
+    np.testing.assert_allclose(d.landmarks[0], [-30, -30])

@@ -133,3 +133,43 @@ def test_missing_or_corrupt_weights_name_the_fix(tmp_path: Path) -> None:
         from facefold.vision.facenet import build_facenet  # imports TensorFlow
 
         load_facenet_weights(build_facenet(), bad)
+
+
+def test_the_second_look_finds_faces_the_first_misses(models: object,
+                                                      celebrities: Path) -> None:
+    """Photos where MTCNN finds nothing (a face filling the frame, cut by its edge) get a second
+    look with a border added: fewer photos without a face, and every face it adds is sure."""
+    from dataclasses import replace
+
+    kept = models.finder.params
+    missed = {False: 0, True: 0}
+    for p in [p for person in PEOPLE for split in ("train", "val")
+              for p in photos_of(celebrities, person, split)]:
+        pixels = decode_image(p.read_bytes(), 10**8)
+        try:
+            models.finder.params = replace(kept, retry_pad=0.0)
+            first = models.finder.detect(pixels)
+        finally:
+            models.finder.params = kept
+        if first:
+            continue
+        missed[False] += 1
+        second = models.finder.detect(pixels)
+        missed[True] += not second
+        assert all(d.confidence >= kept.retry_min_confidence for d in second)
+    print(f"photos without a face: {missed[False]} without the second look, {missed[True]} with")
+    assert missed[False] >= 1 and missed[True] < missed[False]
+
+
+def test_few_false_faces_on_photos_of_nobody(models: object, celebrities: Path) -> None:
+    """scikit-image's samples without people, generated patterns, and strips of the 5-celebrity
+    photos beside the person: at most one false face per 100 photos (bench/detect.py)."""
+    from facefold.files import iter_photos
+    from tests.helpers.data import data_cache_dir
+    from tests.helpers.facefree import face_free
+
+    root = face_free(celebrities, data_cache_dir() / "face-free", models.finder)
+    photos = list(iter_photos([root], (".png",)))
+    false = sum(len(models.finder.detect(decode_image(p.read_bytes(), 10**8))) for p in photos)
+    print(f"{false} false faces in {len(photos)} face-free photos")
+    assert len(photos) >= 250 and false <= len(photos) / 100

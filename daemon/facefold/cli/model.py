@@ -28,7 +28,8 @@ DatasetArg = Annotated[Path, typer.Argument(help="a folder with one sub-folder o
                                             exists=True, file_okay=False)]
 MEASURES = ("faces", "people", "verification_accuracy", "verification_std", "threshold",
             "pairwise_precision", "pairwise_recall", "pairwise_f1", "bcubed_precision",
-            "bcubed_recall", "bcubed_f1", "membership_f1", "clusters", "unassigned", "skipped")
+            "bcubed_recall", "bcubed_f1", "membership_f1", "detection_recall", "clusters",
+            "unassigned", "skipped")
 
 
 @command(weights_group, "fetch")
@@ -56,6 +57,8 @@ def evaluate(
     print_table(["measure", *[r.weights for r in runs]],
                 [(key, *[f"{v:.4f}" if isinstance(v, float) else v
                          for v in (getattr(r, key) for r in runs)]) for key in MEASURES])
+    for path in runs[0].no_face or []:
+        say(f"no face found: {path}")
     for r in runs:
         for person, n in sorted((r.split or {}).items()):
             say(f"{r.weights}: split: {person} over {n} people")

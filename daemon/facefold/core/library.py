@@ -19,7 +19,8 @@ from facefold.vision.ports import FaceEmbedder, FaceFinder
 
 def detect_params(settings: Settings) -> DetectParams:
     d = settings.detection
-    return DetectParams(d.max_side, d.min_confidence, d.min_face_size)
+    return DetectParams(d.max_side, d.min_confidence, d.min_face_size, d.retry_pad,
+                        d.retry_stage_score, d.retry_min_confidence)
 
 
 @dataclass

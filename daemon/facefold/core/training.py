@@ -29,6 +29,7 @@ CACHE_VERSION = 2  # bump when what a cached crop means changes
 
 
 LABELS_FILE = "labels.json"  # in a data set's folder: photos that show more than one person
+NO_FACE = "no face found"  # why a photo of a data set was skipped, when it was
 
 
 class DatasetError(ValueError):
@@ -101,7 +102,7 @@ def load_dataset(lib: Library, root: Path) -> Dataset:
                 skipped.append((str(p), str(exc)))
                 continue
             if crop.size == 0:
-                skipped.append((str(p), "no face found"))
+                skipped.append((str(p), NO_FACE))
                 continue
             paths.append(str(p))
             labels.append(li)
@@ -139,7 +140,8 @@ def evaluate_weights(lib: Library, root: Path, weights: list[Path | None]) -> li
         emb = lib.models.embedder if w is None else Embedder(w, lib.settings.embedding.batch_size)
         vectors = emb.embed(data.crops)
         runs.append(evaluate(vectors, data.labels, cluster_params(lib.settings), emb.weights_id,
-                             len(data.skipped), data.names))
+                             len(data.skipped), data.names,
+                             no_face=[p for p, why in data.skipped if why == NO_FACE]))
     return runs
 
 

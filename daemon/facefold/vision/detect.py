@@ -20,6 +20,11 @@ class DetectParams:
     max_side: int = 1024  # the detector sees a copy whose longest side is at most this
     min_confidence: float = 0.9  # MTCNN's final-stage score a face must reach
     min_face_size: int = 20  # shorter side of the box, in full-photo pixels
+    retry_pad: float = 0.25  # nothing found: look again with this border (share of the longest
+    # side) added around the photo; 0: never. Finds faces that fill or touch the frame.
+    retry_stage_score: float = 0.5  # ... and with MTCNN's first two stages this lenient (their
+    # own defaults 0.6 and 0.7);
+    retry_min_confidence: float = 0.95  # ... its faces then need this final score
 
 
 @dataclass(frozen=True)
@@ -43,8 +48,9 @@ def downscale(pixels: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
 
 
 def parse_detections(raw: list[dict[str, Any]], factor: float, min_confidence: float,
-                     min_face_size: float) -> list[Detection]:
-    """Map MTCNN's json output (on a copy scaled by 1/factor) to filtered full-photo Detections."""
+                     min_face_size: float, offset: float = 0.0) -> list[Detection]:
+    """Map MTCNN's json output (on a copy scaled by 1/factor, with a border of `offset`
+    full-photo pixels) to filtered full-photo Detections."""
     out = []
     for face in raw:
         conf = float(face["confidence"])
@@ -52,8 +58,8 @@ def parse_detections(raw: list[dict[str, Any]], factor: float, min_confidence: f
         if conf < min_confidence or min(w, h) < min_face_size:
             continue
         kp = face["keypoints"]
-        lm = np.array([kp[k] for k in LANDMARK_ORDER], dtype=np.float64) * factor
-        out.append(Detection(box=(x, y, w, h), landmarks=lm, confidence=conf))
+        lm = np.array([kp[k] for k in LANDMARK_ORDER], dtype=np.float64) * factor - offset
+        out.append(Detection(box=(x - offset, y - offset, w, h), landmarks=lm, confidence=conf))
     out.sort(key=lambda d: (d.box[0], d.box[1]))
     return out
 
@@ -102,11 +108,26 @@ class FaceDetector:
 
     def detect(self, pixels: np.ndarray, scale: float = 1.0) -> list[Detection]:
         """Given RGB pixels, return the faces found, left to right, in full-photo coordinates:
-        pixel coordinates * `scale` (the photo was decoded at 1/scale, see `Decoded`)."""
+        pixel coordinates * `scale` (the photo was decoded at 1/scale, see `Decoded`). When
+        nothing is found, look once more with a border added (`retry_pad`): MTCNN misses faces
+        that fill the frame or are cut by its edge."""
         self.load()
+        found = self._pass(pixels, scale, 0)
+        if not found and self.params.retry_pad > 0:
+            off = round(max(pixels.shape[:2]) * self.params.retry_pad)
+            padded = np.pad(pixels, ((off, off), (off, off), (0, 0)), mode="edge")
+            p = self.params
+            found = self._pass(padded, scale, off, p.retry_min_confidence,
+                               threshold_pnet=p.retry_stage_score,
+                               threshold_rnet=p.retry_stage_score)
+        return found
+
+    def _pass(self, pixels: np.ndarray, scale: float, offset: int,
+              min_confidence: float | None = None, **stages: float) -> list[Detection]:
         p = self.params
         small, factor = downscale(pixels, p.max_side)
         if min(small.shape[:2]) < MTCNN_MIN_FACE_SIZE:
             return []
-        raw = self._mtcnn.detect_faces(small, min_face_size=MTCNN_MIN_FACE_SIZE)
-        return parse_detections(raw, factor * scale, p.min_confidence, p.min_face_size)
+        raw = self._mtcnn.detect_faces(small, min_face_size=MTCNN_MIN_FACE_SIZE, **stages)
+        return parse_detections(raw, factor * scale, min_confidence or p.min_confidence,
+                                p.min_face_size, offset * scale)
