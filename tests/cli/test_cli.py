@@ -91,6 +91,14 @@ def test_people_edits_and_their_exit_codes(lib: Library, ff: Invoke,
     assert ff("ignore", str(b), "--undo").exit_code == 0
     r = ff("merge", str(a), str(b))
     assert r.exit_code == 0 and f"merged [{b}] into {a}" in r.stdout
+    r = ff("undo")
+    assert r.exit_code == 0 and f"undone: merge [{b}] into {a}" in r.stdout
+    assert len(json.loads(ff("persons", "--json").stdout)) == 2
+    assert ff("unassign", str(face)).exit_code == 0
+    r = ff("new-person", str(face), "--name", "Solo")
+    assert r.exit_code == 0 and (lib.settings.people / "Solo").is_dir()
+    assert ff("undo").exit_code == 0 and not (lib.settings.people / "Solo").exists()
+    assert ff("merge", str(a), str(b)).exit_code == 0
     r = ff("review")
     assert r.exit_code == 0 and r.stdout.strip().endswith("index.html")
     r = ff("sheet", str(a))

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sqlalchemy import text
 
 from facefold.config import load_settings
 from facefold.core import Library, Models
@@ -147,6 +148,73 @@ def test_folders_follow_a_rename(lib: Library, rng: np.random.Generator) -> None
     people_uc.name(lib, pid, None)
     assert sorted(_links(lib)) == [f"person_{pid:04d}"]
     assert Path(lib.settings.state_dir / "links.json").exists()
+
+
+def _state(lib: Library) -> tuple[dict[int, tuple[str | None, bool]], dict[int, tuple[int | None, bool]], set[tuple[int, int]]]:
+    """Persons (name, hidden), faces (person, pinned) and apart links, as stored."""
+    with lib.session() as s:
+        ps = {pid: (n, bool(h)) for pid, n, h in s.execute(text(
+            "SELECT id, name, hidden FROM persons"))}
+        fs = {fid: (pid, bool(pin)) for fid, pid, pin in s.execute(text(
+            "SELECT id, person_id, pinned FROM faces"))}
+        ap = {(a, b) for a, b in s.execute(text("SELECT person_a, person_b FROM person_apart"))}
+    return ps, fs, ap
+
+
+def test_every_hand_edit_can_be_undone_newest_first(lib: Library,
+                                                    rng: np.random.Generator) -> None:
+    _library(lib, rng)
+    (p0,) = _person_of(lib, "p0-")
+    (p1,) = _person_of(lib, "p1-")
+    (p2,) = _person_of(lib, "p2-")
+    states = [(_state(lib), _links(lib))]
+    f1 = [f.id for f in faces_of(lib, p1) if "group" not in f.path]
+    edits = [lambda: people_uc.name(lib, p0, "Ana"),
+             lambda: people_uc.apart(lib, p0, p2),
+             lambda: people_uc.move_faces(lib, f1[:2], p2),
+             lambda: people_uc.unassign_faces(lib, f1[2:3]),
+             lambda: people_uc.merge(lib, p0, [p1]),
+             lambda: people_uc.ignore(lib, p2),
+             lambda: people_uc.new_person(lib, [faces_of(lib, p2)[0].id], "Neu")]
+    for edit in edits:
+        edit()
+        states.append((_state(lib), _links(lib)))
+    assert states[-1] != states[0]
+    for expected in reversed(states[:-1]):
+        assert people_uc.undo(lib) is not None
+        assert (_state(lib), _links(lib)) == expected
+    assert people_uc.undo(lib) is None  # nothing left
+
+
+def test_new_person_of_unassigned_faces(lib: Library, rng: np.random.Generator) -> None:
+    _library(lib, rng)
+    (p2,) = _person_of(lib, "p2-")
+    fids = [f.id for f in faces_of(lib, p2)][:2]
+    people_uc.unassign_faces(lib, fids)
+    pid = people_uc.new_person(lib, fids, "Zoë")
+    assert pid != p2 and {f.id for f in faces_of(lib, pid)} == set(fids)
+    assert all(f.pinned for f in faces_of(lib, pid))
+    assert (lib.settings.people / "Zoë").is_dir()
+    people_uc.recluster(lib, full=True)
+    assert {f.id for f in faces_of(lib, pid)} == set(fids)
+    with pytest.raises(PeopleError, match="at least one face"):
+        people_uc.new_person(lib, [])
+    with pytest.raises(PeopleError, match="no face 999"):
+        people_uc.new_person(lib, [999])
+    assert pid in {p.id for p in persons(lib)}  # the refused ones wrote nothing
+
+
+def test_undo_refuses_when_a_merged_away_id_was_reused(lib: Library,
+                                                       rng: np.random.Generator) -> None:
+    _library(lib, rng)
+    (p0,) = _person_of(lib, "p0-")
+    top = max(p.id for p in persons(lib))
+    people_uc.merge(lib, p0, [top])
+    with lib.session() as s:  # SQLite gives the freed id to the next person
+        assert people_store.create_person(s).id == top
+        s.commit()
+    with pytest.raises(PeopleError, match="given to new people"):
+        people_uc.undo(lib)
 
 
 # The same on real photos with the real models.

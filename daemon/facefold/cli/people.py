@@ -1,5 +1,5 @@
-"""Commands about people: list, name, merge, move, unassign, ignore, faces, recluster, review,
-sheet. Every change goes to the database first; the folders follow."""
+"""Commands about people: list, name, merge, move, unassign, new-person, undo, ignore, faces,
+recluster, review, sheet. Every change goes to the database first; the folders follow."""
 
 from __future__ import annotations
 
@@ -75,6 +75,26 @@ def unassign(face_id: int, config: ConfigOpt = None) -> None:
 
     unassign_face(open_library(config), face_id)
     say(f"face {face_id} is unassigned (pinned)")
+
+
+@command(group)
+def new_person(face_ids: Annotated[list[int], typer.Argument(help="FACE…")],
+               as_name: Annotated[str | None, typer.Option("--name", help="name it")] = None,
+               config: ConfigOpt = None) -> None:
+    """Make a new person of some faces (say, unassigned ones), pinned to it."""
+    from facefold.core.people import new_person as make_person
+
+    pid = make_person(open_library(config), face_ids, as_name)
+    say(f"person {pid} made of faces {face_ids}")
+
+
+@command(group)
+def undo(config: ConfigOpt = None) -> None:
+    """Undo the last hand change to people (name, merge, move, unassign, hide, apart, new)."""
+    from facefold.core.people import undo as undo_last
+
+    action = undo_last(open_library(config))
+    say(f"undone: {action}" if action else "nothing to undo")
 
 
 @command(group)

@@ -7,7 +7,7 @@ A running daemon notices edits made by other processes through the people revisi
 from __future__ import annotations
 
 import fcntl
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -16,7 +16,9 @@ from sqlalchemy.orm import Session
 
 from facefold.core.clusterer import Clusterer, ReclusterResult
 from facefold.core.library import Library
+from facefold.db import edits
 from facefold.db import people as store
+from facefold.db.models import EditLog
 from facefold.people.folders import SyncResult, plan_links, sync_folders
 from facefold.people.names import clean_name, person_folders
 from facefold.timing import Stopwatch
@@ -57,48 +59,110 @@ def settle(lib: Library, clusterer: Clusterer, idle: bool, full: bool = False,
         return Settled(rc, sync_people_folders(lib))
 
 
-def _edit(lib: Library, change: Callable[[Session], T]) -> T:
-    """Make one change to people, record it for a running daemon, commit, sync the folders.
-    Raise PeopleError (or NameRefused) when the change cannot be made; nothing is written then."""
-    with lib.session() as s:
-        out = change(s)
-        store.bump_people_rev(s)
-        s.commit()
+def _commit_and_sync(lib: Library, s: Session) -> None:
+    store.bump_people_rev(s)  # a running daemon reloads who is who
+    s.commit()
     sync_people_folders(lib)
+
+
+def _edit(lib: Library, action: str, change: Callable[[Session, EditLog], T],
+          persons: Iterable[int] = (), faces: Iterable[int] = (),
+          whole_persons: bool = False) -> T:
+    """Make one hand change to people, logged so that it can be undone, record it for a
+    running daemon, commit, sync the folders. `persons` and `faces` (and, with `whole_persons`,
+    every face of those persons) are what the change may touch. Raise PeopleError (or
+    NameRefused) when the change cannot be made; nothing is written then."""
+    with lib.session() as s:
+        entry = edits.record(s, action, edits.touched(s, persons, faces, whole_persons))
+        out = change(s, entry)
+        edits.finish(s, entry)
+        _commit_and_sync(lib, s)
     return out
+
+
+def undo(lib: Library) -> str | None:
+    """Undo the newest hand change not undone yet (name, merge, move, …); return what it was,
+    or None when there is nothing left to undo."""
+    with lib.session() as s:
+        action = edits.undo_last(s)
+        if action is not None:
+            _commit_and_sync(lib, s)
+    return action
 
 
 def name(lib: Library, pid: int, new_name: str | None) -> str | None:
     """Name a person (its folder takes the name), or take the name away; return the name as
     stored (cleaned: NFC, whitespace tidied)."""
     cleaned = None if new_name is None else clean_name(new_name)
-    return _edit(lib, lambda s: store.set_name(s, pid, cleaned).name)
+    return _edit(lib, f"name person {pid}", lambda s, _e: store.set_name(s, pid, cleaned).name,
+                 persons=[pid])
 
 
 def merge(lib: Library, target: int, others: Sequence[int]) -> int:
     """Merge persons into `target` (their faces are pinned to it); return faces moved."""
-    return _edit(lib, lambda s: store.merge_persons(s, target, others))
+    return _edit(lib, f"merge {list(others)} into {target}",
+                 lambda s, _e: store.merge_persons(s, target, others),
+                 persons=[target, *others], whole_persons=True)
 
 
 def move(lib: Library, fid: int, pid: int) -> None:
     """Put one face into a person by hand (pinned: clustering never moves it)."""
-    _edit(lib, lambda s: store.move_face(s, fid, pid))
+    move_faces(lib, [fid], pid)
+
+
+def move_faces(lib: Library, fids: Sequence[int], pid: int) -> None:
+    """Put faces into a person by hand (pinned); refused when the person would hold two faces
+    of one photo."""
+    def change(s: Session, _e: EditLog) -> None:
+        for fid in fids:
+            store.move_face(s, fid, pid)
+            s.flush()
+
+    _edit(lib, f"move faces {list(fids)} to person {pid}", change, persons=[pid], faces=fids)
 
 
 def unassign(lib: Library, fid: int) -> None:
     """Take one face out of its person by hand (pinned: it stays out)."""
-    _edit(lib, lambda s: store.unassign_face(s, fid))
+    unassign_faces(lib, [fid])
+
+
+def unassign_faces(lib: Library, fids: Sequence[int]) -> None:
+    """Take faces out of their persons by hand (pinned: they stay out)."""
+    def change(s: Session, _e: EditLog) -> None:
+        for fid in fids:
+            store.unassign_face(s, fid)
+
+    _edit(lib, f"unassign faces {list(fids)}", change, faces=fids)
+
+
+def new_person(lib: Library, fids: Sequence[int], new_name: str | None = None) -> int:
+    """Make a new person of the given faces (pinned to it), named or not; return its id."""
+    cleaned = None if new_name is None else clean_name(new_name)
+    if not fids:
+        raise store.PeopleError("a new person needs at least one face")
+
+    def change(s: Session, entry: EditLog) -> int:
+        pid = store.create_person(s).id
+        store.set_name(s, pid, cleaned)
+        for fid in fids:
+            store.move_face(s, fid, pid)
+            s.flush()
+        return pid
+
+    return _edit(lib, f"new person of faces {list(fids)}", change, faces=fids)
 
 
 def ignore(lib: Library, pid: int, hidden: bool = True) -> None:
     """Hide a person (no folder; new faces that match go to them quietly), or show them again."""
-    _edit(lib, lambda s: store.set_hidden(s, pid, hidden))
+    _edit(lib, f"{'hide' if hidden else 'show'} person {pid}",
+          lambda s, _e: store.set_hidden(s, pid, hidden), persons=[pid])
 
 
 def apart(lib: Library, a: int, b: int, keep_apart: bool = True) -> None:
     """Record that persons a and b are different people (a cannot-link every later recluster
     honours, and suggestions never offer again), or, with `keep_apart` False, forget it."""
-    _edit(lib, lambda s: store.set_apart(s, a, b, keep_apart))
+    _edit(lib, f"{'keep' if keep_apart else 'stop keeping'} persons {a} and {b} apart",
+          lambda s, _e: store.set_apart(s, a, b, keep_apart), persons=[a, b])
 
 
 @dataclass(frozen=True)
@@ -140,9 +204,8 @@ def recluster(lib: Library, full: bool = False) -> ReclusterResult:
     """Assign waiting faces and cluster the pool, or (`full`) recluster every face keeping ids,
     names, hidden persons and faces placed by hand."""
     clusterer = Clusterer(lib.settings)
-
-    def run(s: Session) -> ReclusterResult:
+    with lib.session() as s:
         clusterer.load(s)
-        return clusterer.full(s) if full else clusterer.step(s, idle=True)
-
-    return _edit(lib, run)
+        rc = clusterer.full(s) if full else clusterer.step(s, idle=True)
+        _commit_and_sync(lib, s)
+    return rc

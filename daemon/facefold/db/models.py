@@ -132,6 +132,18 @@ class PersonApart(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
 
 
+class EditLog(Base):
+    """One hand edit to people (name, merge, move, …): what it was and, as JSON, the persons,
+    faces and apart links it touched as they were before, so that `undo` can put them back."""
+
+    __tablename__ = "edit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+    action: Mapped[str] = mapped_column(Text)
+    before: Mapped[str] = mapped_column(Text)
+
+
 class Batch(Base):
     """One batch of the worker: what it did and how long it took (for `facefold status`)."""
 
