@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from facefold.people.assign import match_clusters
 
@@ -78,3 +79,18 @@ def test_identify_names_only_named_persons_once_per_photo() -> None:
     assert [p for p, _ in nearest_named(q, vectors, persons, {3}, 1.0)] == [3, 3, None]
     got = nearest_named(q, vectors, persons, {3, 5}, 1.0, np.array([20, 20, 21]), photos)
     assert [p for p, _ in got] == [3, None, 5]
+
+
+def test_closest_persons_ranks_by_rms_distance_to_all_the_queries() -> None:
+    from facefold.people.assign import closest_persons
+
+    e = np.eye(4, dtype=np.float32)
+    vectors = np.stack([e[0], e[0], e[1], e[2], e[2]])
+    persons = np.array([7, 7, 8, 9, -1])
+    out = closest_persons(np.stack([e[0]]), vectors, persons, 2)
+    assert [p for p, _d in out] == [7, 8] and out[0][1] == pytest.approx(0.0, abs=1e-6)
+    assert out[1][1] == pytest.approx(np.sqrt(2.0))
+    # two queries, one like person 8 and one like 9: both are one unit-distance away on average
+    both = closest_persons(np.stack([e[1], e[2]]), vectors, persons, 3)
+    assert {p for p, _d in both[:2]} == {8, 9} and both[2][0] == 7
+    assert closest_persons(np.zeros((0, 4), np.float32), vectors, persons, 3) == []

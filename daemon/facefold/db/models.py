@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     false,
     func,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -94,7 +95,13 @@ class Face(Base):
     """One detected face: where it is, how sure the detector was, and its FaceNet vector."""
 
     __tablename__ = "faces"
-    __table_args__ = (Index("ix_faces_person_id_image_id", "person_id", "image_id"),)
+    __table_args__ = (
+        Index("ix_faces_person_id_image_id", "person_id", "image_id"),
+        # a person's best face, and their faces most confident first, without sorting them all
+        Index("ix_faces_person_best", "person_id", text("quality DESC"), text("confidence DESC"),
+              "id"),
+        Index("ix_faces_person_confidence", "person_id", text("confidence DESC"), "id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), index=True)

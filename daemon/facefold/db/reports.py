@@ -72,3 +72,26 @@ def status_summary(s: Session, last_errors: int = 20) -> StatusSummary:
             str(oldest[0]), oldest[1].isoformat(timespec="seconds") if oldest[1] else ""),
         last_batch=last, retrying=retrying,
     )
+
+
+@dataclass(frozen=True)
+class BatchRow:
+    finished_at: str  # ISO time, UTC
+    photos: int
+    faces: int
+    new_persons: int
+    failed: int
+    seconds: float
+
+
+def recent_batches(s: Session, limit: int = 10) -> list[BatchRow]:
+    """The worker's last batches, newest first."""
+    return [BatchRow(b.finished_at.isoformat(timespec="seconds"), b.photos, b.faces,
+                     b.new_persons, b.failed, round(b.seconds, 2))
+            for b in s.scalars(select(Batch).order_by(Batch.id.desc()).limit(limit))]
+
+
+def processing_paths(s: Session, limit: int = 50) -> list[str]:
+    """Photos the worker has claimed and not finished."""
+    return list(s.scalars(select(Image.path).where(Image.status == ImageStatus.processing)
+                          .order_by(Image.id).limit(limit)))

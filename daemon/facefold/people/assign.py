@@ -180,3 +180,17 @@ def doubtful_pairs(vectors: np.ndarray, persons: np.ndarray, photos: np.ndarray,
         if pa < pb and (pa, pb) not in apart and not held[pa] & held[pb]:
             out.append((pa, pb, float(z[a, b]), float(np.sqrt(ms[a, b]))))
     return sorted(out, key=lambda t: t[2])
+
+
+def closest_persons(queries: np.ndarray, vectors: np.ndarray, persons: np.ndarray,
+                    k: int) -> list[tuple[int, float]]:
+    """The `k` persons whose faces are closest to the query faces taken together: (person id,
+    RMS distance between the queries and the person's faces), closest first. Persons -1 are
+    skipped."""
+    ids, ev = _person_evidence(vectors, persons)
+    if len(ids) == 0 or len(queries) == 0:
+        return []
+    q = queries.sum(axis=0)
+    ms = 2.0 - 2.0 * (ev.sums @ q) / (ev.counts * len(queries))
+    order = np.argsort(ms, kind="stable")[:k]
+    return [(int(ids[i]), float(np.sqrt(max(ms[i], 0.0)))) for i in order]
