@@ -4,8 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 CONFIG ?= config.yaml
+WEB    ?= 127.0.0.1:8750
 
-.PHONY: run scan test setup models browser lint bench peer soak fuzz clean
+.PHONY: run scan test setup models browser lint bench peer soak fuzz screenshots clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,8 +20,9 @@ setup: $(STAMP) models
 models: $(STAMP)
 	$(BIN)/facefold models fetch --config $(CONFIG)
 
+# The daemon, with the web app at http://$(WEB)/ (WEB= turns it off).
 run: setup
-	$(BIN)/facefold watch --config $(CONFIG)
+	$(BIN)/facefold watch --config $(CONFIG) --web '$(WEB)'
 
 scan: setup
 	$(BIN)/facefold scan --config $(CONFIG)
@@ -28,7 +30,7 @@ scan: setup
 # Debian's Chromium (and its driver) for the browser tests. Installed as root with apt-get when
 # missing; elsewhere the browser tests are skipped and say why.
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
+	@{ command -v chromium && command -v chromedriver; } >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    export DEBIAN_FRONTEND=noninteractive; \
 	    apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 \
@@ -45,6 +47,12 @@ lint: $(STAMP)
 bench: setup
 	$(BIN)/python bench/scan.py --large 10
 	$(BIN)/python bench/watch.py
+	$(BIN)/python bench/web.py
+
+# The README's pictures of the web app, taken by its browser test on the fake library (coloured
+# squares: no one's face).
+screenshots: setup browser
+	FACEFOLD_SCREENSHOTS=docs $(BIN)/python -m pytest -q tests/web/test_browser.py -k fake
 
 # The peer (face_recognition + dlib) in its own environment, from prebuilt wheels only: dlib-bin
 # instead of the dlib sdist (which compiles for many minutes), face-recognition without its deps.

@@ -102,6 +102,41 @@ class WatchSettings(_Section):
     ignore: tuple[str, ...] = DEFAULT_IGNORE
 
 
+DEFAULT_WEB_LISTEN = "127.0.0.1:8750"  # `facefold serve` without --listen or web.listen
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """`HOST:PORT` (`[v6]:PORT` for IPv6) → (host, port); raise ValueError."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"must be HOST:PORT such as {DEFAULT_WEB_LISTEN}, not {value!r}")
+    if host.startswith("["):
+        if not host.endswith("]"):
+            raise ValueError(f"an IPv6 address is written [ADDRESS]:PORT, not {value!r}")
+        host = host[1:-1]
+    return host, int(port)
+
+
+class WebSettings(_Section):
+    listen: str = ""
+    token: str = ""
+    hosts: tuple[str, ...] = ()
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, v: str) -> str:
+        if v:
+            parse_listen(v)
+        return v
+
+    @field_validator("token")
+    @classmethod
+    def _token(cls, v: str) -> str:
+        if v and (len(v) < 16 or not v.isascii() or not v.isprintable() or " " in v):
+            raise ValueError("must be at least 16 printable ASCII characters without spaces")
+        return v
+
+
 class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -123,6 +158,7 @@ class Settings(_Section):
     watch: WatchSettings = WatchSettings()
     identify: IdentifySettings = IdentifySettings()
     train: TrainSettings = TrainSettings()
+    web: WebSettings = WebSettings()
     logging: LoggingSettings = LoggingSettings()
     source: Path | None = Field(None, exclude=True)
 

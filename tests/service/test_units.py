@@ -75,3 +75,31 @@ def test_systemd_analyze_accepts_the_unit(tmp_path: Path, user_unit: bool) -> No
         pytest.skip(f"this systemd-analyze cannot rate a unit offline: {r.stderr.strip()[-200:]}")
     score = float(r.stdout.split("exposure level for facefold.service:")[1].split()[0])
     assert score <= 2.0, r.stdout[-500:]
+
+
+@pytest.mark.parametrize(("listen", "peers"), [
+    ("", None), ("127.0.0.1:8750", "localhost"),
+    ("0.0.0.0:9000", "localhost link-local 10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 fc00::/7")])
+def test_the_network_is_opened_only_for_the_web_app(tmp_path: Path, listen: str,
+                                                    peers: str | None) -> None:
+    s = _settings(tmp_path, "/srv/ff")
+    s = s.model_copy(update={"web": s.web.model_copy(update={"listen": listen})})
+    lines = render_unit(s, user_unit=False, user="facefold",
+                        executable=Path("/opt/ff/bin/facefold")).splitlines()
+    assert "IPAddressDeny=any" in lines and "NoNewPrivileges=yes" in lines
+    if peers is None:
+        assert "PrivateNetwork=yes" in lines and "RestrictAddressFamilies=AF_UNIX" in lines
+        assert not any(x.startswith("IPAddressAllow") for x in lines)
+    else:
+        port = listen.rsplit(":", 1)[1]
+        assert "PrivateNetwork=no" in lines and f"IPAddressAllow={peers}" in lines
+        assert f"SocketBindAllow=tcp:{port}" in lines and "SocketBindDeny=any" in lines
+    tool = shutil.which("systemd-analyze")
+    if tool is not None:
+        unit = tmp_path / "facefold.service"
+        unit.write_text(render_unit(s, user_unit=False, user="root"))
+        runtime = tmp_path / "run"
+        runtime.mkdir(mode=0o700)
+        r = subprocess.run([tool, "verify", str(unit)], capture_output=True, text=True,
+                           env={**os.environ, "XDG_RUNTIME_DIR": str(runtime)})
+        assert r.returncode == 0 and "facefold.service" not in r.stderr, r.stderr

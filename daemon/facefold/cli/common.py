@@ -52,8 +52,9 @@ def _error_map() -> list[tuple[type[BaseException], int]]:
     from facefold.db.people import PeopleError
     from facefold.people.names import NameRefused
     from facefold.vision.weights import WeightsError
+    from facefold.web.server import WebListenError
 
-    return [(WeightsError, EXIT_CONFIG), (DatabaseURLError, EXIT_CONFIG),
+    return [(WebListenError, EXIT_FAILED), (WeightsError, EXIT_CONFIG), (DatabaseURLError, EXIT_CONFIG),
             (UsageError, EXIT_USAGE), (DatasetError, EXIT_USAGE),
             (PeopleError, EXIT_FAILED), (NameRefused, EXIT_FAILED),
             (OperationalError, EXIT_FAILED)]

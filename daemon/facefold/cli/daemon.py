@@ -1,4 +1,4 @@
-"""Commands that run facefold as a service: watch, and the systemd unit."""
+"""Commands that run facefold as a service: watch, serve, and the systemd unit."""
 
 from __future__ import annotations
 
@@ -7,19 +7,59 @@ from typing import Annotated
 
 import typer
 
-from facefold.cli.common import EXIT_FAILED, ConfigOpt, command, open_library, say
+from facefold.cli.common import EXIT_FAILED, ConfigOpt, UsageError, command, open_library, say
 
 group = typer.Typer()
 service_group = typer.Typer(no_args_is_help=True, help="The systemd unit.")
 group.add_typer(service_group, name="service")
 
 
+WebOpt = Annotated[str | None, typer.Option(
+    "--web", metavar="HOST:PORT", help="also serve the web app here (default: web.listen; "
+    "'' turns it off)")]
+ListenOpt = Annotated[str | None, typer.Option(
+    "--listen", metavar="HOST:PORT", help="where to serve (default: web.listen, else "
+    "127.0.0.1:8750)")]
+
+
+def _listen(value: str) -> str:
+    from facefold.config import parse_listen
+
+    try:
+        parse_listen(value)
+    except ValueError as exc:
+        raise UsageError(f"--listen/--web: {exc}") from None
+    return value
+
+
 @command(group)
-def watch(config: ConfigOpt = None) -> None:
-    """Run the daemon: catch up on the inbox, then follow it and keep the folders in step."""
+def watch(config: ConfigOpt = None, web: WebOpt = None) -> None:
+    """Run the daemon: catch up on the inbox, then follow it and keep the folders in step
+    (and, with --web or web.listen, serve the web app)."""
     from facefold.service.run import Daemon
 
-    raise typer.Exit(Daemon(open_library(config)).run())
+    lib = open_library(config)
+    listen = lib.settings.web.listen if web is None else web
+    raise typer.Exit(Daemon(lib, _listen(listen) if listen else None).run())
+
+
+@command(group)
+def serve(config: ConfigOpt = None, listen: ListenOpt = None) -> None:
+    """Serve the web app to see and fix the people, until Ctrl-C (no photos are processed:
+    `facefold watch` does that, and can serve the app itself)."""
+    from facefold.config import DEFAULT_WEB_LISTEN
+    from facefold.web.server import WebServer
+
+    lib = open_library(config)
+    server = WebServer(lib, _listen(listen or lib.settings.web.listen or DEFAULT_WEB_LISTEN))
+    lib.engine  # noqa: B018  # migrate now: a bad database fails before the address is printed
+    say(f"facefold: {server.announce()}  (Ctrl-C stops)")
+    try:
+        server.run()  # uvicorn stops on SIGINT/SIGTERM, then raises the signal again
+    except KeyboardInterrupt:
+        pass
+    finally:
+        lib.close()
 
 
 @command(service_group, "install")

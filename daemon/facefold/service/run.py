@@ -10,6 +10,7 @@ import threading
 import time
 from dataclasses import dataclass
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import sdnotify
 from sqlalchemy.exc import OperationalError
@@ -20,6 +21,9 @@ from facefold.core.inbox import apply_events, reconcile
 from facefold.service.queue import SettleQueue
 from facefold.service.watcher import InboxHandler, start_observer
 from facefold.service.worker import Worker
+
+if TYPE_CHECKING:
+    from facefold.web.server import WebServer
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +54,9 @@ def _install_signals(flags: _Flags) -> None:
 
 
 class Daemon:
-    def __init__(self, lib: Library) -> None:
+    def __init__(self, lib: Library, web_listen: str | None = None) -> None:
         self.lib = lib
+        self.web_listen = web_listen  # HOST:PORT to serve the web app on; None: no web app
         self.notifier = sdnotify.SystemdNotifier()
         self.flags = _Flags(threading.Event(), threading.Event())
         self._last_ping = 0.0
@@ -89,6 +94,29 @@ class Daemon:
         s.people.mkdir(parents=True, exist_ok=True)
         s.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.lib.engine  # noqa: B018  # migrate now: a bad database fails before the models load
+        web = self._start_web()  # usable while the models load and the inbox is caught up
+        try:
+            return self._run()
+        finally:
+            if web is not None:
+                web.stop()
+            self.lib.close()
+
+    def _start_web(self) -> WebServer | None:
+        if not self.web_listen:
+            return None
+        from facefold.web.server import WebListenError, WebServer
+
+        web = WebServer(self.lib, self.web_listen)
+        web.start()
+        if not web.wait_started():
+            web.stop()
+            raise WebListenError(f"the web app did not start on {self.web_listen}")
+        print(f"facefold: {web.announce()}", flush=True)  # stdout: the terminal, or the journal
+        return web
+
+    def _run(self) -> int:
+        s = self.lib.settings
         self.lib.models.load()
         _install_signals(self.flags)  # (photos a crash left half-done: the worker requeues them)
 
@@ -117,7 +145,6 @@ class Daemon:
             if worker.is_alive():
                 log.error("worker did not finish within %.0fs", STOP_JOIN_SECONDS)
                 code = code or 1
-            self.lib.close()
         log.info("stopped")
         return code
 

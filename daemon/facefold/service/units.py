@@ -9,10 +9,12 @@ import shutil
 import sys
 from pathlib import Path
 
-from facefold.config import Settings
+from facefold.config import Settings, parse_listen
+from facefold.web.access import is_loopback
 
 HOME_ROOTS = (Path("/home"), Path("/root"), Path("/run/user"))
 TMP_ROOTS = (Path("/tmp"), Path("/var/tmp"))
+PRIVATE_NETWORKS = "10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 fc00::/7"  # a home's LAN
 
 
 def templates_dir() -> Path:
@@ -36,6 +38,19 @@ def _under(p: Path, roots: tuple[Path, ...]) -> bool:
 def _quote(p: Path) -> str:
     s = str(p)
     return f'"{s}"' if any(c.isspace() for c in s) else s
+
+
+def network_lines(settings: Settings) -> list[str]:
+    """No network at all; or, with the web app on (web.listen), binding only its port and
+    talking only to peers that may reach that address: loopback, or the private networks."""
+    if not settings.web.listen:
+        return ["PrivateNetwork=yes", "IPAddressDeny=any", "RestrictAddressFamilies=AF_UNIX"]
+    host, port = parse_listen(settings.web.listen)
+    peers = "localhost" if is_loopback(host) else f"localhost link-local {PRIVATE_NETWORKS}"
+    return ["# The web app (web.listen): widen IPAddressAllow for clients beyond private networks.",
+            "PrivateNetwork=no", "IPAddressDeny=any", f"IPAddressAllow={peers}",
+            f"SocketBindAllow=tcp:{port}", "SocketBindDeny=any",
+            "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6"]
 
 
 def render_unit(settings: Settings, user_unit: bool, user: str | None = None,
@@ -67,6 +82,7 @@ def render_unit(settings: Settings, user_unit: bool, user: str | None = None,
         "@PRIVATE_TMP@": "no" if any(_under(p, TMP_ROOTS) for p in everything) else "yes",
         "@READ_WRITE@": " ".join(f"-{_quote(p)}" for p in dict.fromkeys(write)),
         "@READ_ONLY@": " ".join(f"-{_quote(p)}" for p in dict.fromkeys(read)),
+        "@NETWORK@": "\n".join(network_lines(settings)),
     }
     for key, value in values.items():
         text = text.replace(key, value)
