@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 CONFIG ?= config.yaml
 WEB    ?= 127.0.0.1:8750
 
-.PHONY: run scan test setup models browser lint bench peer soak fuzz screenshots clean
+.PHONY: run scan test setup models system lint bench peer soak fuzz screenshots clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,17 +27,21 @@ run: setup
 scan: setup
 	$(BIN)/facefold scan --config $(CONFIG)
 
-# Debian's Chromium (and its driver) for the browser tests. Installed as root with apt-get when
-# missing; elsewhere the browser tests are skipped and say why.
-browser:
-	@{ command -v chromium && command -v chromedriver; } >/dev/null 2>&1 || { \
+# Debian's packages the tests use beside Python's: Chromium and its driver (browser tests), the
+# sqlite3 shell (a user's own SQL session). Installed as root with apt-get when missing; elsewhere
+# the tests that need them are skipped and say why.
+SYSTEM_TOOLS := chromium chromedriver sqlite3
+SYSTEM_PACKAGES := chromium chromium-driver sqlite3
+system:
+	@for t in $(SYSTEM_TOOLS); do command -v $$t >/dev/null 2>&1 || missing=1; done; \
+	[ -z "$$missing" ] || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    export DEBIAN_FRONTEND=noninteractive; \
-	    apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 \
-	    || { apt-get update -q >/dev/null && apt-get install -y -q chromium chromium-driver >/dev/null; }; \
-	  else echo "chromium is missing and cannot be installed here: browser tests will skip"; fi; }
+	    apt-get install -y -q $(SYSTEM_PACKAGES) >/dev/null 2>&1 \
+	    || { apt-get update -q >/dev/null && apt-get install -y -q $(SYSTEM_PACKAGES) >/dev/null; }; \
+	  else echo "$(SYSTEM_PACKAGES): missing and cannot be installed here: their tests will skip"; fi; }
 
-test: setup browser lint
+test: setup system lint
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
@@ -51,7 +55,7 @@ bench: setup
 
 # The README's pictures of the web app, taken by its browser test on the fake library (coloured
 # squares: no one's face).
-screenshots: setup browser
+screenshots: setup system
 	FACEFOLD_SCREENSHOTS=docs $(BIN)/python -m pytest -q tests/web/test_browser.py -k fake
 
 # The peer (face_recognition + dlib) in its own environment, from prebuilt wheels only: dlib-bin

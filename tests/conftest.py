@@ -17,6 +17,7 @@ from facefold.core import Library, Models  # noqa: E402
 from facefold.vision.weights import fetch_dataset, fetch_weights  # noqa: E402
 from tests.helpers.data import REPO, data_cache_dir, models_dir, write_config  # noqa: E402
 from tests.helpers.fakes import FakeEmbedder, FakeFinder  # noqa: E402
+from tests.helpers.postgres import Postgres, postgres_server  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -41,9 +42,34 @@ def models(weights_dir: Path) -> Models:
     return m
 
 
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgres]:
+    """A real PostgreSQL with pgvector on a private socket, for the whole session."""
+    yield from postgres_server(tmp_path_factory.mktemp("pg"))
+
+
+@pytest.fixture(params=["sqlite"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """The database `settings` and `database_url` use. Modules whose tests must hold on both
+    import `both_backends` from tests.helpers.postgres."""
+    return str(request.param)
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return load_settings(write_config(tmp_path))
+def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """An empty database on `backend`: a SQLite file in the tmp dir, or a new PostgreSQL
+    database on the session's server."""
+    if backend == "postgresql":
+        pg: Postgres = request.getfixturevalue("postgres")
+        return pg.new_database()
+    return f"sqlite:///{tmp_path / 'state' / 'facefold.db'}"
+
+
+@pytest.fixture
+def settings(tmp_path: Path, backend: str, database_url: str) -> Settings:
+    if backend == "sqlite":
+        return load_settings(write_config(tmp_path))
+    return load_settings(write_config(tmp_path, database=database_url))
 
 
 @pytest.fixture

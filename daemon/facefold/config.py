@@ -99,6 +99,7 @@ class WatchSettings(_Section):
     max_attempts: int = Field(5, ge=1, le=100)
     retry_seconds: float = Field(30.0, ge=0.0)
     storage_retry_seconds: float = Field(5.0, gt=0.0, le=3600.0)
+    lease_seconds: float = Field(600.0, ge=10.0, le=86400.0)
     ignore: tuple[str, ...] = DEFAULT_IGNORE
 
 

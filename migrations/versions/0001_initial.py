@@ -9,6 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from facefold.db.types import Embedding
+
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -25,6 +27,8 @@ JOIN images AS i ON i.sha256 = src.sha256
 
 
 def upgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("CREATE EXTENSION IF NOT EXISTS vector")  # pgvector: faces.embedding
     op.create_table(
         "images",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -67,7 +71,7 @@ def upgrade() -> None:
         sa.Column("box_h", sa.Float(), nullable=False),
         sa.Column("landmarks", sa.Text(), nullable=False),
         sa.Column("confidence", sa.Float(), nullable=False),
-        sa.Column("embedding", sa.LargeBinary(), nullable=False),
+        sa.Column("embedding", Embedding(), nullable=False),  # vector(128) on PostgreSQL
         sa.Column("person_id", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(["image_id"], ["images.id"], ondelete="CASCADE",
                                 name=op.f("fk_faces_image_id_images")),

@@ -19,6 +19,10 @@ from facefold.cli import app
 from facefold.core import Library
 from tests.helpers.data import photos_of, write_config
 from tests.helpers.fakes import person_photo
+from tests.helpers.postgres import (
+    Postgres,
+    both_backends,  # noqa: F401  (SQLite and PostgreSQL)
+)
 
 CLI = [sys.executable, "-m", "facefold.cli"]
 Invoke = Callable[..., Result]
@@ -29,9 +33,12 @@ def ff(lib: Library, monkeypatch: pytest.MonkeyPatch) -> Invoke:
     """Run a command in-process on the fake-model library."""
     import facefold.cli.common as common
 
-    monkeypatch.setattr(common, "open_library", lambda _config: lib)
-    for module in ("photos", "people", "model", "daemon"):
-        monkeypatch.setattr(f"facefold.cli.{module}.open_library", lambda _config: lib)
+    def opened(_config: Path | None, role: str = "facefold") -> Library:
+        return lib
+
+    monkeypatch.setattr(common, "open_library", opened)
+    for module in ("photos", "people", "model", "daemon", "database"):
+        monkeypatch.setattr(f"facefold.cli.{module}.open_library", opened)
     runner = CliRunner()
 
     def invoke(*args: str) -> Result:
@@ -179,3 +186,71 @@ def test_suggest_and_apart(lib: Library, ff: Invoke, rng: np.random.Generator) -
     r = ff("apart", str(a), str(a))
     assert r.exit_code == 1 and "themselves" in r.stderr
     assert "facefold merge" not in ff("suggest").stdout
+
+
+def test_similar_and_the_same_query_in_a_users_own_session(
+        lib: Library, ff: Invoke, rng: np.random.Generator, backend: str,
+        request: pytest.FixtureRequest) -> None:
+    a, _b = _scanned(lib, ff, rng)
+    face = json.loads(ff("faces", str(a), "--json").stdout)[0]["id"]
+    r = ff("similar", str(face), "--limit", "3", "--json")
+    assert r.exit_code == 0, r.output
+    found = json.loads(r.stdout)
+    assert [f["person_id"] for f in found[:2]] == [a, a] and len(found) == 3
+    sql = ff("similar", str(face), "--limit", "3", "--sql").stdout
+    if backend == "postgresql":
+        import pgserver
+
+        pg: Postgres = request.getfixturevalue("postgres")
+        url = lib.settings.database.replace("+psycopg", "")
+        out = pgserver.psql(["-d", url, "-At", "-F", "|", "-c", sql],
+                            user=pg.server.system_user)
+    else:
+        if shutil.which("sqlite3") is None:
+            pytest.skip("the sqlite3 shell is not installed (`make test` installs it when root)")
+        db = lib.settings.database.removeprefix("sqlite:///")
+        out = subprocess.run(["sqlite3", db], input=sql, capture_output=True, text=True,
+                             check=True).stdout
+    ids = [int(line.split("|")[0]) for line in out.splitlines() if line.strip()]
+    assert ids == [f["face_id"] for f in found]
+    r = ff("similar", "99999")
+    assert r.exit_code == 1 and "no face 99999" in r.stderr
+
+
+def test_migrate_db_copies_the_library_and_leaves_the_source_as_it_was(
+        lib: Library, ff: Invoke, rng: np.random.Generator, backend: str,
+        request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    import hashlib
+
+    a, b = _scanned(lib, ff, rng)
+    ff("name", str(a), "Ana")
+    face = json.loads(ff("faces", str(b), "--json").stdout)[0]["id"]
+    ff("move", str(face), str(a))  # a pin
+    ff("apart", str(a), str(b))
+    before = json.loads(ff("persons", "--json").stdout)
+    if backend == "postgresql":
+        target = f"sqlite:///{tmp_path / 'copy' / 'facefold.db'}"  # and back the other way
+    else:
+        target = request.getfixturevalue("postgres").new_database()
+    src = lib.settings.database.removeprefix("sqlite:///")
+    digest = hashlib.sha256(Path(src).read_bytes()).hexdigest() if backend == "sqlite" else ""
+    r = ff("migrate-db", target)
+    assert r.exit_code == 0, r.output
+    assert "counts and the face vectors' checksum" in r.stdout and "match" in r.stdout
+    if backend == "sqlite":
+        assert hashlib.sha256(Path(src).read_bytes()).hexdigest() == digest
+    moved = Library(lib.settings.model_copy(update={"database": target}), lib.models)
+    try:
+        from facefold.core.reports import persons
+
+        assert [(p.id, p.name, p.faces) for p in persons(moved)] == [
+            (p["id"], p["name"], p["faces"]) for p in before]
+        with moved.session() as s:
+            from facefold.db import people as people_store
+
+            assert people_store.create_person(s).id > max(p["id"] for p in before)
+            assert people_store.apart_pairs(s) == {(min(a, b), max(a, b))}
+    finally:
+        moved.close()
+    r = ff("migrate-db", target)
+    assert r.exit_code == 1 and "not empty" in r.stderr

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from facefold.core import Library, browse
 from facefold.core import people as people_uc
 from facefold.core.scan import scan
+from facefold.db.people import PeopleError
 from tests.helpers.fakes import person_photo
+from tests.helpers.postgres import both_backends  # noqa: F401  (SQLite and PostgreSQL)
 
 
 def _library(lib: Library) -> dict[int, int]:
@@ -72,3 +75,22 @@ def test_unassigned_faces_and_a_photo_with_its_persons(lib: Library) -> None:
     assert browse.face_thumbnail(lib, face.id) is not None
     assert browse.face_thumbnail(lib, 10_000) is None
     assert browse.photo_preview(lib, page.photo.id, "small") is not None
+
+
+def test_similar_faces_nearest_first_in_sql_where_the_database_can(lib: Library,
+                                                                    backend: str) -> None:
+    from facefold.db import faces as face_store
+
+    ids = _library(lib)
+    face = browse.person(lib, ids[0]).faces.rows[0]
+    found = browse.similar(lib, face.id, limit=5)
+    assert len(found) == 5 and face.id not in {f.id for f, _ in found}
+    assert [f.person_id for f, _ in found] == [ids[0]] * 5  # their own five other photos
+    with lib.session() as s:
+        fm = face_store.face_matrix(s)
+    exact = np.linalg.norm(fm.vectors - fm.vectors[list(fm.face_ids).index(face.id)], axis=1)
+    by_id = dict(zip(fm.face_ids.tolist(), exact.tolist(), strict=True))
+    assert all(abs(by_id[f.id] - d) < 1e-4 for f, d in found)
+    assert [d for _, d in found] == sorted(d for _, d in found)
+    with pytest.raises(PeopleError):
+        browse.similar(lib, 10_000)

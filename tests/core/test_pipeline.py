@@ -16,6 +16,7 @@ from facefold.core.pipeline import process_batch, queued, retry_delay, retry_fai
 from facefold.db import queue
 from facefold.db.models import Face, Image
 from tests.helpers.fakes import person_photo
+from tests.helpers.postgres import both_backends  # noqa: F401  (SQLite and PostgreSQL)
 
 
 def _queue_inbox(lib: Library) -> int:

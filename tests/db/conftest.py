@@ -1,4 +1,4 @@
-from pathlib import Path
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -9,10 +9,11 @@ from facefold.db.faces import NewFace
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Engine:
-    e = make_engine(f"sqlite:///{tmp_path / 'state' / 'f.db'}")
+def engine(database_url: str) -> Iterator[Engine]:
+    e = make_engine(database_url)
     upgrade_head(e)
-    return e
+    yield e
+    e.dispose()
 
 
 def new_face(seed: int) -> NewFace:

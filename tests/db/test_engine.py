@@ -10,7 +10,7 @@ def test_migration_creates_schema_and_view_owner_only(engine: Engine, tmp_path: 
     insp = inspect(engine)
     assert {"images", "faces", "persons", "alembic_version"} <= set(insp.get_table_names())
     assert "person_photos" in insp.get_view_names()
-    db = tmp_path / "state" / "f.db"
+    db = tmp_path / "state" / "facefold.db"
     assert (db.stat().st_mode & 0o777) == 0o600
     assert (db.parent.stat().st_mode & 0o777) == 0o700
     upgrade_head(engine)  # idempotent

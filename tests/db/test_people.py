@@ -4,6 +4,7 @@ from sqlalchemy.orm import Session
 
 from facefold.db import faces, people, queue
 from tests.db.conftest import new_face
+from tests.helpers.postgres import both_backends  # noqa: F401  (SQLite and PostgreSQL)
 
 
 def test_empty_unnamed_persons_are_deleted_named_kept(engine: Engine) -> None:

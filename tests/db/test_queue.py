@@ -1,9 +1,14 @@
-from sqlalchemy import Engine
+from datetime import timedelta
+
+from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session
 
 from facefold.db import faces, people, queue, reports
-from facefold.db.models import Face, Image, ImageStatus
+from facefold.db.models import Face, Image, ImageStatus, utcnow
 from tests.db.conftest import new_face
+from tests.helpers.postgres import both_backends  # noqa: F401  (SQLite and PostgreSQL)
+
+ME = "this-host/watch"
 
 
 def test_duplicates_share_faces_through_the_view(engine: Engine) -> None:
@@ -75,7 +80,7 @@ def test_transient_failures_wait_then_retry_and_retry_requeues(engine: Engine) -
         st = reports.status_summary(s)
         assert st.images_by_status["queued"] == 2 and st.retrying == 2
         assert st.images_by_status["failed"] == 1
-        claimed = queue.claim_batch(s, 10)
+        claimed = queue.claim_batch(s, 10, ME, 60)
         assert [c.path for c in claimed] == ["/in/now.jpg"] and claimed[0].attempts == 1
         s.commit()
         assert queue.retry_failed(s) == 1
@@ -89,10 +94,48 @@ def test_enqueue_leaves_photos_a_worker_holds_and_handles_long_lists(engine: Eng
     with Session(engine) as s:
         assert queue.enqueue(s, paths) == len(paths)
         s.commit()
-        held = queue.claim_batch(s, 3)
+        held = queue.claim_batch(s, 3, ME, 60)
         s.commit()
         assert queue.enqueue(s, paths) == len(paths) - 3
         s.commit()
-        assert queue.recover_interrupted(s) == 3
+        assert queue.recover_interrupted(s, "other-host/watch") == 0  # not its photos
+        assert queue.recover_interrupted(s, ME) == 3
         assert queue.queued_count(s) == len(paths)
         assert {h.path for h in held} <= set(paths)
+
+
+def test_a_lease_keeps_a_photo_until_it_ends_then_anyone_takes_it(engine: Engine) -> None:
+    with Session(engine) as s:
+        queue.enqueue(s, ["/in/a.jpg", "/in/b.jpg"])
+        s.commit()
+        (a,) = queue.claim_batch(s, 1, "host1/worker-7", lease_seconds=3600)
+        s.commit()
+        (b,) = queue.claim_batch(s, 5, "host2/worker-9", lease_seconds=3600)
+        s.commit()
+        assert (a.path, b.path) == ("/in/a.jpg", "/in/b.jpg")
+        assert queue.claim_batch(s, 5, "host3/watch", 60) == []  # both held
+        assert queue.holds(s, "/in/a.jpg", "host1/worker-7")
+        assert not queue.holds(s, "/in/a.jpg", "host2/worker-9")
+        s.commit()
+        # host1's worker dies: once its lease is over, the photo is anyone's again
+        s.execute(update(Image).where(Image.id == a.id)
+                  .values(lease_until=utcnow() - timedelta(seconds=1)))
+        s.commit()
+        (again,) = queue.claim_batch(s, 5, "host3/watch", 60)
+        s.commit()
+        assert again.path == "/in/a.jpg"
+        assert not queue.holds(s, "/in/a.jpg", "host1/worker-7")  # its late result is dropped
+        assert queue.renew_lease(s, [a.id], "host1/worker-7", 60) == 0
+        assert queue.renew_lease(s, [a.id], "host3/watch", 60) == 1
+        queue.record_processed(s, "/in/a.jpg", "h", 1, 1.0, 10, 10, [new_face(1)])
+        s.commit()
+        img = queue.image_by_path(s, "/in/a.jpg")
+        assert img is not None and img.claimed_by is None and img.lease_until is None
+
+
+def test_huge_file_sizes_fit(engine: Engine) -> None:
+    with Session(engine) as s:
+        queue.record_failure(s, "/in/huge.tif", "too large", "h", 5 * 2**30, 1.0)
+        s.commit()
+        img = queue.image_by_path(s, "/in/huge.tif")
+        assert img is not None and img.size == 5 * 2**30

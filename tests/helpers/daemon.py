@@ -12,8 +12,12 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import IO, Any
 
 import numpy as np
+from sqlalchemy import create_engine
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.pool import NullPool
 
 from tests.helpers.data import write_config
 
@@ -26,7 +30,9 @@ class Daemon:
         self.root = root
         watch = {"settle_seconds": 0.5, "rescan_interval": 0}
         watch.update(overrides.pop("watch", {}))  # type: ignore[arg-type]
+        self.database = overrides.get("database")  # None: SQLite in the state dir
         self.config = write_config(root, watch=watch, **overrides)
+        self._engine: Any = None
         self.inbox = root / "inbox"
         self.people = root / "people"
         self.db = root / "state" / "facefold.db"
@@ -35,13 +41,21 @@ class Daemon:
         self.prefix: list[str] = []  # e.g. setpriv, to run it with fewer privileges
 
     def spawn(self) -> subprocess.Popen[bytes]:
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
         self._log = self.log.open("ab")
-        self.proc = subprocess.Popen(
-            [*self.prefix, sys.executable, "-m", "facefold.cli", "watch", "--config",
-             str(self.config)],
-            stdout=self._log, stderr=subprocess.STDOUT, env=env, cwd=self.root)
+        self.proc = self._facefold("watch", self._log)
         return self.proc
+
+    def spawn_worker(self, log: Path) -> subprocess.Popen[bytes]:
+        """A `facefold worker` process on the same config; it logs to `log`."""
+        with log.open("ab") as out:
+            return self._facefold("worker", out)
+
+    def _facefold(self, command: str, out: IO[bytes]) -> subprocess.Popen[bytes]:
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+        return subprocess.Popen(
+            [*self.prefix, sys.executable, "-m", "facefold.cli", command, "--config",
+             str(self.config)],
+            stdout=out, stderr=subprocess.STDOUT, env=env, cwd=self.root)
 
     def start(self) -> None:
         """Start and wait until it watches (its catch-up scan is done)."""
@@ -62,8 +76,14 @@ class Daemon:
         return self.proc is not None and self.proc.poll() is None
 
     def query(self, sql: str, *args: object) -> list[tuple]:
-        with sqlite3.connect(self.db, timeout=30) as c:
-            return c.execute(sql, args).fetchall()
+        """Rows of `sql` (`?` placeholders) on the daemon's database, SQLite or PostgreSQL."""
+        if self.database is None:
+            with sqlite3.connect(self.db, timeout=30) as c:
+                return c.execute(sql, args).fetchall()
+        if self._engine is None:
+            self._engine = create_engine(str(self.database), poolclass=NullPool)
+        with self._engine.connect() as conn:
+            return [tuple(r) for r in conn.exec_driver_sql(sql.replace("?", "%s"), args)]
 
     def done(self) -> int:
         return self.query("SELECT COUNT(*) FROM images WHERE status = 'done'")[0][0]
@@ -96,7 +116,7 @@ def wait_for(cond: Callable[[], bool], timeout: float, log: Path | None = None,
         try:
             if cond():
                 return
-        except (sqlite3.OperationalError, FileNotFoundError):
+        except (sqlite3.OperationalError, OperationalError, FileNotFoundError):
             pass
         if proc is not None and proc.poll() is not None:
             break

@@ -103,3 +103,40 @@ def test_the_network_is_opened_only_for_the_web_app(tmp_path: Path, listen: str,
         r = subprocess.run([tool, "verify", str(unit)], capture_output=True, text=True,
                            env={**os.environ, "XDG_RUNTIME_DIR": str(runtime)})
         assert r.returncode == 0 and "facefold.service" not in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize(("database", "peers", "socket_dir"), [
+    ("postgresql+psycopg://ff@/facefold", None, "/run/postgresql"),
+    ("postgresql+psycopg://ff@/facefold?host=/srv/pg", None, "/srv/pg"),
+    ("postgresql+psycopg://ff:pw@localhost/facefold", "localhost", None),
+    ("postgresql+psycopg://ff:pw@nas.lan:5432/facefold", "localhost link-local 10.0.0.0/8",
+     None)])
+def test_a_worker_unit_reaches_its_database_and_writes_no_people(
+        tmp_path: Path, database: str, peers: str | None, socket_dir: str | None) -> None:
+    s = _settings(tmp_path, "/srv/ff").model_copy(update={"database": database})
+    text = render_unit(s, user_unit=False, user="facefold",
+                       executable=Path("/opt/ff/bin/facefold"), worker=True)
+    assert not re.search(r"@[A-Z_]+@", text)
+    lines = set(text.splitlines())
+    assert "ExecStart=/opt/ff/bin/facefold worker --config /etc/facefold/config.yaml" in lines
+    assert "SyslogIdentifier=facefold-worker" in lines
+    rw = next(line for line in lines if line.startswith("ReadWritePaths="))
+    assert "/srv/ff/people" not in rw and "-/srv/ff/state" in rw
+    if socket_dir is not None:
+        assert f"-{socket_dir}" in rw
+    if peers is None:
+        assert "PrivateNetwork=yes" in lines and "RestrictAddressFamilies=AF_UNIX" in lines
+    else:
+        allow = next(line for line in lines if line.startswith("IPAddressAllow="))
+        assert allow.startswith(f"IPAddressAllow={peers}") and "PrivateNetwork=no" in lines
+        assert "SocketBindDeny=any" in lines and not any(
+            line.startswith("SocketBindAllow") for line in lines)  # a worker listens nowhere
+    tool = shutil.which("systemd-analyze")
+    if tool is not None:
+        unit = tmp_path / "facefold-worker.service"
+        unit.write_text(render_unit(s, user_unit=False, user="root", worker=True))
+        runtime = tmp_path / "run"
+        runtime.mkdir(mode=0o700)
+        r = subprocess.run([tool, "verify", str(unit)], capture_output=True, text=True,
+                           env={**os.environ, "XDG_RUNTIME_DIR": str(runtime)})
+        assert r.returncode == 0 and "facefold-worker.service" not in r.stderr, r.stderr

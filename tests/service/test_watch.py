@@ -9,10 +9,16 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
+from sqlalchemy import text
 
-from tests.helpers.daemon import WORK_TIMEOUT, Daemon, copy_in, wait_for
-from tests.helpers.data import photos_of
+from facefold.core import Library
+from facefold.core.scan import scan
+from facefold.evaluate import pairwise_scores
+from tests.helpers.daemon import WORK_TIMEOUT, Daemon, check_exactly_once, copy_in, wait_for
+from tests.helpers.data import distinct_photos, photos_of
+from tests.helpers.postgres import Postgres
 
 pytestmark = pytest.mark.models
 
@@ -111,3 +117,63 @@ def test_daemon_follows_the_inbox(daemon: Daemon, celebrities: Path) -> None:
     log = daemon.log.read_text()
     assert "batch:" in log and "Traceback" not in log
 
+
+
+def _labels(rows: list[tuple], inbox: Path) -> dict[tuple[str, int, int], int]:
+    """(photo relative to the inbox, box x, box y) → person id (-1: nobody), per face."""
+    return {(str(Path(p).relative_to(inbox)), round(x), round(y)): (-1 if pid is None else pid)
+            for p, x, y, pid in rows}
+
+
+FACES_SQL = ("SELECT i.path, f.box_x, f.box_y, f.person_id FROM faces f "
+             "JOIN images i ON i.id = f.image_id")
+
+
+def test_watch_and_workers_on_postgresql_share_the_queue_and_survive_a_kill(
+        tmp_path: Path, celebrities: Path, postgres: Postgres, real_lib: Library) -> None:
+    """One watch and two `facefold worker`s on one PostgreSQL database: one worker is killed
+    (-9) while it holds photos; they go to the others when its lease ends. Every photo is
+    stored once, and the people are those one process makes of the same photos on SQLite."""
+    files = distinct_photos(celebrities, 40, real_lib.settings.inbox)
+    scan(real_lib)
+    with real_lib.session() as s:
+        alone = _labels([tuple(r) for r in s.execute(text(FACES_SQL))], real_lib.settings.inbox)
+    (tmp_path / "pg").mkdir()
+    d = Daemon(tmp_path / "pg", database=postgres.new_database(),
+               watch={"lease_seconds": 10, "batch_photos": 4})
+    shutil.copytree(real_lib.settings.inbox, d.inbox)
+    logs = [tmp_path / f"worker-{k}.log" for k in (1, 2)]
+    workers = [d.spawn_worker(log) for log in logs]  # all three migrate the empty database
+    try:
+        for log, w in zip(logs, workers, strict=True):  # ready before the watch queues photos
+            wait_for(lambda log=log: "processing the queue" in log.read_text(), WORK_TIMEOUT,
+                     log, w)
+        d.start()
+        victim = workers[0]
+        wait_for(lambda: d.query("SELECT COUNT(*) FROM images WHERE claimed_by LIKE ?",
+                                 f"%/worker-{victim.pid}")[0][0] > 0, WORK_TIMEOUT, d.log, d.proc)
+        held = {r[0] for r in d.query("SELECT path FROM images WHERE claimed_by LIKE ?",
+                                      f"%/worker-{victim.pid}")}
+        victim.kill()
+        victim.wait()
+        wait_for(lambda: d.done() == len(files) and d.idle(), WORK_TIMEOUT, d.log, d.proc)
+        time.sleep(2)  # the owner's last settle after the workers' last batch
+        wait_for(lambda: d.idle(), WORK_TIMEOUT, d.log, d.proc)
+        counts = check_exactly_once(d, [d.inbox / f.relative_to(real_lib.settings.inbox)
+                                        for f in files])
+        assert d.query("SELECT COUNT(*) FROM images WHERE attempts <> 1")[0][0] == 0
+        assert held and all(d.query("SELECT status FROM images WHERE path = ?", p)[0][0] == "done"
+                            for p in held)
+        shared = _labels(d.query(FACES_SQL), d.inbox)
+        assert shared.keys() == alone.keys()  # the same faces, each once
+        keys = sorted(alone)
+        f1 = pairwise_scores(np.array([shared[k] for k in keys]),
+                             np.array([alone[k] for k in keys]))[2]
+        assert f1 >= 0.99, (f1, counts)
+        assert d.stop() == 0
+        assert "batch:" in logs[1].read_text()  # the worker left alive did its share
+    finally:
+        for w in workers:
+            if w.poll() is None:
+                w.terminate()
+                w.wait(60)

@@ -15,11 +15,13 @@ import pytest
 from facefold.core import Library
 from facefold.core import people as people_uc
 from facefold.core.inbox import reconcile
+from facefold.core.people import recluster as run_recluster
 from facefold.core.reports import persons, status
 from facefold.service import run as run_module
 from facefold.service.run import Daemon
 from facefold.service.worker import Worker
 from tests.helpers.fakes import person_photo
+from tests.helpers.postgres import both_backends  # noqa: F401  (SQLite and PostgreSQL)
 
 
 def _wait(cond: Callable[[], bool], timeout: float = 30) -> None:
@@ -134,3 +136,164 @@ def test_a_failing_catch_up_still_stops_the_threads(lib: Library, restore_signal
     with pytest.raises(RuntimeError, match="the inbox vanished"):
         Daemon(lib).run()
     _wait(lambda: not [t for t in set(threading.enumerate()) - before if t.is_alive()], 10)
+
+
+def _fast(lib: Library, **watch: object) -> None:
+    lib.settings = lib.settings.model_copy(update={"watch": lib.settings.watch.model_copy(
+        update=watch)})
+
+
+def _photo_worker(lib: Library, fake_models: object, name: str) -> Library:
+    """Another process's view of the same library: same settings and database, its own name."""
+    other = Library(lib.settings, fake_models, role=name)  # type: ignore[arg-type]
+    return other
+
+
+def _faces_per_photo(lib: Library) -> dict[str, tuple[int, int]]:
+    """photo name → (attempts, faces stored)."""
+    from sqlalchemy import text
+
+    with lib.session() as s:
+        rows = s.execute(text("SELECT i.path, i.attempts, COUNT(f.id) FROM images i "
+                              "LEFT JOIN faces f ON f.image_id = i.id GROUP BY i.id, i.path, "
+                              "i.attempts")).all()
+    return {Path(p).name: (a, n) for p, a, n in rows}
+
+
+def test_photo_workers_share_the_queue_and_the_owner_clusters_what_they_store(
+        lib: Library, fake_models: object, rng: np.random.Generator) -> None:
+    _fast(lib, batch_photos=2)
+    names = [f"{k:02d}.png" for k in range(24)]
+    for k, name in enumerate(names):
+        person_photo(lib.settings.inbox / name, k % 3, rng)
+    reconcile(lib, [lib.settings.inbox])
+    others = [_photo_worker(lib, fake_models, f"worker-{n}") for n in (1, 2)]
+    threads = [Worker(o, owns_people=False) for o in others] + [Worker(lib)]
+    for t in threads:
+        t.start()
+    try:
+        _wait(lambda: status(lib).images_by_status.get("done") == len(names), 60)
+        _wait(lambda: _caught_up(lib, threads[-1]))
+    finally:
+        for t in threads:
+            t.stop()
+        for t in threads:
+            t.join(10)
+        for o in others:
+            o.close()
+    assert all(t.error is None for t in threads)
+    assert _faces_per_photo(lib) == dict.fromkeys(names, (1, 1))  # each once, one face each
+    shared = _partition(lib)
+    run_recluster(lib, full=True)  # what one process clustering all of them at once makes
+    assert shared == _partition(lib) and len(shared) == 3
+
+
+def _caught_up(lib: Library, owner: Worker) -> bool:
+    """The owner has seen every stored face, and the folders show who it made of them."""
+    with lib.session() as s:
+        if owner.clusterer.behind(s):
+            return False
+    time.sleep(0.5)  # its last settle, if one was under way
+    return len(_links(lib)) == sum(len(faces) for faces in _partition(lib))
+
+
+def _partition(lib: Library) -> set[frozenset[str]]:
+    """The people as sets of photo names."""
+    from sqlalchemy import text
+
+    with lib.session() as s:
+        rows = s.execute(text("SELECT f.person_id, i.path FROM faces f JOIN images i "
+                              "ON i.id = f.image_id WHERE f.person_id IS NOT NULL")).all()
+    people: dict[int, set[str]] = {}
+    for pid, path in rows:
+        people.setdefault(pid, set()).add(Path(path).name)
+    return {frozenset(v) for v in people.values()}
+
+
+def test_photos_of_a_dead_worker_go_to_the_others_when_its_lease_ends(
+        lib: Library, rng: np.random.Generator) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from facefold.db import queue
+    from facefold.db.models import Image, utcnow
+
+    for k in range(4):
+        person_photo(lib.settings.inbox / f"{k}.png", 0, rng)
+    reconcile(lib, [lib.settings.inbox])
+    with lib.session() as s:  # a worker on another machine claims them all, then dies
+        assert len(queue.claim_batch(s, 10, "nas/worker-99", lease_seconds=3600)) == 4
+        s.commit()
+    w = Worker(lib)
+    w.start()
+    try:
+        time.sleep(1.5)
+        assert status(lib).images_by_status.get("processing") == 4  # its lease still holds
+        with lib.session() as s:
+            s.execute(update(Image).values(lease_until=utcnow() - timedelta(seconds=1)))
+            s.commit()
+        _wait(lambda: len(_links(lib)) == 4)
+    finally:
+        w.stop()
+        w.join(10)
+    assert _faces_per_photo(lib) == {f"{k}.png": (1, 1) for k in range(4)}
+
+
+def test_a_second_daemon_waits_for_the_owner_and_touches_nothing(
+        lib: Library, rng: np.random.Generator, restore_signals: None,
+        caplog: pytest.LogCaptureFixture) -> None:
+    from facefold.db.lock import OwnerLock
+
+    person_photo(lib.settings.inbox / "a.png", 0, rng)
+    owner = OwnerLock(lib.engine)
+    assert owner.try_acquire()
+    daemon = Daemon(lib)
+    run_module.LOCK_WAIT_SECONDS, saved = 0.1, run_module.LOCK_WAIT_SECONDS
+    try:
+        def drive() -> None:
+            _wait(lambda: "another facefold watch owns this library" in caplog.text)
+            time.sleep(0.5)
+            daemon.flags.stop.set()
+
+        t = threading.Thread(target=drive)
+        t.start()
+        with caplog.at_level("INFO"):
+            assert daemon.run() == 0
+        t.join(5)
+    finally:
+        run_module.LOCK_WAIT_SECONDS = saved
+        owner.release()
+    assert not list(lib.settings.people.iterdir())
+    with Library(lib.settings, role="check").session() as s:
+        from facefold.db import queue
+
+        assert queue.queued_count(s) == 0 and not queue.path_states(s)  # not even queued
+
+
+def test_a_database_outage_is_a_storage_error_then_the_work_goes_on(
+        lib: Library, rng: np.random.Generator, backend: str, request: pytest.FixtureRequest,
+        caplog: pytest.LogCaptureFixture) -> None:
+    if backend != "postgresql":
+        pytest.skip("SQLite is a file: test_storage_errors_back_off… covers it")
+    pg = request.getfixturevalue("postgres")
+    _fast(lib, batch_photos=1, storage_retry_seconds=0.2)
+    names = [f"{k:02d}.png" for k in range(12)]
+    for k, name in enumerate(names):
+        person_photo(lib.settings.inbox / name, k % 2, rng)
+    reconcile(lib, [lib.settings.inbox])
+    w = Worker(lib)
+    with caplog.at_level("INFO"):
+        w.start()
+        try:
+            _wait(lambda: status(lib).images_by_status.get("done", 0) >= 2)
+            pg.outage(2.0)
+            _wait(lambda: status(lib).images_by_status.get("done") == len(names), 60)
+            _wait(lambda: _caught_up(lib, w))
+        finally:
+            w.stop()
+            w.join(10)
+    assert w.error is None
+    assert "storage error" in caplog.text  # said, backed off, carried on
+    assert _faces_per_photo(lib) == dict.fromkeys(names, (1, 1))
+    assert len(_partition(lib)) == 2

@@ -1,16 +1,17 @@
 """The `facefold` commands: parse the arguments, call the core, print. One module per area:
 photos (scan, status, retry, encode, identify), people (persons, name, merge, move, …), model
-(models fetch, evaluate, train, reembed) and daemon (watch, service install)."""
+(models fetch, evaluate, train, reembed), daemon (watch, worker, serve, service install) and
+database (migrate-db, similar)."""
 
 from __future__ import annotations
 
 import typer
 
-from facefold.cli import daemon, model, people, photos
+from facefold.cli import daemon, database, model, people, photos
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="Sort a folder of photos into a folder per person.")
-for area in (photos, people, model, daemon):
+for area in (photos, people, model, daemon, database):
     app.add_typer(area.group)
 
 

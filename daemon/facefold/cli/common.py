@@ -92,14 +92,15 @@ def command(group: typer.Typer, name: str | None = None, **kwargs: Any) -> Calla
     return register
 
 
-def open_library(config: Path | None) -> Library:
-    """The library of the config file (the default one when None), with logging set up."""
+def open_library(config: Path | None, role: str = "facefold") -> Library:
+    """The library of the config file (the default one when None), with logging set up;
+    `role` names this process when it claims photos (Library.claimer)."""
     from facefold.core import Library
     from facefold.log import setup_logging
 
     settings = load_settings(config)
     setup_logging(settings.logging.level)
-    return Library(settings)
+    return Library(settings, role=role)
 
 
 def say(text: str) -> None:

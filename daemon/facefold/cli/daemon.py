@@ -38,9 +38,21 @@ def watch(config: ConfigOpt = None, web: WebOpt = None) -> None:
     (and, with --web or web.listen, serve the web app)."""
     from facefold.service.run import Daemon
 
-    lib = open_library(config)
+    lib = open_library(config, role="watch")
     listen = lib.settings.web.listen if web is None else web
     raise typer.Exit(Daemon(lib, _listen(listen) if listen else None).run())
+
+
+@command(group)
+def worker(config: ConfigOpt = None) -> None:
+    """Process queued photos beside a `facefold watch` that owns the library, on this machine
+    or another one that sees the inbox at the same path (a shared PostgreSQL database)."""
+    import os
+
+    from facefold.service.run import PhotoWorker
+
+    lib = open_library(config, role=f"worker-{os.getpid()}")
+    raise typer.Exit(PhotoWorker(lib).run())
 
 
 @command(group)
@@ -68,16 +80,18 @@ def service_install(
     user_unit: Annotated[bool, typer.Option("--user", help="a unit for systemctl --user")] = False,
     run_as: Annotated[str | None, typer.Option("--run-as", help="system unit: the user to run as (default: you)")] = None,
     print_only: Annotated[bool, typer.Option("--print", help="print the unit, write nothing")] = False,
+    worker: Annotated[bool, typer.Option("--worker", help="the unit of a `facefold worker`")] = False,
 ) -> None:
     """Write the systemd unit for this install and config, and print the commands to start it."""
-    from facefold.service.units import render_unit, unit_path
+    from facefold.service.units import render_unit, unit_name, unit_path
 
     settings = open_library(config or Path("config.yaml")).settings
-    text = render_unit(settings, user_unit, run_as)
+    text = render_unit(settings, user_unit, run_as, worker=worker)
     if print_only:
         print(text, end="")
         return
-    target = unit_path(user_unit)
+    target = unit_path(user_unit, worker)
+    name = unit_name(worker)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
@@ -85,5 +99,5 @@ def service_install(
         say(f"error: cannot write {target}: {exc.strerror} (run as root, or use --user / --print)")
         raise typer.Exit(EXIT_FAILED) from None
     ctl = "systemctl --user" if user_unit else "systemctl"
-    say(f"wrote {target}\nnext: {ctl} daemon-reload && {ctl} enable --now facefold\n"
-        f"logs: journalctl {'--user ' if user_unit else ''}-u facefold -f")
+    say(f"wrote {target}\nnext: {ctl} daemon-reload && {ctl} enable --now {name}\n"
+        f"logs: journalctl {'--user ' if user_unit else ''}-u {name} -f")

@@ -35,7 +35,7 @@ def scan(
     """Find, embed and cluster the faces of every new or changed photo, then sync the people folders."""
     from facefold.core.scan import scan as run_scan
 
-    lib = open_library(config)
+    lib = open_library(config, role="watch")  # it owns the library while it runs, as watch does
     missing = [p for p in paths or [] if not p.exists()]
     if missing:
         raise UsageError(f"{missing[0]}: no such file or folder")

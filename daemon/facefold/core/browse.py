@@ -97,6 +97,34 @@ def photo_of_face(lib: Library, fid: int) -> int:
     return image_id
 
 
+def similar(lib: Library, fid: int, limit: int = 10) -> list[tuple[StoredFace, float]]:
+    """The faces that look most like face `fid`, nearest first, with their distances; raise
+    PeopleError when there is no such face."""
+    with lib.session() as s:
+        try:
+            return face_store.nearest_faces(s, fid, limit)
+        except KeyError:
+            raise PeopleError(f"no face {fid}") from None
+
+
+def similar_sql(lib: Library, fid: int, limit: int = 10) -> str:
+    """The same question in SQL, for a user's own database session (psql, or the sqlite3
+    shell with the sqlite-vec extension loaded)."""
+    if lib.engine.dialect.name == "postgresql":
+        return ("SELECT f.id, f.person_id, i.path, f.embedding <-> q.embedding AS distance\n"
+                "FROM faces f JOIN images i ON i.id = f.image_id,\n"
+                f"     (SELECT embedding FROM faces WHERE id = {fid}) AS q\n"
+                f"WHERE f.id <> {fid} ORDER BY f.embedding <-> q.embedding LIMIT {limit};")
+    import sqlite_vec
+
+    return (f".load {sqlite_vec.loadable_path()}\n"
+            "SELECT f.id, f.person_id, i.path,\n"
+            f"       vec_distance_l2(f.embedding, (SELECT embedding FROM faces WHERE id = {fid}))"
+            " AS distance\n"
+            "FROM faces f JOIN images i ON i.id = f.image_id\n"
+            f"WHERE f.id <> {fid} ORDER BY distance LIMIT {limit};")
+
+
 def pick_person(lib: Library, query: str, limit: int = 10) -> list[PersonCard]:
     """Shown persons matching a name (or id) typed so far, largest first."""
     with lib.session() as s:

@@ -113,6 +113,13 @@ class Clusterer:
         self.people_rev = people_store.people_rev(s)
         self._pool_dirty = self._changed = True
 
+    def behind(self, s: Session) -> bool:
+        """The store holds faces the index has not seen, or lost some it has (stored or
+        removed by another process, such as a `facefold worker`)."""
+        ids = self.index.view()[0]
+        mine = (len(ids), int(ids.max()) if len(ids) else 0)
+        return face_store.faces_signature(s) != mine
+
     @property
     def pool_dirty(self) -> bool:
         """The pool changed since it was last clustered."""

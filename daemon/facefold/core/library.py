@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -51,8 +52,11 @@ class Library:
     """
 
     def __init__(self, settings: Settings, models: Models | None = None,
-                 engine: Engine | None = None) -> None:
+                 engine: Engine | None = None, role: str = "facefold") -> None:
         self.settings = settings
+        # who this process is when it claims photos: the same name after a restart of the
+        # same daemon, so it takes back at once what it left half-done
+        self.claimer = f"{socket.gethostname()}/{role}"
         self._models = models
         self._engine = engine
         self._lock = threading.Lock()

@@ -146,8 +146,9 @@ def process_batch(lib: Library, limit: int, deferred: set[str],
     settings = lib.settings
     finder = lib.models.finder
     res = BatchResult()
+    lease = settings.watch.lease_seconds
     with lib.session() as s:
-        items = queue.claim_batch(s, limit)
+        items = queue.claim_batch(s, limit, lib.claimer, lease)
         s.commit()
         more_waiting = queue.queued_count(s) > 0
     res.claimed = len(items)
@@ -155,7 +156,13 @@ def process_batch(lib: Library, limit: int, deferred: set[str],
     dupes: list[PhotoFile] = []
     gone: list[queue.QueueItem] = []
     batch_shas: set[str] = set()
+    renewed = time.monotonic()
     for k, item in enumerate(items):
+        if time.monotonic() - renewed > lease / 3:  # a slow batch keeps what it claimed
+            with lib.session() as s:
+                queue.renew_lease(s, [it.id for it in items[k:]], lib.claimer, lease)
+                s.commit()
+            renewed = time.monotonic()
         if should_stop():
             with lib.session() as s:
                 queue.requeue(s, [it.id for it in items[k:]])
@@ -216,6 +223,12 @@ def _store(lib: Library, detected: list[_Detected], dupes: list[PhotoFile],
     thumbs: list[tuple[int, np.ndarray]] = []
     with res.stages.stage("store"), lib.session() as s:
         for d in detected:
+            ph = d.photo
+            if not queue.holds(s, str(ph.path), lib.claimer):
+                log.warning("not stored: %s: its lease ended and another claimer took it",
+                            ph.path)
+                k += len(d.faces)
+                continue
             new_faces = []
             for f in d.faces:
                 det = f.detection
@@ -227,7 +240,6 @@ def _store(lib: Library, detected: list[_Detected], dupes: list[PhotoFile],
                     weights=embedder.weights_id, quality=q.score, sharpness=q.sharpness,
                     yaw=q.yaw))
                 k += 1
-            ph = d.photo
             ids = queue.record_processed(s, str(ph.path), ph.sha256, ph.size, ph.mtime,
                                          d.size[0], d.size[1], new_faces)
             thumbs += [(fid, f.crop) for fid, f in zip(ids, d.faces, strict=True)]
@@ -246,9 +258,10 @@ def _store(lib: Library, detected: list[_Detected], dupes: list[PhotoFile],
 
 
 def recover_interrupted(lib: Library) -> int:
-    """Photos a crash or a failed turn left `processing` go back to the queue; return how many."""
+    """Photos a crash or a failed turn of this process (by its claimer name) left `processing`,
+    or whose lease ended, go back to the queue; return how many."""
     with lib.session() as s:
-        n = queue.recover_interrupted(s)
+        n = queue.recover_interrupted(s, lib.claimer)
         s.commit()
     return n
 

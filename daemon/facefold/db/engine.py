@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import sqlite3
+import threading
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
@@ -26,7 +28,7 @@ def migrations_dir() -> Path:
 
 def make_engine(url: str, busy_seconds: float = 30.0) -> Engine:
     """Return an Engine; for a SQLite file, create its folder owner-only and turn on WAL,
-    foreign keys and a busy timeout on every connection. Raise DatabaseURLError when the URL
+    foreign keys and a busy timeout on every connection; PostgreSQL runs in UTC. Raise DatabaseURLError when the URL
     is malformed or names a driver that is not installed."""
     try:
         u = make_url(url)
@@ -35,7 +37,13 @@ def make_engine(url: str, busy_seconds: float = 30.0) -> Engine:
             folder = Path(u.database).parent
             if not folder.exists():
                 folder.mkdir(parents=True, mode=0o700)
-        engine = create_engine(url)
+        if u.get_backend_name() == "postgresql":
+            # UTC timestamps whatever the server's zone; a connection the server dropped (a
+            # restart) is replaced on checkout instead of failing the next statement
+            engine = create_engine(url, pool_pre_ping=True,
+                                   connect_args={"options": "-c timezone=UTC"})
+        else:
+            engine = create_engine(url)
     except (ArgumentError, NoSuchModuleError, ImportError) as exc:
         raise DatabaseURLError(f"database: cannot use {url!r}: {exc}") from None
     if is_sqlite:
@@ -48,6 +56,7 @@ def make_engine(url: str, busy_seconds: float = 30.0) -> Engine:
             cur.execute("PRAGMA foreign_keys = ON")
             cur.execute("PRAGMA synchronous = NORMAL")
             cur.close()
+            load_sqlite_vec(dbapi_conn)
 
         if u.database and u.database != ":memory:":
             db = Path(u.database)
@@ -58,6 +67,23 @@ def make_engine(url: str, busy_seconds: float = 30.0) -> Engine:
     return engine
 
 
+def load_sqlite_vec(dbapi_conn: Any) -> bool:
+    """Load the sqlite-vec extension (nearest faces in SQL: `vec_distance_l2`) into a SQLite
+    connection; False when this Python's sqlite3 cannot load extensions (some builds leave
+    that out: then facefold searches in memory, and a `sqlite3` shell can still `.load` it)."""
+    try:
+        import sqlite_vec
+
+        dbapi_conn.enable_load_extension(True)
+        try:
+            sqlite_vec.load(dbapi_conn)
+        finally:
+            dbapi_conn.enable_load_extension(False)
+    except (ImportError, AttributeError, sqlite3.OperationalError):
+        return False
+    return True
+
+
 def alembic_config(conn: Connection) -> AlembicConfig:
     """An Alembic config for facefold's migrations that runs on `conn`."""
     cfg = AlembicConfig()
@@ -66,7 +92,17 @@ def alembic_config(conn: Connection) -> AlembicConfig:
     return cfg
 
 
+_alembic_lock = threading.Lock()  # Alembic keeps its running context in module globals
+
+
+# pg_advisory_xact_lock key ("ffmigrat"): processes starting together on one PostgreSQL database
+# (a watch and its workers) migrate it one after the other, never side by side
+MIGRATION_LOCK_KEY = int.from_bytes(b"ffmigrat", "big", signed=True)
+
+
 def upgrade_head(engine: Engine) -> None:
     """Apply every pending migration (Alembic `upgrade head`) on this engine's database."""
-    with engine.begin() as conn:
+    with _alembic_lock, engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
         command.upgrade(alembic_config(conn), "head")

@@ -12,9 +12,11 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import Row, func, select, text, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from facefold.db.models import EMBEDDING_DTYPE, Face, Image, ImageStatus
+from facefold.db.models import Face, Image, ImageStatus
+from facefold.db.types import EMBEDDING_DTYPE
 from facefold.vision.shapes import EMBEDDING_DIM
 
 
@@ -72,6 +74,13 @@ def face_matrix(s: Session, face_ids: Sequence[int] | None = None) -> FaceMatrix
         pinned=np.array([bool(r[4]) for r in rows], dtype=bool),
         quality=np.array([1.0 if r[5] is None else r[5] for r in rows], dtype=np.float32),
     )
+
+
+def faces_signature(s: Session) -> tuple[int, int]:
+    """(how many faces, the highest face id): it changes whenever faces are added or removed,
+    by this process or another (a worker on another machine)."""
+    n, top = s.execute(select(func.count(Face.id), func.max(Face.id))).one()
+    return int(n), int(top or 0)
 
 
 def face_persons(s: Session) -> dict[int, int | None]:
@@ -176,3 +185,42 @@ def photo_faces(s: Session) -> list[tuple[str, int | None, float]]:
         "JOIN images AS src ON src.sha256 = i.sha256 JOIN faces AS f ON f.image_id = src.id "
         "WHERE i.status = 'done'"))
     return [(str(p), None if pid is None else int(pid), float(a)) for p, pid, a in rows]
+
+
+def nearest_faces(s: Session, fid: int, limit: int) -> list[tuple[StoredFace, float]]:
+    """The `limit` faces closest to face `fid` (L2 distance between unit vectors; 0 is the same
+    face), nearest first, with their distances. In SQL where the database can: pgvector's `<->`
+    on PostgreSQL (its HNSW index: approximate at scale), sqlite-vec's `vec_distance_l2` on
+    SQLite when the extension is loaded; else an exact search over the vectors in memory.
+    Raise KeyError when there is no face `fid`."""
+    vec = s.scalar(select(Face.embedding).where(Face.id == fid))
+    if vec is None:
+        raise KeyError(fid)
+    dialect = s.get_bind().dialect.name
+    if dialect == "postgresql":
+        literal = "[" + ",".join(repr(float(x)) for x in np.frombuffer(vec, EMBEDDING_DTYPE)) + "]"
+        found = [(int(f), float(d)) for f, d in s.execute(text(
+            "SELECT id, embedding <-> CAST(:v AS vector) AS d FROM faces WHERE id <> :id "
+            "ORDER BY embedding <-> CAST(:v AS vector) LIMIT :k"),
+            {"v": literal, "id": fid, "k": limit})]
+    elif dialect == "sqlite" and sqlite_vec_loaded(s):
+        found = [(int(f), float(d)) for f, d in s.execute(text(
+            "SELECT id, vec_distance_l2(embedding, :v) AS d FROM faces WHERE id <> :id "
+            "ORDER BY d LIMIT :k"), {"v": vec, "id": fid, "k": limit})]
+    else:
+        fm = face_matrix(s)
+        d = np.linalg.norm(fm.vectors - np.frombuffer(vec, EMBEDDING_DTYPE), axis=1)
+        order = [i for i in np.argsort(d, kind="stable") if fm.face_ids[i] != fid][:limit]
+        found = [(int(fm.face_ids[i]), float(d[i])) for i in order]
+    faces = {f.id: f for f in faces_by_id(s, [f for f, _ in found])}
+    return [(faces[f], d) for f, d in found if f in faces]
+
+
+def sqlite_vec_loaded(s: Session) -> bool:
+    """The sqlite-vec extension answers on this session's connection."""
+    try:
+        with s.begin_nested():
+            s.execute(text("SELECT vec_version()"))
+        return True
+    except DBAPIError:
+        return False

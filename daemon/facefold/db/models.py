@@ -5,8 +5,8 @@ from __future__ import annotations
 import enum
 from datetime import UTC, datetime
 
-import numpy as np
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Enum,
@@ -14,7 +14,6 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    LargeBinary,
     MetaData,
     String,
     Text,
@@ -24,6 +23,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from facefold.db.types import Embedding
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -31,7 +32,6 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-EMBEDDING_DTYPE = np.dtype("<f4")  # little-endian float32, EMBEDDING_DIM of them: 512 bytes a face
 
 
 def utcnow() -> datetime:
@@ -62,7 +62,7 @@ class Image(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     path: Mapped[str] = mapped_column(Text, unique=True)
     sha256: Mapped[str | None] = mapped_column(String(64), index=True)
-    size: Mapped[int | None] = mapped_column(Integer)
+    size: Mapped[int | None] = mapped_column(BigInteger)
     mtime: Mapped[float | None] = mapped_column(Float)
     width: Mapped[int | None] = mapped_column(Integer)
     height: Mapped[int | None] = mapped_column(Integer)
@@ -73,6 +73,8 @@ class Image(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     queued_at: Mapped[datetime | None] = mapped_column()  # when it last entered the queue
     next_attempt_at: Mapped[datetime | None] = mapped_column()  # a retry waits until then
+    claimed_by: Mapped[str | None] = mapped_column(String(200))  # who is processing it
+    lease_until: Mapped[datetime | None] = mapped_column()  # back on the queue after this
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     faces: Mapped[list[Face]] = relationship(back_populates="image", cascade="all, delete-orphan")
@@ -111,7 +113,7 @@ class Face(Base):
     box_h: Mapped[float] = mapped_column(Float)
     landmarks: Mapped[str] = mapped_column(Text)  # JSON [[x, y] × 5]: eyes, nose, mouth corners
     confidence: Mapped[float] = mapped_column(Float)
-    embedding: Mapped[bytes] = mapped_column(LargeBinary)  # 128 little-endian float32, unit length
+    embedding: Mapped[bytes] = mapped_column(Embedding)  # 128 float32, unit length (db.types)
     person_id: Mapped[int | None] = mapped_column(
         ForeignKey("persons.id", ondelete="SET NULL"), index=True
     )

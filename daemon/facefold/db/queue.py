@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
@@ -86,6 +86,7 @@ def _upsert(s: Session, path: str, sha256: str | None, size: int | None,
             mtime: float | None) -> Image:
     img = _row_for(s, path, sha256)
     img.sha256, img.size, img.mtime = sha256, size, mtime
+    img.claimed_by = img.lease_until = None  # no longer anyone's: done, failed or queued
     return img
 
 
@@ -119,6 +120,7 @@ def record_unchanged(s: Session, path: str, size: int, mtime: float) -> None:
     img = image_by_path(s, path)
     if img is not None:
         img.size, img.mtime, img.status, img.error = size, mtime, ImageStatus.done, None
+        img.claimed_by = img.lease_until = None
 
 
 def record_moved(s: Session, old: Image, path: str, size: int, mtime: float) -> Image:
@@ -126,6 +128,7 @@ def record_moved(s: Session, old: Image, path: str, size: int, mtime: float) -> 
     re-embedding) and the old row goes."""
     img = _row_for(s, path, old.sha256)
     img.sha256, img.size, img.mtime = old.sha256, size, mtime
+    img.claimed_by = img.lease_until = None
     img.width, img.height = old.width, old.height
     img.status, img.error = ImageStatus.done, None
     s.flush()
@@ -203,34 +206,69 @@ class QueueItem:
     attempts: int = 0  # tries so far
 
 
-def claim_batch(s: Session, limit: int) -> list[QueueItem]:
-    """Take up to `limit` queued photos, oldest first, and mark them processing."""
-    due = (Image.next_attempt_at.is_(None)) | (Image.next_attempt_at <= utcnow())
+def claim_batch(s: Session, limit: int, claimer: str, lease_seconds: float) -> list[QueueItem]:
+    """Take up to `limit` queued photos, oldest first, and mark them processing by `claimer`
+    until the lease ends. Rows another process is claiming right now are skipped, not waited
+    for (PostgreSQL's `FOR UPDATE SKIP LOCKED`; SQLite has one writer at a time anyway). Photos
+    whose lease ended first go back to the queue: their claimer died or was cut off."""
+    now = utcnow()
+    release_expired(s, now)
+    due = (Image.next_attempt_at.is_(None)) | (Image.next_attempt_at <= now)
     rows = s.scalars(
         select(Image).where(Image.status == ImageStatus.queued, due)
-        .order_by(Image.queued_at, Image.id).limit(limit)
+        .order_by(Image.queued_at, Image.id).limit(limit).with_for_update(skip_locked=True)
     ).all()
+    until = now + timedelta(seconds=lease_seconds)
     for img in rows:
-        img.status = ImageStatus.processing
+        img.status, img.claimed_by, img.lease_until = ImageStatus.processing, claimer, until
     return [QueueItem(img.id, img.path, img.sha256, img.error is None, img.attempts)
             for img in rows]
+
+
+def release_expired(s: Session, now: datetime | None = None) -> int:
+    """Photos whose lease ended while `processing` go back to the queue; return how many."""
+    res = s.execute(update(Image).where(Image.status == ImageStatus.processing,
+                                        Image.lease_until < (now or utcnow()))
+                    .values(status=ImageStatus.queued, claimed_by=None, lease_until=None))
+    return int(getattr(res, "rowcount", 0) or 0)
+
+
+def renew_lease(s: Session, ids: Sequence[int], claimer: str, lease_seconds: float) -> int:
+    """Extend the lease on photos `claimer` still holds; return how many it still holds."""
+    if not ids:
+        return 0
+    res = s.execute(update(Image).where(Image.id.in_(list(ids)), Image.claimed_by == claimer,
+                                        Image.status == ImageStatus.processing)
+                    .values(lease_until=utcnow() + timedelta(seconds=lease_seconds)))
+    return int(getattr(res, "rowcount", 0) or 0)
+
+
+def holds(s: Session, path: str, claimer: str) -> bool:
+    """`claimer` still holds the photo at `path` (its lease did not end and pass it on); the
+    row stays locked until the transaction ends, so no one takes it over meanwhile."""
+    return s.scalars(select(Image.id).where(
+        Image.path == path, Image.claimed_by == claimer, Image.status == ImageStatus.processing,
+    ).with_for_update()).first() is not None
 
 
 def requeue(s: Session, ids: Sequence[int], to_back: bool = False) -> None:
     """Put claimed photos back on the queue (at the back when `to_back`)."""
     if not ids:
         return
-    values: dict[str, object] = {"status": ImageStatus.queued}
+    values: dict[str, object] = {"status": ImageStatus.queued, "claimed_by": None,
+                                 "lease_until": None}
     if to_back:
         values["queued_at"] = utcnow()
     s.execute(update(Image).where(Image.id.in_(ids)).values(**values))
 
 
-def recover_interrupted(s: Session) -> int:
-    """After a crash: photos left `processing` go back to the queue. Return how many."""
-    res = s.execute(update(Image).where(Image.status == ImageStatus.processing)
-                    .values(status=ImageStatus.queued))
-    return int(getattr(res, "rowcount", 0) or 0)
+def recover_interrupted(s: Session, claimer: str) -> int:
+    """After a crash: photos `claimer` (an earlier run of this same process, by name) or no one
+    left `processing` go back to the queue, and those whose lease ended. Return how many."""
+    mine = (Image.claimed_by == claimer) | Image.claimed_by.is_(None)
+    res = s.execute(update(Image).where(Image.status == ImageStatus.processing, mine)
+                    .values(status=ImageStatus.queued, claimed_by=None, lease_until=None))
+    return int(getattr(res, "rowcount", 0) or 0) + release_expired(s)
 
 
 def queued_count(s: Session) -> int:

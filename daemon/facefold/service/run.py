@@ -18,6 +18,7 @@ from sqlalchemy.exc import OperationalError
 from facefold.config import ConfigError, load_settings
 from facefold.core import Library
 from facefold.core.inbox import apply_events, reconcile
+from facefold.db.lock import OwnerLock
 from facefold.service.queue import SettleQueue
 from facefold.service.watcher import InboxHandler, start_observer
 from facefold.service.worker import Worker
@@ -29,6 +30,8 @@ log = logging.getLogger(__name__)
 
 LOOP_SECONDS = 0.25  # how often the main loop hands settled files to the queue
 STOP_JOIN_SECONDS = 20.0  # longest wait for the worker to finish its batch at shutdown
+LOCK_WAIT_SECONDS = 5.0  # a second watch looks this often whether the owner lock is free
+LOCK_CHECK_SECONDS = 10.0  # the owner checks this often that its lock is still held
 RESTART_ONLY_KEYS = ("inbox", "people", "database", "state_dir", "models_dir", "embedding")
 
 
@@ -87,20 +90,49 @@ class Daemon:
         log.info("reloaded %s", current.source)
 
     def run(self) -> int:
-        """Run until SIGTERM or SIGINT; return the exit code (0, or 1 when the worker died).
-        Raise WeightsError or DatabaseURLError before anything starts when those are unusable."""
+        """Run until SIGTERM or SIGINT; return the exit code (0, or 1 when the worker died or
+        another process took the owner lock). Raise WeightsError or DatabaseURLError before
+        anything starts when those are unusable. While another `watch` owns the library, wait
+        for it (saying so) and touch nothing."""
         s = self.lib.settings
         s.inbox.mkdir(parents=True, exist_ok=True)
         s.people.mkdir(parents=True, exist_ok=True)
         s.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.lib.engine  # noqa: B018  # migrate now: a bad database fails before the models load
-        web = self._start_web()  # usable while the models load and the inbox is caught up
+        _install_signals(self.flags)
+        lock = OwnerLock(self.lib.engine)
         try:
-            return self._run()
+            if not self._wait_for_lock(lock):
+                return 0
+            web = self._start_web()  # usable while the models load and the inbox is caught up
+            try:
+                return self._run(lock)
+            finally:
+                if web is not None:
+                    web.stop()
         finally:
-            if web is not None:
-                web.stop()
+            lock.release()
             self.lib.close()
+
+    def _wait_for_lock(self, lock: OwnerLock) -> bool:
+        """Take the owner lock, waiting while another process holds it; False when stopped
+        first."""
+        said = False
+        while not self.flags.stop.is_set():
+            try:
+                if lock.try_acquire():
+                    if said:
+                        log.info("the other facefold watch stopped: this one owns the library")
+                    return True
+                if not said:
+                    log.warning("another facefold watch owns this library (%s): waiting for "
+                                "it to stop; nothing is done meanwhile", lock.where())
+                    self.notifier.notify("STATUS=waiting for another facefold watch")
+                    said = True
+            except OperationalError as exc:
+                log.error("storage error: %s; trying again", exc.orig)
+            self.flags.stop.wait(LOCK_WAIT_SECONDS)
+        return False
 
     def _start_web(self) -> WebServer | None:
         if not self.web_listen:
@@ -115,10 +147,9 @@ class Daemon:
         print(f"facefold: {web.announce()}", flush=True)  # stdout: the terminal, or the journal
         return web
 
-    def _run(self) -> int:
+    def _run(self, lock: OwnerLock) -> int:
         s = self.lib.settings
-        self.lib.models.load()
-        _install_signals(self.flags)  # (photos a crash left half-done: the worker requeues them)
+        self.lib.models.load()  # (photos a crash left half-done: the worker requeues them)
 
         settle = SettleQueue(s.watch.settle_seconds)
         handler = InboxHandler(s.inbox, settle, s.decode.extensions, s.watch.ignore)
@@ -134,7 +165,7 @@ class Daemon:
                      rec.queued, rec.unchanged)
             worker.request_sync()
             self.notifier.notify("STATUS=watching")
-            code = self._loop(settle, handler, worker)
+            code = self._loop(settle, handler, worker, lock)
         finally:
             self.notifier.notify("STOPPING=1")
             worker.stop()
@@ -148,15 +179,22 @@ class Daemon:
         log.info("stopped")
         return code
 
-    def _loop(self, settle: SettleQueue, handler: InboxHandler, worker: Worker) -> int:
+    def _loop(self, settle: SettleQueue, handler: InboxHandler, worker: Worker,
+              lock: OwnerLock) -> int:
         """Hand settled files and renames to the queue, rescan when due, reload on SIGHUP, until
-        stopped; return 1 when the worker died, else 0."""
+        stopped; return 1 when the worker died or the owner lock went to another process,
+        else 0."""
         interval = self.lib.settings.watch.rescan_interval
         next_rescan = time.monotonic() + (interval or float("inf"))
+        next_lock_check = time.monotonic() + LOCK_CHECK_SECONDS
         while not self.flags.stop.is_set():
             if worker.error is not None or not worker.is_alive():
                 log.error("worker stopped unexpectedly; exiting")
                 return 1
+            if time.monotonic() >= next_lock_check:
+                next_lock_check = time.monotonic() + LOCK_CHECK_SECONDS
+                if not self._keep_lock(lock):
+                    return 1
             if self.flags.reload.is_set():
                 self.flags.reload.clear()
                 self.reload()
@@ -191,3 +229,58 @@ class Daemon:
                 next_rescan = now + delay
             self.flags.stop.wait(LOOP_SECONDS)
         return 0
+
+    def _keep_lock(self, lock: OwnerLock) -> bool:
+        """The owner lock goes with its connection (a database restart): take it again. False
+        when another process took it meanwhile (two owners must never write the folders)."""
+        if lock.still_held():
+            return True
+        try:
+            if lock.try_acquire():
+                log.info("owner lock taken again after the database connection was lost")
+                return True
+        except OperationalError as exc:
+            log.error("storage error: %s; owner lock not taken again yet", exc.orig)
+            return True  # no one can write while the database is away; try again soon
+        log.error("another facefold watch took this library while the database was away; "
+                  "stopping")
+        return False
+
+
+class PhotoWorker:
+    """`facefold worker`: processes queued photos (detect, embed, store) beside the `watch`
+    that owns the library, on this machine or another; runs until SIGTERM or SIGINT."""
+
+    def __init__(self, lib: Library) -> None:
+        self.lib = lib
+        self.daemon = Daemon(lib)  # its signals, systemd notifier and heartbeat
+
+    def run(self) -> int:
+        """Return 0 when stopped, 1 when the worker thread died."""
+        flags = self.daemon.flags
+        self.lib.engine  # noqa: B018  # a bad database fails before the models load
+        self.lib.models.load()
+        _install_signals(flags)
+        worker = Worker(self.lib, self.daemon.heartbeat, owns_people=False)
+        worker.start()
+        self.daemon.notifier.notify("READY=1")
+        log.info("worker %s: processing the queue of %s", self.lib.claimer,
+                 self.lib.engine.url.render_as_string(hide_password=True))
+        code = 0
+        try:
+            while not flags.stop.is_set():
+                if worker.error is not None or not worker.is_alive():
+                    log.error("worker stopped unexpectedly; exiting")
+                    code = 1
+                    break
+                flags.stop.wait(LOOP_SECONDS)
+        finally:
+            self.daemon.notifier.notify("STOPPING=1")
+            worker.stop()
+            worker.join(STOP_JOIN_SECONDS)
+            if worker.is_alive():
+                log.error("worker did not finish within %.0fs", STOP_JOIN_SECONDS)
+                code = code or 1
+            self.lib.close()
+        log.info("stopped")
+        return code

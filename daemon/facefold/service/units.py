@@ -40,22 +40,42 @@ def _quote(p: Path) -> str:
     return f'"{s}"' if any(c.isspace() for c in s) else s
 
 
-def network_lines(settings: Settings) -> list[str]:
-    """No network at all; or, with the web app on (web.listen), binding only its port and
-    talking only to peers that may reach that address: loopback, or the private networks."""
-    if not settings.web.listen:
+def _database_peer(settings: Settings) -> tuple[str | None, Path | None]:
+    """Where the database is reached: (TCP host, or None; Unix socket folder, or None)."""
+    from sqlalchemy.engine import make_url
+
+    u = make_url(settings.database)
+    if u.get_backend_name() == "sqlite":
+        return None, None
+    host = str(u.query.get("host") or u.host or "")
+    if not host or host.startswith("/"):
+        return None, Path(host or "/run/postgresql")  # libpq's default socket folder on Debian
+    return host, None
+
+
+def network_lines(settings: Settings, web: bool = True) -> list[str]:
+    """No network at all; or only what is needed: binding the web app's port (web.listen, when
+    `web`), and talking to peers that may reach it or to a database server on the network
+    (loopback, or also a home's private networks)."""
+    db_host, _socket = _database_peer(settings)
+    listen = settings.web.listen if web else ""
+    if not listen and db_host is None:
         return ["PrivateNetwork=yes", "IPAddressDeny=any", "RestrictAddressFamilies=AF_UNIX"]
-    host, port = parse_listen(settings.web.listen)
-    peers = "localhost" if is_loopback(host) else f"localhost link-local {PRIVATE_NETWORKS}"
-    return ["# The web app (web.listen): widen IPAddressAllow for clients beyond private networks.",
-            "PrivateNetwork=no", "IPAddressDeny=any", f"IPAddressAllow={peers}",
-            f"SocketBindAllow=tcp:{port}", "SocketBindDeny=any",
-            "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6"]
+    hosts = [h for h in (parse_listen(listen)[0] if listen else None, db_host) if h is not None]
+    local = all(is_loopback(h) or h == "localhost" for h in hosts)
+    peers = "localhost" if local else f"localhost link-local {PRIVATE_NETWORKS}"
+    lines = ["# The web app (web.listen) or the database server: widen IPAddressAllow for peers "
+             "beyond private networks.",
+             "PrivateNetwork=no", "IPAddressDeny=any", f"IPAddressAllow={peers}"]
+    if listen:
+        lines.append(f"SocketBindAllow=tcp:{parse_listen(listen)[1]}")
+    return [*lines, "SocketBindDeny=any", "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6"]
 
 
 def render_unit(settings: Settings, user_unit: bool, user: str | None = None,
-                executable: Path | None = None) -> str:
-    """Return the unit text for `settings` (system unit unless `user_unit`)."""
+                executable: Path | None = None, worker: bool = False) -> str:
+    """Return the unit text for `settings` (system unit unless `user_unit`): the daemon
+    (`facefold watch`), or with `worker` a `facefold worker` beside it."""
     if settings.source is None:
         raise ValueError("the unit needs a config file on disk (--config PATH)")
     template = (templates_dir() / ("facefold-user.service" if user_unit else "facefold.service"))
@@ -67,9 +87,12 @@ def render_unit(settings: Settings, user_unit: bool, user: str | None = None,
     except KeyError:
         group = user
     db = settings.database.removeprefix("sqlite:///")
-    write = [settings.state_dir, settings.people]
+    write = [settings.state_dir] if worker else [settings.state_dir, settings.people]
     if settings.database.startswith("sqlite:///") and not Path(db).is_relative_to(settings.state_dir):
         write.append(Path(db).parent)
+    socket_dir = _database_peer(settings)[1]
+    if socket_dir is not None:
+        write.append(socket_dir)  # connecting to the server's socket is a write
     read = [settings.inbox, settings.models_dir, exe.parent.parent, Path(sys.base_prefix).resolve(),
             settings.source.parent]
     everything = write + read
@@ -82,15 +105,24 @@ def render_unit(settings: Settings, user_unit: bool, user: str | None = None,
         "@PRIVATE_TMP@": "no" if any(_under(p, TMP_ROOTS) for p in everything) else "yes",
         "@READ_WRITE@": " ".join(f"-{_quote(p)}" for p in dict.fromkeys(write)),
         "@READ_ONLY@": " ".join(f"-{_quote(p)}" for p in dict.fromkeys(read)),
-        "@NETWORK@": "\n".join(network_lines(settings)),
+        "@NETWORK@": "\n".join(network_lines(settings, web=not worker)),
+        "@COMMAND@": "worker" if worker else "watch",
+        "@NAME@": unit_name(worker),
+        "@DESCRIPTION@": ("facefold worker: find and embed the faces of queued photos" if worker
+                          else "facefold: sort photos into a folder per person"),
     }
     for key, value in values.items():
         text = text.replace(key, value)
     return text
 
 
-def unit_path(user_unit: bool) -> Path:
+def unit_name(worker: bool = False) -> str:
+    return "facefold-worker" if worker else "facefold"
+
+
+def unit_path(user_unit: bool, worker: bool = False) -> Path:
+    name = f"{unit_name(worker)}.service"
     if user_unit:
         base = Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config"))
-        return base / "systemd" / "user" / "facefold.service"
-    return Path("/etc/systemd/system/facefold.service")
+        return base / "systemd" / "user" / name
+    return Path("/etc/systemd/system") / name

@@ -32,12 +32,18 @@ MAX_STORAGE_RETRY_SECONDS = 300.0  # the back-off after storage errors never exc
 
 class Worker(threading.Thread):
     """Process queued photos until stopped. `heartbeat` is called at least once a second while the
-    worker is healthy (idle or busy), so a wedged worker stops the systemd watchdog pings."""
+    worker is healthy (idle or busy), so a wedged worker stops the systemd watchdog pings.
 
-    def __init__(self, lib: Library, heartbeat: Callable[[], None] = lambda: None) -> None:
+    The owner's worker (`owns_people`, in `facefold watch`) also clusters every new face, its
+    own and those other workers stored, and keeps the folders in step; a `facefold worker`'s
+    only processes photos."""
+
+    def __init__(self, lib: Library, heartbeat: Callable[[], None] = lambda: None,
+                 owns_people: bool = True) -> None:
         super().__init__(name="facefold-worker", daemon=True)
         self.lib = lib
         self.heartbeat = heartbeat
+        self.owns_people = owns_people
         self._stop_requested = threading.Event()
         self._wake = threading.Event()
         self._sync_requested = threading.Event()
@@ -89,9 +95,10 @@ class Worker(threading.Thread):
         """At start and after a storage error: requeue photos left `processing` (by a crash or
         a failed turn), reload who is who, and sync the folders again."""
         n = recover_interrupted(self.lib)
-        with self.lib.session() as s:
-            self.clusterer.load(s)
-        self._sync_requested.set()  # a sync the failure cut short is done again
+        if self.owns_people:
+            with self.lib.session() as s:
+                self.clusterer.load(s)
+            self._sync_requested.set()  # a sync the failure cut short is done again
         if n:
             log.info("requeued %d photos an interruption left half-done", n)
 
@@ -106,9 +113,13 @@ class Worker(threading.Thread):
         """One batch off the queue, then recluster and sync when something changed."""
         settings = self.lib.settings
         self.clusterer.settings = settings
-        self._pick_up_outside_changes()
+        if self.owns_people:
+            self._pick_up_outside_changes()
         res = process_batch(self.lib, settings.watch.batch_photos, self.deferred,
                             should_stop=self._stop_requested.is_set, heartbeat=self.heartbeat)
+        if not self.owns_people:
+            self._photos_only(res)
+            return
         idle = res.claimed == 0 or queued(self.lib) == 0
         full_due = self._full_due(idle)
         if res.changed or res.failures or full_due or self._sync_requested.is_set() or (
@@ -116,6 +127,17 @@ class Worker(threading.Thread):
             self._sync_requested.clear()
             self._finish(res, idle, full_due)
         if res.claimed == 0 and not self._reembed():
+            self._wake.wait(IDLE_WAIT_SECONDS)
+            self._wake.clear()
+
+    def _photos_only(self, res: BatchResult) -> None:
+        """A `facefold worker`'s turn after its batch: record it; wait when there was none."""
+        if res.claimed:
+            record_batch(self.lib, res, 0, res.seconds)
+            log.info("batch: %d photos (%d processed, %d unchanged, %d duplicates), %d faces, "
+                     "%d failed, %.1fs", res.photos, res.processed, res.unchanged,
+                     res.duplicates, res.faces, len(res.failures), res.seconds)
+        else:
             self._wake.wait(IDLE_WAIT_SECONDS)
             self._wake.clear()
 
@@ -137,10 +159,12 @@ class Worker(threading.Thread):
 
     def _pick_up_outside_changes(self) -> None:
         """People changed by another process (name, merge, move, …): reload who is who and
-        resync."""
+        resync. Faces another process stored (a `facefold worker`): assign them and resync."""
         with self.lib.session() as s:
             if people_store.people_rev(s) != self.clusterer.people_rev:
                 self.clusterer.load(s)
+                self.request_sync()
+            elif self.clusterer.behind(s):
                 self.request_sync()
 
     def _finish(self, res: BatchResult, idle: bool, full: bool) -> None:
