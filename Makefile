@@ -52,6 +52,7 @@ bench: setup
 	$(BIN)/python bench/scan.py --large 10
 	$(BIN)/python bench/watch.py
 	$(BIN)/python bench/web.py
+	$(BIN)/python bench/workers.py
 
 # The README's pictures of the web app, taken by its browser test on the fake library (coloured
 # squares: no one's face).

@@ -160,14 +160,14 @@ def _faces_per_photo(lib: Library) -> dict[str, tuple[int, int]]:
     return {Path(p).name: (a, n) for p, a, n in rows}
 
 
-def test_photo_workers_share_the_queue_and_the_owner_clusters_what_they_store(
+def test_three_photo_workers_share_the_queue_and_the_owner_clusters_what_they_store(
         lib: Library, fake_models: object, rng: np.random.Generator) -> None:
-    _fast(lib, batch_photos=2)
-    names = [f"{k:02d}.png" for k in range(24)]
+    _fast(lib, batch_photos=4)
+    names = [f"{k:03d}.png" for k in range(200)]
     for k, name in enumerate(names):
-        person_photo(lib.settings.inbox / name, k % 3, rng)
+        person_photo(lib.settings.inbox / name, k % 5, rng)
     reconcile(lib, [lib.settings.inbox])
-    others = [_photo_worker(lib, fake_models, f"worker-{n}") for n in (1, 2)]
+    others = [_photo_worker(lib, fake_models, f"worker-{n}") for n in (1, 2, 3)]
     threads = [Worker(o, owns_people=False) for o in others] + [Worker(lib)]
     for t in threads:
         t.start()
@@ -185,15 +185,18 @@ def test_photo_workers_share_the_queue_and_the_owner_clusters_what_they_store(
     assert _faces_per_photo(lib) == dict.fromkeys(names, (1, 1))  # each once, one face each
     shared = _partition(lib)
     run_recluster(lib, full=True)  # what one process clustering all of them at once makes
-    assert shared == _partition(lib) and len(shared) == 3
+    assert shared == _partition(lib) and len(shared) == 5
 
 
 def _caught_up(lib: Library, owner: Worker) -> bool:
-    """The owner has seen every stored face, and the folders show who it made of them."""
+    """The owner has seen every stored face, then settled once more (clustered while idle and
+    synced the folders): what it shows now is final."""
     with lib.session() as s:
         if owner.clusterer.behind(s):
             return False
-    time.sleep(0.5)  # its last settle, if one was under way
+    n = owner.settles
+    owner.request_sync()
+    _wait(lambda: owner.settles > n)
     return len(_links(lib)) == sum(len(faces) for faces in _partition(lib))
 
 

@@ -51,6 +51,7 @@ class Worker(threading.Thread):
         self.clusterer = Clusterer(lib.settings)
         self._last_full = time.monotonic()
         self.error: BaseException | None = None
+        self.settles = 0  # clusterings and folder syncs done (a caller waits for the next)
 
     def wake(self) -> None:
         """New work is queued: look now rather than after the idle wait."""
@@ -170,6 +171,7 @@ class Worker(threading.Thread):
     def _finish(self, res: BatchResult, idle: bool, full: bool) -> None:
         t0 = time.monotonic()
         settled = settle(self.lib, self.clusterer, idle, full, res.stages)
+        self.settles += 1
         rc, sync = settled.recluster, settled.sync
         if full:
             self._last_full = time.monotonic()
