@@ -35,13 +35,15 @@ import numpy as np
 import yaml
 from sqlalchemy import text
 
-from facefold.config import load_settings
+from facefold.config import Settings, load_settings
 from facefold.core import Library, Models
+from facefold.core.clusterer import cluster_params
 from facefold.core.scan import ScanResult, scan
-from facefold.evaluate import pairwise_scores
+from facefold.evaluate import evaluate, pairwise_scores
 from facefold.people.cluster import NOISE
 from facefold.vision.decode import decode_image
-from facefold.vision.embed import l2_normalise, standardise
+from facefold.vision.embed import EMBED_RUNTIMES, Embedder, l2_normalise, standardise
+from facefold.vision.faces import find_faces
 from facefold.vision.runtime import import_tensorflow
 from facefold.vision.shapes import CROP_SIZE
 from facefold.vision.weights import fetch_dataset, fetch_weights
@@ -165,6 +167,41 @@ def embed_floor(models: Models) -> tuple[float, int]:
     return best, best_bs
 
 
+def runtimes(models: Models, photos: list[Photo], settings: Settings, floor: float) -> None:
+    """Each embedding runtime on the largest face of every photo: faces/s (best of three passes,
+    after a warm-up; the TFLite forms converted first, outside the timing), against the
+    TensorFlow floor of this run, and the quality it gives: verification accuracy and clustering
+    F1 with the configured rule."""
+    crops, labels, names = [], [], sorted({p.person for p in photos})
+    for ph in photos:
+        faces = find_faces(models.finder, decode_image(ph.path.read_bytes(), 10**8),
+                           settings.embedding.margin)
+        if faces:
+            crops.append(max(faces, key=lambda f: f.detection.box[2] * f.detection.box[3]).crop)
+            labels.append(names.index(ph.person))
+    x, y = np.stack(crops), np.array(labels)
+    params = cluster_params(settings)
+    base = 0.0
+    print(f"embedding runtimes ({len(x)} faces; configured: {settings.embedding.runtime}):")
+    for runtime in EMBED_RUNTIMES:
+        emb = Embedder(settings.weights_file(), settings.embedding.batch_size, runtime,
+                       settings.models_dir)
+        emb.embed(x[:40])  # load, convert when not cached, warm up
+        best = min(_timed(lambda e=emb: e.embed(x)) for _ in range(3))
+        rate = len(x) / best
+        base = base or rate
+        ev = evaluate(emb.embed(x), y, params, runtime)
+        print(f"  {runtime:12} {rate:7.1f} faces/s  {rate / base:4.2f}× TensorFlow's, "
+              f"{rate / floor:4.2f}× its floor; verification {ev.verification_accuracy:.4f}, "
+              f"membership F1 {ev.membership_f1:.4f}, pairwise F1 {ev.pairwise_f1:.4f}")
+
+
+def _timed(fn: Callable[[], object]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
 def watch_startup(work: Path) -> float:
     """Seconds from launching `facefold watch` until it logs that it is watching."""
     work.mkdir(parents=True, exist_ok=True)
@@ -229,6 +266,7 @@ def main() -> int:
               f"{settings.embedding.batch_size} faces over {settings.watch.batch_photos} photos); "
               f"network floor {floor:.1f} faces/s (one batch of {floor_bs}); "
               f"floor / pipeline = {floor / rate if rate else float('inf'):.2f}")
+        runtimes(models, photos, settings, floor)
         if not args.no_watch:
             print(f"watch start-up: {watch_startup(work / 'watch'):.1f}s to 'watching' "
                   "(a new process: imports, models, database)")

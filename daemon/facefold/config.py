@@ -58,6 +58,7 @@ class EmbeddingSettings(_Section):
     batch_size: int = Field(32, ge=1, le=512)
     margin: float = Field(0.2, ge=0.0, le=1.0)
     weights: str = "pretrained"
+    runtime: Literal["tensorflow", "tflite", "tflite-int8"] = "tflite-int8"
 
 
 class TrainSettings(_Section):

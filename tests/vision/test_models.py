@@ -173,3 +173,36 @@ def test_few_false_faces_on_photos_of_nobody(models: object, celebrities: Path) 
     false = sum(len(models.finder.detect(decode_image(p.read_bytes(), 10**8))) for p in photos)
     print(f"{false} false faces in {len(photos)} face-free photos")
     assert len(photos) >= 250 and false <= len(photos) / 100
+
+
+@pytest.mark.parametrize("runtime", ["tflite", "tflite-int8"])
+def test_tflite_runtimes_give_the_same_people_from_a_cached_conversion(
+        models: object, celebrities: Path, weights_dir: Path, runtime: str) -> None:
+    from facefold.vision.convert import converted_path
+
+    crops, labels = [], []
+    for person in PEOPLE:
+        for p in photos_of(celebrities, person)[:4]:
+            faces = find_faces(models.finder, decode_image(p.read_bytes(), 10**8), 0.2)
+            crops += [f.crop for f in faces[:1]]
+            labels += [person] * len(faces[:1])
+    crops = (crops * 2)[:35]  # a full batch and a short one
+    labels = (labels * 2)[:35]
+    weights = weights_dir / "facenet_keras.h5"
+    reference = Embedder(weights, runtime="tensorflow").embed(np.stack(crops))
+    lite = Embedder(weights, runtime=runtime, cache_dir=weights_dir)
+    v = lite.embed(np.stack(crops))
+    worst = np.linalg.norm(v - reference, axis=1).max()
+    assert worst < (1e-3 if runtime == "tflite" else 0.1), worst
+    lab = np.array(labels)
+    d = np.linalg.norm(v[:, None] - v[None], axis=-1)
+    np.fill_diagonal(d, np.inf)
+    assert (lab[d.argmin(1)] == lab).all()
+    assert lite.weights_id == models.embedder.weights_id  # same weights: no re-embedding
+    path = converted_path(weights_dir, weights, runtime)
+    made = path.stat().st_mtime_ns
+    again = Embedder(weights, runtime=runtime, cache_dir=weights_dir)
+    np.testing.assert_array_equal(again.embed(np.stack(crops)), v)
+    assert path.stat().st_mtime_ns == made  # converted once, then read from the cache
+    one = np.concatenate([again.embed(c[None]) for c in crops[:3]])
+    np.testing.assert_allclose(one, v[:3], atol=1e-5)  # a face's vector is not its batch's

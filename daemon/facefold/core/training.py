@@ -137,7 +137,9 @@ def evaluate_weights(lib: Library, root: Path, weights: list[Path | None]) -> li
     data = load_dataset(lib, root)
     runs = []
     for w in weights:
-        emb = lib.models.embedder if w is None else Embedder(w, lib.settings.embedding.batch_size)
+        e = lib.settings.embedding
+        emb = lib.models.embedder if w is None else Embedder(w, e.batch_size, e.runtime,
+                                                              lib.settings.models_dir)
         vectors = emb.embed(data.crops)
         runs.append(evaluate(vectors, data.labels, cluster_params(lib.settings), emb.weights_id,
                              len(data.skipped), data.names,
@@ -152,6 +154,8 @@ def fine_tune(lib: Library, root: Path, options: TrainOptions,
     embedder = lib.models.embedder
     if not isinstance(embedder, Embedder):
         raise TypeError("training needs the real FaceNet embedder")
+    if embedder.runtime != "tensorflow":  # it changes the Keras network: measure through it
+        embedder = Embedder(embedder.weights_file, embedder.batch_size)
     data = load_dataset(lib, root)
     settings = lib.settings
     out = settings.state_dir / "models" / f"facenet-finetuned-{time.strftime('%Y%m%d-%H%M%S')}.h5"

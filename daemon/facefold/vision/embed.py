@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,6 +13,8 @@ import numpy as np
 from facefold.vision.shapes import CROP_SIZE, EMBEDDING_DIM
 from facefold.vision.weights import WeightsError, sha256_of
 
+log = logging.getLogger(__name__)
+
 
 def standardise(crops: np.ndarray) -> np.ndarray:
     """Per-image standardisation as FaceNet was trained: (x - mean) / max(std, 1/sqrt(n)) per crop."""
@@ -19,8 +22,8 @@ def standardise(crops: np.ndarray) -> np.ndarray:
     axes = tuple(range(1, x.ndim))
     mean = x.mean(axis=axes, keepdims=True)
     std = x.std(axis=axes, keepdims=True)
-    n = float(np.prod(x.shape[1:]))
-    return (x - mean) / np.maximum(std, 1.0 / np.sqrt(n))
+    floor = np.float32(1.0 / np.sqrt(float(np.prod(x.shape[1:]))))
+    return (x - mean) / np.maximum(std, floor)  # float32 throughout
 
 
 def l2_normalise(v: np.ndarray, eps: float = 1e-10) -> np.ndarray:
@@ -34,12 +37,23 @@ def weights_id(path: Path) -> str:
     return f"{path.stem}:{sha256_of(path)[:12]}"
 
 
-class Embedder:
-    """FaceNet with weights from `weights_file`, loaded lazily once; `embed` maps crops to vectors."""
+EMBED_RUNTIMES = ("tensorflow", "tflite", "tflite-int8")  # embedding.runtime
 
-    def __init__(self, weights_file: Path, batch_size: int = 32) -> None:
+
+class Embedder:
+    """FaceNet with weights from `weights_file`, loaded lazily once; `embed` maps crops to vectors.
+
+    `runtime`: `tensorflow` (graphs traced at the batch shape), or `tflite` / `tflite-int8`
+    (the network converted once into `cache_dir`, run by LiteRT's interpreter)."""
+
+    def __init__(self, weights_file: Path, batch_size: int = 32, runtime: str = "tensorflow",
+                 cache_dir: Path | None = None) -> None:
+        if runtime not in EMBED_RUNTIMES:
+            raise ValueError(f"embedding runtime must be one of {EMBED_RUNTIMES}, not {runtime!r}")
         self.weights_file = weights_file
         self.batch_size = batch_size
+        self.runtime = runtime
+        self.cache_dir = cache_dir or weights_file.parent
         self._model: Any = None
         self._forward: Any = None
         self._tail: Any = None
@@ -47,34 +61,60 @@ class Embedder:
         self.weights_id = ""
 
     def load(self) -> None:
-        """Build the network, copy the weights in and check them; idempotent. Raise WeightsError."""
+        """Make the network ready and check it; idempotent. Raise WeightsError."""
         with self._lock:
-            if self._model is not None:
+            if self._forward is not None:
                 return
-            from facefold.vision.runtime import import_tensorflow
+            if self.runtime == "tensorflow":
+                forward, tail = self._tensorflow()
+            else:
+                forward = tail = self._tflite()
+            if not self._check(forward):
+                raise WeightsError(
+                    f"{self.weights_file}: the network gives degenerate output after loading: "
+                    "run `facefold models fetch`"
+                )
+            self._forward, self._tail = forward, tail
+            self.weights_id = weights_id(self.weights_file)
 
-            tf = import_tensorflow()
+    def _keras(self) -> Any:
+        """The Keras network with the weights copied in (built once)."""
+        if self._model is None:
             from facefold.vision.facenet import build_facenet
             from facefold.vision.weights import load_facenet_weights
 
             model = build_facenet()
             load_facenet_weights(model, self.weights_file)
-            # Full batches go through a graph traced at the fixed batch shape (the fastest on
-            # CPU); the remainder through one traced with a free batch size: padding 17 faces to
-            # 32 would waste nearly half the work. Neither retraces.
-            fixed = tf.TensorSpec((self.batch_size, CROP_SIZE, CROP_SIZE, 3), tf.float32)
-            free = tf.TensorSpec((None, CROP_SIZE, CROP_SIZE, 3), tf.float32)
-            forward = tf.function(lambda x: model(x, training=False), input_signature=[fixed])
-            tail = tf.function(lambda x: model(x, training=False), input_signature=[free])
-            probe = self._check(forward)
-            if not probe:
-                raise WeightsError(
-                    f"{self.weights_file}: the network gives degenerate output after loading: "
-                    "run `facefold models fetch`"
-                )
-            tail(tf.zeros((1, CROP_SIZE, CROP_SIZE, 3)))  # trace now, not on the first photo
-            self._model, self._forward, self._tail = model, forward, tail
-            self.weights_id = weights_id(self.weights_file)
+            self._model = model
+        return self._model
+
+    def _tensorflow(self) -> tuple[Any, Any]:
+        from facefold.vision.runtime import import_tensorflow
+
+        tf = import_tensorflow()
+        model = self._keras()
+        # Full batches go through a graph traced at the fixed batch shape (the fastest on CPU);
+        # the remainder through one traced with a free batch size: padding 17 faces to 32 would
+        # waste nearly half the work. Neither retraces.
+        fixed = tf.TensorSpec((self.batch_size, CROP_SIZE, CROP_SIZE, 3), tf.float32)
+        free = tf.TensorSpec((None, CROP_SIZE, CROP_SIZE, 3), tf.float32)
+        forward = tf.function(lambda x: model(x, training=False), input_signature=[fixed])
+        tail = tf.function(lambda x: model(x, training=False), input_signature=[free])
+        tail(tf.zeros((1, CROP_SIZE, CROP_SIZE, 3)))  # trace now, not on the first photo
+        return forward, tail
+
+    def _tflite(self) -> Any:
+        from facefold.vision.convert import TFLiteForward, convert, converted_path
+
+        if not self.weights_file.is_file():
+            raise WeightsError(f"{self.weights_file}: no such weights file: run "
+                               "`facefold models fetch`")
+        path = converted_path(self.cache_dir, self.weights_file, self.runtime)
+        if not path.is_file():
+            log.info("converting FaceNet for %s into %s (once for these weights)", self.runtime,
+                     path)
+            convert(self._keras(), path, self.runtime)
+        return TFLiteForward(path)
 
     def _check(self, forward: Any) -> bool:
         """Loaded weights give distinct, finite vectors for distinct inputs (random init would too,
@@ -86,8 +126,9 @@ class Embedder:
 
     @property
     def model(self) -> Any:
-        self.load()
-        return self._model
+        """The Keras network (training fine-tunes it), whatever runtime embeds."""
+        with self._lock:
+            return self._keras()
 
     def embed(self, crops: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
         """Given N (CROP_SIZE, CROP_SIZE, 3) uint8 RGB crops (an array, or a list that may be

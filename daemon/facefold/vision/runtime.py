@@ -22,7 +22,10 @@ NOISE = re.compile(
     r"|Could not find cuda drivers|cpu_feature_guard|To enable the following instructions"
     r"|failed call to cuInit|Unable to register cu(DNN|FFT|BLAS) factory|TF-TRT Warning"
     r"|computation placer already registered|Attempting to register factory"
+    r"|Created TensorFlow Lite XNNPACK delegate"
 )
+# Converting a model logs pages of progress from C++; only lines about errors are kept.
+CONVERT_NOISE = re.compile(r"^(?!.*error).*$", re.IGNORECASE)
 _lock = threading.Lock()
 _tf: ModuleType | None = None
 
