@@ -186,14 +186,15 @@ def nearest_bench(args: argparse.Namespace, tmp: Path, pg: Any) -> None:
         c.execute(text(f"CREATE TABLE faces (id integer PRIMARY KEY, embedding vector({DIM}))"))
         raw = c.connection.dbapi_connection
         assert raw is not None
-        buf = io.StringIO()
-        for i, v in enumerate(x):
-            buf.write(f"{i}\t[{','.join(f'{f:.6f}' for f in v)}]\n")
         with raw.cursor() as cur, cur.copy("COPY faces (id, embedding) FROM STDIN") as cp:
-            cp.write(buf.getvalue())
+            for start in range(0, len(x), 20_000):  # text form, a slice at a time
+                buf = io.StringIO()
+                for i in range(start, min(start + 20_000, len(x))):
+                    buf.write(f"{i}\t[{','.join(f'{f:.6f}' for f in x[i])}]\n")
+                cp.write(buf.getvalue())
     t = time.perf_counter()
     with engine.begin() as c:
-        c.execute(text("SET maintenance_work_mem = '512MB'"))
+        c.execute(text("SET maintenance_work_mem = '2GB'"))
         c.execute(text("CREATE INDEX ON faces USING hnsw (embedding vector_l2_ops)"))
     build = time.perf_counter() - t
     times, hits = [], 0
