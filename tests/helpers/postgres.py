@@ -57,7 +57,19 @@ class Postgres:
                         timeout=60)
 
     def stop(self) -> None:
+        """Stop the server. pgserver stops only the postmaster it started itself; after a test's
+        restart or outage the running one is another, stopped here with pg_ctl."""
+        import subprocess
+
+        import pgserver
+
         self.server.cleanup()
+        if (Path(self.server.pgdata) / "postmaster.pid").exists():
+            try:
+                pgserver.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.server.pgdata,
+                                user=self.server.system_user, timeout=60)
+            except subprocess.CalledProcessError:
+                pass  # it was stopped after all
 
 
 def postgres_server(root: Path) -> Iterator[Postgres]:
