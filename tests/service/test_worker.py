@@ -194,9 +194,10 @@ def _caught_up(lib: Library, owner: Worker) -> bool:
     with lib.session() as s:
         if owner.clusterer.behind(s):
             return False
-    n = owner.settles
-    owner.request_sync()
-    _wait(lambda: owner.settles > n)
+    for _ in range(2):  # the first may be a settle already under way; the second started after
+        n = owner.settles
+        owner.request_sync()
+        _wait(lambda n=n: owner.settles > n)
     return len(_links(lib)) == sum(len(faces) for faces in _partition(lib))
 
 

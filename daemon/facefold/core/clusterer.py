@@ -256,7 +256,11 @@ class Clusterer:
         return _summary(s, new, people_store.delete_empty_unnamed_persons(s))
 
     def _full(self, s: Session) -> int:
+        seen = face_store.faces_signature(s)
         new = full_recluster(s, cluster_params(self.settings))
         self.load(s)
-        self._pool_dirty = self._changed = False
+        ids = self.index.view()[0]
+        # faces another process (a worker) stored meanwhile were loaded, not clustered: they
+        # keep the pool dirty, so the next idle turn clusters them
+        self._pool_dirty = self._changed = (len(ids), int(ids.max()) if len(ids) else 0) != seen
         return new
