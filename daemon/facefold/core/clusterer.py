@@ -116,9 +116,12 @@ class Clusterer:
     def behind(self, s: Session) -> bool:
         """The store holds faces the index has not seen, or lost some it has (stored or
         removed by another process, such as a `facefold worker`)."""
+        return face_store.faces_signature(s) != self._signature()
+
+    def _signature(self) -> tuple[int, int]:
+        """(faces in the index, its highest face id): comparable with faces_signature."""
         ids = self.index.view()[0]
-        mine = (len(ids), int(ids.max()) if len(ids) else 0)
-        return face_store.faces_signature(s) != mine
+        return len(ids), int(ids.max()) if len(ids) else 0
 
     @property
     def pool_dirty(self) -> bool:
@@ -259,8 +262,7 @@ class Clusterer:
         seen = face_store.faces_signature(s)
         new = full_recluster(s, cluster_params(self.settings))
         self.load(s)
-        ids = self.index.view()[0]
         # faces another process (a worker) stored meanwhile were loaded, not clustered: they
         # keep the pool dirty, so the next idle turn clusters them
-        self._pool_dirty = self._changed = (len(ids), int(ids.max()) if len(ids) else 0) != seen
+        self._pool_dirty = self._changed = self._signature() != seen
         return new
