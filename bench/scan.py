@@ -2,7 +2,7 @@
 
 The naive loop is what the original did: a plain `mtcnn.MTCNN()` (eager) on the full-size image,
 the box cut out and resized to 160 x 160, one `model.predict` per face. facefold is the real
-`scan`: JPEG draft decoding, MTCNN traced as graphs on a copy of at most `detection.max_side`,
+`scan`: JPEG draft decoding, MTCNN (configured runtime) on a copy of at most `detection.max_side`,
 landmark alignment, faces of many photos embedded together, SQLite, clustering, folder sync.
 Both use models loaded before timing starts.
 
@@ -10,8 +10,10 @@ Both use models loaded before timing starts.
 
 `--large N` adds N photos upscaled to 12 megapixels (4000 x 3000), as phones take them.
 Prints, per set: photos/s and faces/s of both and their ratio, facefold's seconds per stage, the
-pairwise F1 of the people it made; then FaceNet's own batched floor next to the embed stage, model
-load and `facefold watch` start-up times, and peak memory. The last line is
+pairwise F1 of the people it made, MTCNN's ms per photo on each detection runtime (before: the
+mtcnn package in TensorFlow; after: LiteRT); then FaceNet's own batched floor next to the embed
+stage, each embedding runtime's speed and quality, model load and `facefold watch` start-up times,
+and the peak memory of a `facefold scan` process on each set. The last line is
 `speedup: small=X.X large=Y.Y` (facefold's photos/s over the naive loop's; large is `-` when not
 run).
 """
@@ -202,6 +204,43 @@ def _timed(fn: Callable[[], object]) -> float:
     return time.perf_counter() - t0
 
 
+def detection(models: Models, sets: dict[str, list[Photo]], settings: Settings) -> None:
+    """MTCNN alone, ms per photo on the pixels the pipeline gives it (draft-decoded), for each
+    detection runtime: `tensorflow` (the mtcnn package, networks traced as graphs: before) and
+    `tflite` (LiteRT networks, NumPy pipeline: after). Best of two passes after a warm-up."""
+    from facefold.core.library import detect_params
+    from facefold.vision.decode import decode_photo
+    from facefold.vision.detect import DETECT_RUNTIMES, FaceDetector
+
+    finders = {rt: FaceDetector(detect_params(settings), rt, settings.models_dir)
+               for rt in DETECT_RUNTIMES}
+    for label, photos in sets.items():
+        decoded = [decode_photo(p.path.read_bytes(), 10**9, settings.decode.draft_min_side)
+                   for p in photos]
+        ms = {}
+        for rt, finder in finders.items():
+            finder.detect(decoded[0].pixels, decoded[0].scale)  # load, convert, warm up
+            best = min(_timed(lambda f=finder, ds=decoded: [f.detect(d.pixels, d.scale) for d in ds])
+                       for _ in range(2))
+            ms[rt] = 1000 * best / len(decoded)
+        print(f"{label:>5}: detection {ms['tensorflow']:.1f} ms/photo before (tensorflow), "
+              f"{ms['tflite']:.1f} after (tflite): {ms['tensorflow'] / ms['tflite']:.2f}× faster")
+
+
+def scan_memory(folder: Path, work: Path) -> float:
+    """Peak resident memory (GB) of a fresh `facefold scan` process over `folder`, with the
+    configured runtimes: what the daemon's worker holds for such photos."""
+    work.mkdir(parents=True, exist_ok=True)
+    cfg = write_config(work)
+    probe = ("import resource, subprocess, sys; "
+             "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL); "
+             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    out = subprocess.run([sys.executable, "-c", probe, sys.executable, "-m", "facefold.cli",
+                          "scan", "--config", str(cfg), str(folder)],
+                         capture_output=True, text=True, check=True, cwd=work)
+    return int(out.stdout.split()[-1]) / 1024**2
+
+
 def watch_startup(work: Path) -> float:
     """Seconds from launching `facefold watch` until it logs that it is watching."""
     work.mkdir(parents=True, exist_ok=True)
@@ -256,9 +295,12 @@ def main() -> int:
         small, res = compare("small", photos, models, naive_mtcnn, work,
                              lambda: floors.append(embed_floor(models)))
         large = None
+        sets = {"small": photos}
         if args.large:
             big = upscale(photos[: args.large], work / "large-src")
             large, _ = compare("large", big, models, naive_mtcnn, work)
+            sets["large"] = big
+        detection(models, sets, settings)
         floor, floor_bs = floors[0]
         embed_s = res.stages.seconds.get("embed", 0.0)
         rate = res.faces / embed_s if embed_s else 0.0
@@ -270,6 +312,15 @@ def main() -> int:
         if not args.no_watch:
             print(f"watch start-up: {watch_startup(work / 'watch'):.1f}s to 'watching' "
                   "(a new process: imports, models, database)")
+        small_src = work / "small-src"
+        for i, ph in enumerate(photos):
+            (small_src / ph.person).mkdir(parents=True, exist_ok=True)
+            shutil.copy(ph.path, small_src / ph.person / f"{i:04d}-{ph.path.name}")
+        mem = {"small": scan_memory(small_src, work / "mem-small")}
+        if args.large:
+            mem["large"] = scan_memory(work / "large-src", work / "mem-large")
+        print("peak memory of a `facefold scan` process: " + ", ".join(
+            f"{k} photos {v:.2f} GB" for k, v in mem.items()) + " (targets: 1.0 small, 1.5 large)")
     print(f"peak memory of this process: {peak_rss_gb():.2f} GB (the naive loop included)")
     print(f"speedup: small={small:.1f} large={'-' if large is None else f'{large:.1f}'}")
     return 0

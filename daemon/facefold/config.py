@@ -52,13 +52,15 @@ class DetectionSettings(_Section):
     retry_pad: float = Field(0.25, ge=0.0, le=1.0)
     retry_stage_score: float = Field(0.5, ge=0.0, le=1.0)
     retry_min_confidence: float = Field(0.95, ge=0.0, le=1.0)
+    runtime: Literal["auto", "tflite", "tensorflow"] = "auto"
 
 
 class EmbeddingSettings(_Section):
     batch_size: int = Field(32, ge=1, le=512)
     margin: float = Field(0.2, ge=0.0, le=1.0)
     weights: str = "pretrained"
-    runtime: Literal["tensorflow", "tflite", "tflite-int8"] = "tflite-int8"
+    runtime: Literal["auto", "tensorflow", "tflite", "tflite-int8"] = "auto"
+    gpu_batch_size: int = Field(128, ge=1, le=4096)
 
 
 class TrainSettings(_Section):

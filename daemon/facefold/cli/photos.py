@@ -58,13 +58,15 @@ def status(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Photos by status, faces, people, the last batch and the last errors."""
     from dataclasses import asdict
 
+    from facefold.core.library import runtimes
     from facefold.core.reports import status as get_status
 
     lib = open_library(config)
     st = get_status(lib)
-    runtime = lib.settings.embedding.runtime
+    rt = runtimes(lib.settings)
     if as_json:
-        return print_json({**asdict(st), "embedding_runtime": runtime})
+        return print_json({**asdict(st), "detection_runtime": rt.detection,
+                           "embedding_runtime": rt.embedding, "gpus": list(rt.gpus)})
     counts = ", ".join(f"{k} {v}" for k, v in st.images_by_status.items())
     say(f"photos: {counts}" + (f" ({st.retrying} waiting to retry)" if st.retrying else ""))
     if q := st.oldest_queued:
@@ -73,7 +75,7 @@ def status(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
         say(f"last batch: {b['finished_at']}: {b['photos']} photos, {b['faces']} faces, "
             f"{b['new_persons']} new people, {b['failed']} failed, {b['seconds']}s")
     say(f"faces: {st.faces} ({st.assigned_faces} in a person), people: {st.persons}")
-    say(f"embedding runtime: {runtime}")
+    say(f"models: {rt.describe()}")
     if st.failures:
         say("last errors:")
         for f in st.failures:

@@ -14,14 +14,27 @@ from sqlalchemy.orm import Session
 from facefold.config import Settings
 from facefold.db.engine import make_engine, upgrade_head
 from facefold.vision.detect import DetectParams, FaceDetector
+from facefold.vision.device import Runtimes, choose_runtimes
 from facefold.vision.embed import Embedder
 from facefold.vision.ports import FaceEmbedder, FaceFinder
+
+
+def runtimes(settings: Settings) -> Runtimes:
+    """The runtimes this process uses for MTCNN and FaceNet (`auto` resolved)."""
+    return choose_runtimes(settings.detection.runtime, settings.embedding.runtime)
 
 
 def detect_params(settings: Settings) -> DetectParams:
     d = settings.detection
     return DetectParams(d.max_side, d.min_confidence, d.min_face_size, d.retry_pad,
                         d.retry_stage_score, d.retry_min_confidence)
+
+
+def embed_batch(settings: Settings, rt: Runtimes) -> int:
+    """Faces per FaceNet pass: larger when TensorFlow runs it on a GPU."""
+    e = settings.embedding
+    on_gpu = rt.embedding == "tensorflow" and bool(rt.gpus)
+    return max(e.batch_size, e.gpu_batch_size) if on_gpu else e.batch_size
 
 
 @dataclass
@@ -34,9 +47,10 @@ class Models:
     @classmethod
     def from_settings(cls, settings: Settings) -> Models:
         """MTCNN and FaceNet with the configured thresholds and weights (nothing loaded yet)."""
-        e = settings.embedding
-        return cls(FaceDetector(detect_params(settings)),
-                   Embedder(settings.weights_file(), e.batch_size, e.runtime, settings.models_dir))
+        rt = runtimes(settings)
+        finder = FaceDetector(detect_params(settings), rt.detection, settings.models_dir)
+        return cls(finder, Embedder(settings.weights_file(), embed_batch(settings, rt),
+                                    rt.embedding, settings.models_dir))
 
     def load(self) -> None:
         """Load both now; raise WeightsError (first: it is quicker to fail than MTCNN to load)."""

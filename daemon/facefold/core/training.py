@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from facefold.core.clusterer import cluster_params
-from facefold.core.library import Library
+from facefold.core.library import Library, runtimes
 from facefold.core.photo import faces_in_photo, largest
 from facefold.db import faces as face_store
 from facefold.db import people as people_store
@@ -138,8 +138,8 @@ def evaluate_weights(lib: Library, root: Path, weights: list[Path | None]) -> li
     runs = []
     for w in weights:
         e = lib.settings.embedding
-        emb = lib.models.embedder if w is None else Embedder(w, e.batch_size, e.runtime,
-                                                              lib.settings.models_dir)
+        emb = lib.models.embedder if w is None else Embedder(
+            w, e.batch_size, runtimes(lib.settings).embedding, lib.settings.models_dir)
         vectors = emb.embed(data.crops)
         runs.append(evaluate(vectors, data.labels, cluster_params(lib.settings), emb.weights_id,
                              len(data.skipped), data.names,

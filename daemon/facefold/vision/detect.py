@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -85,26 +86,49 @@ def compile_stages(mtcnn: Any) -> None:
         stage._model = tf.function(lambda x, model=model: model(x), input_signature=[spec])
 
 
+DETECT_RUNTIMES = ("tflite", "tensorflow")  # detection.runtime
+
+
 class FaceDetector:
     """MTCNN, loaded lazily once; `detect` is safe to call from one worker thread at a time.
-    `params` may be replaced at any time (a config reload)."""
+    `params` may be replaced at any time (a config reload). `runtime`: `tflite` (the networks
+    converted once into `cache_dir`, run by LiteRT, no TensorFlow import: `mtcnn_lite`) or
+    `tensorflow` (the `mtcnn` package itself, its networks traced as graphs, on the GPU when
+    TensorFlow sees one)."""
 
-    def __init__(self, params: DetectParams | None = None) -> None:
+    def __init__(self, params: DetectParams | None = None, runtime: str = "tensorflow",
+                 cache_dir: Path | None = None) -> None:
+        if runtime not in DETECT_RUNTIMES:
+            raise ValueError(f"detection runtime must be one of {DETECT_RUNTIMES}, not {runtime!r}")
+        if runtime == "tflite" and cache_dir is None:
+            raise ValueError("the tflite detection runtime needs a cache_dir for its networks")
         self.params = params or DetectParams()
+        self.runtime = runtime
+        self.cache_dir = cache_dir
         self._mtcnn: Any = None
         self._lock = threading.Lock()
 
     def load(self) -> None:
         with self._lock:
             if self._mtcnn is None:
-                from facefold.vision.runtime import import_tensorflow
+                self._mtcnn = self._lite() if self.runtime == "tflite" else self._tensorflow()
 
-                import_tensorflow()
-                from mtcnn import MTCNN
+    def _lite(self) -> Any:
+        from facefold.vision.mtcnn_lite import LiteMTCNN
 
-                mtcnn = MTCNN(device="CPU:0")
-                compile_stages(mtcnn)
-                self._mtcnn = mtcnn
+        assert self.cache_dir is not None
+        return LiteMTCNN(self.cache_dir)
+
+    @staticmethod
+    def _tensorflow() -> Any:
+        from facefold.vision.runtime import import_tensorflow
+
+        tf = import_tensorflow()
+        from mtcnn import MTCNN
+
+        mtcnn = MTCNN(device="GPU:0" if tf.config.list_physical_devices("GPU") else "CPU:0")
+        compile_stages(mtcnn)
+        return mtcnn
 
     def detect(self, pixels: np.ndarray, scale: float = 1.0) -> list[Detection]:
         """Given RGB pixels, return the faces found, left to right, in full-photo coordinates:

@@ -1,0 +1,54 @@
+"""Which runtime runs each model, and on which device: `auto` picks TensorFlow when a GPU is
+there to run it, LiteRT on the CPU otherwise. Decided without importing TensorFlow (seconds and
+hundreds of MB), from what the GPU driver lists."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+NVIDIA_GPUS = Path("/proc/driver/nvidia/gpus")  # one folder per GPU the driver has bound
+# what `auto` means: (with a GPU, without one), per model
+AUTO = {"detection": ("tensorflow", "tflite"), "embedding": ("tensorflow", "tflite-int8")}
+
+
+def visible_gpus(root: Path = NVIDIA_GPUS) -> list[str]:
+    """The model names of the GPUs the NVIDIA driver lists (TensorFlow's wheels run CUDA only);
+    empty when there is no driver."""
+    names = []
+    for info in sorted(root.glob("*/information")):
+        try:
+            fields = dict(line.split(":", 1) for line in info.read_text().splitlines()
+                          if ":" in line)
+        except OSError:
+            continue
+        names.append(fields.get("Model", info.parent.name).strip())
+    return names
+
+
+@dataclass(frozen=True)
+class Runtimes:
+    """The runtimes chosen for this process, and the GPUs that made the choice."""
+
+    detection: str
+    embedding: str
+    gpus: tuple[str, ...]
+
+    def describe(self) -> str:
+        """One line for `status`: what runs each model, and where."""
+        def where(runtime: str) -> str:
+            if runtime == "tensorflow":
+                return f"TensorFlow on {'GPU (' + ', '.join(self.gpus) + ')' if self.gpus else 'CPU'}"
+            return "LiteRT on CPU"
+
+        return (f"detection {self.detection} ({where(self.detection)}), "
+                f"embedding {self.embedding} ({where(self.embedding)})")
+
+
+def choose_runtimes(detection: str, embedding: str, gpus: list[str] | None = None) -> Runtimes:
+    """Resolve `auto` in the configured runtimes: TensorFlow where a GPU can run it, else the
+    fastest CPU runtime. Explicit choices are kept as they are."""
+    found = tuple(visible_gpus() if gpus is None else gpus)
+    pick = {k: AUTO[k][0 if found else 1] for k in AUTO}
+    return Runtimes(pick["detection"] if detection == "auto" else detection,
+                    pick["embedding"] if embedding == "auto" else embedding, found)
