@@ -27,7 +27,7 @@ def test_relative_paths_resolve_against_the_config_folder(tmp_path: Path) -> Non
 def test_every_error_is_reported_at_once_with_its_key(tmp_path: Path) -> None:
     cfg = tmp_path / "config.yaml"
     cfg.write_text(
-        "detection:\n  min_confidence: 2\n  max_side: -1\n"
+        "detection:\n  min_confidence: 2\n  max_side: -1\n  enlarge_min_face_size: 8\n"
         "clustering:\n  min_cluster_size: 1\n"
         "embeding: {}\n"
         "database: not-a-url\n"
@@ -36,9 +36,10 @@ def test_every_error_is_reported_at_once_with_its_key(tmp_path: Path) -> None:
         load_settings(cfg)
     text = "\n".join(info.value.errors)
     for key in ("detection.min_confidence", "detection.max_side", "clustering.min_cluster_size",
-                "embeding", "database"):
+                "embeding", "database", "detection.enlarge_min_face_size"):
         assert key in text
-    assert len(info.value.errors) == 5
+    assert "0 (never) or 12..20" in text
+    assert len(info.value.errors) == 6
     assert all(line.startswith(str(cfg)) for line in info.value.errors)
 
 

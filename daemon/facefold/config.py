@@ -52,7 +52,17 @@ class DetectionSettings(_Section):
     retry_pad: float = Field(0.25, ge=0.0, le=1.0)
     retry_stage_score: float = Field(0.5, ge=0.0, le=1.0)
     retry_min_confidence: float = Field(0.95, ge=0.0, le=1.0)
+    retry_min_face_size: int = Field(16, ge=12, le=20)
+    enlarge_min_face_size: int = Field(12, ge=0, le=20)
+    enlarge_min_confidence: float = Field(0.85, ge=0.0, le=1.0)
     runtime: Literal["auto", "tflite", "tensorflow"] = "auto"
+
+    @field_validator("enlarge_min_face_size")
+    @classmethod
+    def _enlarge(cls, v: int) -> int:
+        if v and not 12 <= v <= 20:
+            raise ValueError("must be 0 (never) or 12..20 (px; MTCNN's window is 12)")
+        return v
 
 
 class EmbeddingSettings(_Section):

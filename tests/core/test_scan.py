@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+from sqlalchemy import text
 
 from facefold.config import load_settings
 from facefold.core import Library, Models
@@ -129,8 +130,15 @@ def test_hard_cases_on_real_photos(tmp_path: Path, celebrities: Path, models: Mo
         lib = Library(load_settings(write_config(tmp_path / name)), models)
         shutil.copytree(root, lib.settings.inbox, ignore=shutil.ignore_patterns(".*"))
         scan(lib)
+        with lib.session() as ses:
+            faceless = ses.execute(text(
+                "SELECT COUNT(*) FROM images i WHERE NOT EXISTS "
+                "(SELECT 1 FROM faces f WHERE f.image_id = i.id)")).scalar_one()
+        # every photo's face is found, but for one 22 px face in the small-faces set (bench/detect.py)
+        assert faceless <= (name == "small-faces"), (name, faceless)
         m = library_membership(lib, root)
-        print(f"{name}: membership F1 {m.f1:.3f}, {m.folders} folders for {m.identities}")
+        print(f"{name}: membership F1 {m.f1:.3f}, {m.folders} folders for {m.identities}, "
+              f"{faceless} photos without a face")
         assert m.identities == 5 and m.folders <= 6, name
         assert not m.merges and len(m.splits) <= 1, name
         assert m.f1 >= 0.94, name

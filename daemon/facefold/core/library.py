@@ -27,7 +27,8 @@ def runtimes(settings: Settings) -> Runtimes:
 def detect_params(settings: Settings) -> DetectParams:
     d = settings.detection
     return DetectParams(d.max_side, d.min_confidence, d.min_face_size, d.retry_pad,
-                        d.retry_stage_score, d.retry_min_confidence)
+                        d.retry_stage_score, d.retry_min_confidence, d.retry_min_face_size,
+                        d.enlarge_min_face_size, d.enlarge_min_confidence)
 
 
 def embed_batch(settings: Settings, rt: Runtimes) -> int:

@@ -25,7 +25,12 @@ class DetectParams:
     # side) added around the photo; 0: never. Finds faces that fill or touch the frame.
     retry_stage_score: float = 0.5  # ... and with MTCNN's first two stages this lenient (their
     # own defaults 0.6 and 0.7);
-    retry_min_confidence: float = 0.95  # ... its faces then need this final score
+    retry_min_confidence: float = 0.95  # ... its faces then need this final score;
+    retry_min_face_size: int = 16  # ... and MTCNN's pyramid starts at faces this small (px of
+    # the copy it sees; 20 is its own default, smaller looks at an enlarged copy as well)
+    enlarge_min_face_size: int = 12  # still nothing: a last look at the photo itself with the
+    # pyramid starting at faces this small (finds faces of 20-30 px); 0: never
+    enlarge_min_confidence: float = 0.85  # ... whose faces need this final score
 
 
 @dataclass(frozen=True)
@@ -134,24 +139,31 @@ class FaceDetector:
         """Given RGB pixels, return the faces found, left to right, in full-photo coordinates:
         pixel coordinates * `scale` (the photo was decoded at 1/scale, see `Decoded`). When
         nothing is found, look once more with a border added (`retry_pad`): MTCNN misses faces
-        that fill the frame or are cut by its edge."""
+        that fill the frame or are cut by its edge; then, if still nothing, at an enlarged copy
+        (`enlarge_min_face_size`), where the smallest faces score higher."""
         self.load()
+        p = self.params
+        lenient = {"threshold_pnet": p.retry_stage_score, "threshold_rnet": p.retry_stage_score}
         found = self._pass(pixels, scale, 0)
-        if not found and self.params.retry_pad > 0:
-            off = round(max(pixels.shape[:2]) * self.params.retry_pad)
+        if not found and p.retry_pad > 0:
+            off = round(max(pixels.shape[:2]) * p.retry_pad)
             padded = np.pad(pixels, ((off, off), (off, off), (0, 0)), mode="edge")
-            p = self.params
+            # the border must not shrink the photo itself in the detector's copy
             found = self._pass(padded, scale, off, p.retry_min_confidence,
-                               threshold_pnet=p.retry_stage_score,
-                               threshold_rnet=p.retry_stage_score)
+                               round(p.max_side * (1 + 2 * p.retry_pad)), p.retry_min_face_size,
+                               **lenient)
+        if not found and p.enlarge_min_face_size > 0:
+            found = self._pass(pixels, scale, 0, p.enlarge_min_confidence, None,
+                               p.enlarge_min_face_size, **lenient)
         return found
 
     def _pass(self, pixels: np.ndarray, scale: float, offset: int,
-              min_confidence: float | None = None, **stages: float) -> list[Detection]:
+              min_confidence: float | None = None, max_side: int | None = None,
+              pyramid_start: int = MTCNN_MIN_FACE_SIZE, **stages: float) -> list[Detection]:
         p = self.params
-        small, factor = downscale(pixels, p.max_side)
+        small, factor = downscale(pixels, max_side or p.max_side)
         if min(small.shape[:2]) < MTCNN_MIN_FACE_SIZE:
             return []
-        raw = self._mtcnn.detect_faces(small, min_face_size=MTCNN_MIN_FACE_SIZE, **stages)
+        raw = self._mtcnn.detect_faces(small, min_face_size=pyramid_start, **stages)
         return parse_detections(raw, factor * scale, min_confidence or p.min_confidence,
                                 p.min_face_size, offset * scale)
