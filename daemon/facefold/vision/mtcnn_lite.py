@@ -228,12 +228,11 @@ class LiteNet:
     """One converted network: a float32 batch in, its outputs in the package's order out.
 
     Re-planning an interpreter for a new input shape costs about as much as running PNet on it,
-    and PNet sees a new shape at every pyramid level. So each shape gets its own interpreter,
-    kept while it is among the `keep` most recently used (photos from one camera share their
-    pyramid). RNet and ONet batches are padded with zero patches to a power of two: patches do
-    not affect each other, and a few sizes cover every photo."""
+    and PNet sees a new shape at every pyramid level. So up to `keep` interpreters stay planned
+    for the shapes used last (photos from one camera share their pyramid); a new shape re-plans
+    the one used longest ago."""
 
-    def __init__(self, path: Path, net: str, threads: int | None = None, keep: int = 48) -> None:
+    def __init__(self, path: Path, net: str, threads: int | None = None, keep: int = 16) -> None:
         self._model = path.read_bytes()
         self._net = net
         self._threads = threads or os.cpu_count()
@@ -241,35 +240,33 @@ class LiteNet:
         self._plans: OrderedDict[tuple[int, ...], tuple[Any, int, list[int]]] = OrderedDict()
 
     def _plan(self, shape: tuple[int, ...]) -> tuple[Any, int, list[int]]:
-        plan = self._plans.get(shape)
-        if plan is not None:
-            self._plans.move_to_end(shape)
-            return plan
+        plan = self._plans.pop(shape, None)
+        if plan is None:
+            if len(self._plans) >= self._keep:  # re-plan the least recently used interpreter
+                plan = self._plans.popitem(last=False)[1]
+            else:
+                plan = self._interpreter()
+            it, inp, _ = plan
+            it.resize_tensor_input(inp, shape)
+            it.allocate_tensors()
+        self._plans[shape] = plan
+        return plan
+
+    def _interpreter(self) -> tuple[Any, int, list[int]]:
         from ai_edge_litert.interpreter import Interpreter
 
         from facefold.vision.runtime import filtered_stderr
 
         with filtered_stderr():
             it = Interpreter(model_content=self._model, num_threads=self._threads)
-            inp = it.get_input_details()[0]["index"]
-            it.resize_tensor_input(inp, shape)
-            it.allocate_tensors()
         by_size = {int(d["shape_signature"][-1]): d["index"] for d in it.get_output_details()}
-        plan = (it, inp, [by_size[k] for k in _OUTPUTS[self._net]])
-        self._plans[shape] = plan
-        if len(self._plans) > self._keep:
-            self._plans.popitem(last=False)
-        return plan
+        return it, it.get_input_details()[0]["index"], [by_size[k] for k in _OUTPUTS[self._net]]
 
     def __call__(self, batch: np.ndarray) -> list[np.ndarray]:
-        n = len(batch)
-        if self._net != "pnet":
-            size = max(16, 1 << (n - 1).bit_length())
-            batch = np.concatenate([batch, np.zeros((size - n, *batch.shape[1:]), batch.dtype)])
         it, inp, outs = self._plan(tuple(batch.shape))
         it.set_tensor(inp, np.ascontiguousarray(batch, dtype=np.float32))
         it.invoke()
-        return [it.get_tensor(i)[:n].copy() for i in outs]
+        return [it.get_tensor(i).copy() for i in outs]
 
 
 class LiteMTCNN:
