@@ -112,17 +112,22 @@ def crop_and_resize(image: np.ndarray, boxes: np.ndarray, size: int) -> np.ndarr
     def axis(lo: np.ndarray, hi: np.ndarray, extent: int) -> tuple[np.ndarray, ...]:
         pos = lo[:, None] * (extent - 1) + steps * ((hi - lo) * (extent - 1) / (size - 1))[:, None]
         inside = (pos >= 0) & (pos <= extent - 1)
-        first = np.clip(np.floor(pos), 0, extent - 1).astype(np.intp)
+        floor = np.floor(pos)
+        first = np.clip(floor, 0, extent - 1).astype(np.intp)
         second = np.clip(np.ceil(pos), 0, extent - 1).astype(np.intp)
-        return first, second, pos - np.floor(pos), inside
+        return first, second, pos - floor, inside
 
     top, bottom, y_lerp, y_in = axis(b[:, 0], b[:, 2], h)
     left, right, x_lerp, x_in = axis(b[:, 1], b[:, 3], w)
-    top, bottom, y_lerp = top[:, :, None], bottom[:, :, None], y_lerp[:, :, None, None]
-    left, right, x_lerp = left[:, None, :], right[:, None, :], x_lerp[:, None, :, None]
-    upper = image[top, left] + (image[top, right] - image[top, left]) * x_lerp
-    lower = image[bottom, left] + (image[bottom, right] - image[bottom, left]) * x_lerp
-    out = upper + (lower - upper) * y_lerp
+    # the four neighbours of every sample, gathered from the flattened image (one take each)
+    flat = image.reshape(-1, image.shape[2])
+    t, u = (top * w)[:, :, None], (bottom * w)[:, :, None]
+    left, right = left[:, None, :], right[:, None, :]
+    tl, tr, bl, br = (np.take(flat, i, axis=0) for i in (t + left, t + right, u + left, u + right))
+    x_lerp = x_lerp[:, None, :, None]
+    upper = tl + (tr - tl) * x_lerp
+    lower = bl + (br - bl) * x_lerp
+    out = upper + (lower - upper) * y_lerp[:, :, None, None]
     out[~(y_in[:, :, None] & x_in[:, None, :])] = 0.0
     return out.astype(np.float32)
 
