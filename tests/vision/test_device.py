@@ -43,3 +43,10 @@ def test_a_gpu_gets_larger_embedding_batches(tmp_path: Path) -> None:
     assert embed_batch(s, choose_runtimes("auto", "auto", [])) == s.embedding.batch_size
     assert embed_batch(s, choose_runtimes("auto", "auto", ["Tesla T4"])) == \
         s.embedding.gpu_batch_size > s.embedding.batch_size
+
+
+def test_auto_keeps_a_runtime_only_for_the_models_it_chose() -> None:
+    rt = choose_runtimes("auto", "tensorflow", ["Tesla T4"])
+    assert rt.cpu_fallback("detection") == "tflite"
+    assert rt.cpu_fallback("embedding") is None  # chosen by the user: kept whatever happens
+    assert choose_runtimes("auto", "auto", []).cpu_fallback("embedding") is None

@@ -260,3 +260,24 @@ def test_tflite_runtimes_give_the_same_people_from_a_cached_conversion(
     assert path.stat().st_mtime_ns == made  # converted once, then read from the cache
     one = np.concatenate([again.embed(c[None]) for c in crops[:3]])
     np.testing.assert_allclose(one, v[:3], atol=1e-5)  # a face's vector is not its batch's
+
+
+def test_a_gpu_tensorflow_cannot_use_falls_back_to_litert(weights_dir: Path, celebrities: Path,
+                                                        models: object) -> None:
+    """`auto` with a GPU listed by the driver picks TensorFlow; when TensorFlow then sees no GPU
+    (as here: no CUDA), both models run on LiteRT instead, with a warning, and still work."""
+    from facefold.vision.detect import FaceDetector
+    from facefold.vision.device import choose_runtimes, tensorflow_sees_gpu
+
+    assert not tensorflow_sees_gpu()
+    rt = choose_runtimes("auto", "auto", ["Tesla T4"])
+    finder = FaceDetector(models.finder.params, rt.detection, weights_dir,
+                          rt.cpu_fallback("detection"))
+    embedder = Embedder(weights_dir / "facenet_keras.h5", 128, rt.embedding, weights_dir,
+                        rt.cpu_fallback("embedding"))
+    faces = find_faces(finder, decode_image(photos_of(celebrities, "madonna")[0].read_bytes(),
+                                            10**8), 0.2)
+    v = embedder.embed([f.crop for f in faces])
+    assert (finder.runtime, embedder.runtime) == ("tflite", "tflite-int8")
+    assert len(faces) >= 1 and v.shape == (len(faces), 128)
+

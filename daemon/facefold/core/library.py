@@ -49,9 +49,11 @@ class Models:
     def from_settings(cls, settings: Settings) -> Models:
         """MTCNN and FaceNet with the configured thresholds and weights (nothing loaded yet)."""
         rt = runtimes(settings)
-        finder = FaceDetector(detect_params(settings), rt.detection, settings.models_dir)
+        finder = FaceDetector(detect_params(settings), rt.detection, settings.models_dir,
+                              rt.cpu_fallback("detection"))
         return cls(finder, Embedder(settings.weights_file(), embed_batch(settings, rt),
-                                    rt.embedding, settings.models_dir))
+                                    rt.embedding, settings.models_dir,
+                                    rt.cpu_fallback("embedding")))
 
     def load(self) -> None:
         """Load both now; raise WeightsError (first: it is quicker to fail than MTCNN to load)."""

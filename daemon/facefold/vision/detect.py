@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,6 +10,8 @@ from typing import Any
 
 import cv2
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 LANDMARK_ORDER = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 MTCNN_MIN_FACE_SIZE = 20  # mtcnn 1.0.0 finds nothing with a larger value: downscale instead
@@ -102,7 +105,7 @@ class FaceDetector:
     TensorFlow sees one)."""
 
     def __init__(self, params: DetectParams | None = None, runtime: str = "tensorflow",
-                 cache_dir: Path | None = None) -> None:
+                 cache_dir: Path | None = None, cpu_fallback: str | None = None) -> None:
         if runtime not in DETECT_RUNTIMES:
             raise ValueError(f"detection runtime must be one of {DETECT_RUNTIMES}, not {runtime!r}")
         if runtime == "tflite" and cache_dir is None:
@@ -110,12 +113,20 @@ class FaceDetector:
         self.params = params or DetectParams()
         self.runtime = runtime
         self.cache_dir = cache_dir
+        self.cpu_fallback = cpu_fallback  # runtime when TensorFlow finds no GPU (auto's choice)
         self._mtcnn: Any = None
         self._lock = threading.Lock()
 
     def load(self) -> None:
         with self._lock:
             if self._mtcnn is None:
+                if self.runtime == "tensorflow" and self.cpu_fallback:
+                    from facefold.vision.device import tensorflow_sees_gpu
+
+                    if not tensorflow_sees_gpu():
+                        log.warning("a GPU is listed but TensorFlow cannot use it (are its CUDA "
+                                    "libraries installed?): MTCNN runs on %s", self.cpu_fallback)
+                        self.runtime = self.cpu_fallback
                 self._mtcnn = self._lite() if self.runtime == "tflite" else self._tensorflow()
 
     def _lite(self) -> Any:

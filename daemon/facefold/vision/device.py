@@ -33,6 +33,14 @@ class Runtimes:
     detection: str
     embedding: str
     gpus: tuple[str, ...]
+    auto: frozenset[str] = frozenset()  # the models whose runtime `auto` chose
+
+    def cpu_fallback(self, model: str) -> str | None:
+        """What `model` runs on instead when `auto` chose TensorFlow for a listed GPU that
+        TensorFlow then cannot use (no CUDA libraries, say); None when it was not `auto`'s
+        choice."""
+        chosen = self.detection if model == "detection" else self.embedding
+        return AUTO[model][1] if model in self.auto and chosen == "tensorflow" else None
 
     def describe(self) -> str:
         """One line for `status`: what runs each model, and where."""
@@ -51,4 +59,13 @@ def choose_runtimes(detection: str, embedding: str, gpus: list[str] | None = Non
     found = tuple(visible_gpus() if gpus is None else gpus)
     pick = {k: AUTO[k][0 if found else 1] for k in AUTO}
     return Runtimes(pick["detection"] if detection == "auto" else detection,
-                    pick["embedding"] if embedding == "auto" else embedding, found)
+                    pick["embedding"] if embedding == "auto" else embedding, found,
+                    frozenset(k for k, v in (("detection", detection), ("embedding", embedding))
+                              if v == "auto"))
+
+
+def tensorflow_sees_gpu() -> bool:
+    """Whether TensorFlow (imported now) can run on a GPU."""
+    from facefold.vision.runtime import import_tensorflow
+
+    return bool(import_tensorflow().config.list_physical_devices("GPU"))

@@ -47,13 +47,14 @@ class Embedder:
     (the network converted once into `cache_dir`, run by LiteRT's interpreter)."""
 
     def __init__(self, weights_file: Path, batch_size: int = 32, runtime: str = "tensorflow",
-                 cache_dir: Path | None = None) -> None:
+                 cache_dir: Path | None = None, cpu_fallback: str | None = None) -> None:
         if runtime not in EMBED_RUNTIMES:
             raise ValueError(f"embedding runtime must be one of {EMBED_RUNTIMES}, not {runtime!r}")
         self.weights_file = weights_file
         self.batch_size = batch_size
         self.runtime = runtime
         self.cache_dir = cache_dir or weights_file.parent
+        self.cpu_fallback = cpu_fallback  # runtime when TensorFlow finds no GPU (auto's choice)
         self._model: Any = None
         self._forward: Any = None
         self._tail: Any = None
@@ -65,6 +66,13 @@ class Embedder:
         with self._lock:
             if self._forward is not None:
                 return
+            if self.runtime == "tensorflow" and self.cpu_fallback:
+                from facefold.vision.device import tensorflow_sees_gpu
+
+                if not tensorflow_sees_gpu():
+                    log.warning("a GPU is listed but TensorFlow cannot use it (are its CUDA "
+                                "libraries installed?): FaceNet runs on %s", self.cpu_fallback)
+                    self.runtime = self.cpu_fallback
             if self.runtime == "tensorflow":
                 forward, tail = self._tensorflow()
             else:
