@@ -82,6 +82,8 @@ class ClusteringSettings(_Section):
     min_cluster_size: int = Field(2, ge=2)
     min_samples: int = Field(1, ge=1)
     burst_distance: float = Field(0.3, ge=0.0, le=1.0)
+    burst_pixel_similarity: float = Field(0.9, ge=0.0, le=1.0)
+    burst_pixel_distance: float = Field(0.5, ge=0.0, le=1.0)
     found_distance: float = Field(0.85, gt=0.0, le=2.0)
     merge_z: float = Field(3.0, ge=0.0, le=100.0)
     merge_distance: float = Field(1.15, ge=0.0, le=2.0)

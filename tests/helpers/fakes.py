@@ -45,7 +45,9 @@ TEXTURE = 20  # grey levels of grain on a face: real faces are not flat (their s
 def paint(path: Path, squares: Sequence[Square], size: tuple[int, int] = (320, 240)) -> Path:
     """Write a PNG of `size` (width, height) with the squares painted, grainy, on a grey canvas."""
     img = np.full((size[1], size[0], 3), BACKGROUND, np.uint8)
-    grain = np.random.default_rng(len(squares) * 7919 + size[0])
+    # the grain follows the colours: the same painting gives the same file, and two photos of a
+    # person (jittered colours) differ in their pixels as two real photos do
+    grain = np.random.default_rng([size[0], *(c for q in squares for c in q.colour)])
     for q in squares:
         face = np.array(q.colour, np.int16) + grain.integers(-TEXTURE, TEXTURE + 1,
                                                              (q.size, q.size, 1))

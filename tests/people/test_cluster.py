@@ -148,6 +148,29 @@ def test_bursts_group_near_identical_faces_only() -> None:
     assert units[3] != units[0]  # the same photo is never its own burst
 
 
+def test_copies_by_pixels_are_a_burst_within_their_distance(rng: np.random.Generator) -> None:
+    """Faces 0.4 apart (a photo and its mirrored copy, to FaceNet) whose pixels match, one
+    mirrored, are one burst; with other pixels, without signatures or beyond the pixel distance
+    they stay apart."""
+    from facefold.vision.pixels import PIXEL_BYTES, PIXEL_SIDE
+
+    x = _unit(np.eye(DIM)[0] + 0.42 * np.eye(DIM)[1])
+    v = np.vstack([np.eye(DIM)[0], x, np.eye(DIM)[2]]).astype(np.float32)
+    assert 0.38 < np.linalg.norm(v[0] - v[1]) < 0.45
+    face = rng.integers(0, 256, (PIXEL_SIDE, PIXEL_SIDE), dtype=np.uint8)
+    pixels = np.stack([face.ravel(), face[:, ::-1].ravel(), face.ravel()])
+    photos = np.array([0, 1, 2])
+    units = burst_units(v, photos, 0.3, pixels, 0.9, 0.5)
+    assert units[0] == units[1] != units[2]  # the third matches in pixels, but is far in FaceNet
+    assert len(set(burst_units(v, photos, 0.3).tolist())) == 3  # no signatures: FaceNet alone
+    assert len(set(burst_units(v, photos, 0.3, pixels, 0.9, 0.35).tolist())) == 3
+    other = rng.integers(0, 256, PIXEL_BYTES, dtype=np.uint8)
+    assert len(set(burst_units(v, photos, 0.3, np.stack([face.ravel(), other, other]), 0.9,
+                               0.5).tolist())) == 3
+    empty = np.zeros((3, PIXEL_BYTES), np.uint8)  # faces stored before signatures were
+    assert len(set(burst_units(v, photos, 0.3, empty, 0.9, 0.5).tolist())) == 3
+
+
 def test_cores_need_close_links_and_two_units() -> None:
     v = _unit(np.array([[1.0, 0.0], [1.0, 0.3], [0.0, 1.0], [-1.0, 0.0]]))
     labels = found_cores(v, np.zeros(4, np.int64), 0.5)

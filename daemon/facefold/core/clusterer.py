@@ -37,7 +37,8 @@ def cluster_params(settings: Settings) -> ClusterParams:
         burst_distance=c.burst_distance, found_distance=c.found_distance, merge_z=c.merge_z,
         merge_distance=c.merge_distance, attach_z=c.attach_z, max_distance=c.max_distance,
         attach_min_units=c.attach_min_units, small_min_quality=c.small_min_quality,
-        min_quality=c.min_quality)
+        min_quality=c.min_quality, burst_pixel_similarity=c.burst_pixel_similarity,
+        burst_pixel_distance=c.burst_pixel_distance)
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ def full_recluster(s: Session, params: ClusterParams) -> int:
     persons kept apart never end in one cluster. Return how many persons were created."""
     fm = face_store.face_matrix(s)
     labels = cluster_faces(fm.vectors, fm.image_ids, params, fm.quality, fm.person_ids,
-                           people_store.apart_pairs(s))
+                           people_store.apart_pairs(s), fm.pixels)
     clusters = {int(lab): set(fm.face_ids[labels == lab].tolist())
                 for lab in np.unique(labels[labels != NOISE])}
     before: dict[int, int | None] = {
@@ -109,7 +110,7 @@ class Clusterer:
         fm = face_store.face_matrix(s)
         self.index = FaceIndex(capacity=max(1024, len(fm.face_ids)))
         self.index.add(fm.face_ids, fm.vectors, fm.person_ids, fm.image_ids, fm.pinned,
-                       fm.quality)
+                       fm.quality, fm.pixels)
         self.people_rev = people_store.people_rev(s)
         self._pool_dirty = self._changed = True
 
@@ -156,7 +157,7 @@ class Clusterer:
                 changes[int(fm.face_ids[i])] = pid
         face_store.set_face_persons(s, changes)
         self.index.add(fm.face_ids, fm.vectors, persons_new, fm.image_ids, fm.pinned,
-                       fm.quality)
+                       fm.quality, fm.pixels)
         if len(changes) < len(wanted):
             self._pool_dirty = True
         return len(changes)
@@ -176,7 +177,8 @@ class Clusterer:
         ids, vecs, persons, photos = self.index.view()
         params = cluster_params(self.settings)
         labels = cluster_faces(vecs[pool_rows], photos[pool_rows], params,
-                               self.index.quality[: self.index.n][pool_rows])
+                               self.index.quality[: self.index.n][pool_rows],
+                               pixels=self.index.pixels[: self.index.n][pool_rows])
         new = 0
         changes: dict[int, int | None] = {}
         for lab in np.unique(labels[labels != NOISE]):

@@ -26,6 +26,7 @@ from facefold.thumbs import thumb_path, write_thumb
 from facefold.timing import Stopwatch
 from facefold.vision.decode import DecodeError
 from facefold.vision.faces import FoundFace, align_all
+from facefold.vision.pixels import pixel_signature
 from facefold.vision.quality import face_quality
 
 log = logging.getLogger(__name__)
@@ -238,7 +239,7 @@ def _store(lib: Library, detected: list[_Detected], dupes: list[PhotoFile],
                     box=(x, y, w, h), landmarks=np.round(det.landmarks, 2).tolist(),
                     confidence=round(det.confidence, 5), embedding=vectors[k],
                     weights=embedder.weights_id, quality=q.score, sharpness=q.sharpness,
-                    yaw=q.yaw))
+                    yaw=q.yaw, pixels=pixel_signature(f.crop)))
                 k += 1
             ids = queue.record_processed(s, str(ph.path), ph.sha256, ph.size, ph.mtime,
                                          d.size[0], d.size[1], new_faces)

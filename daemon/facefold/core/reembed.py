@@ -22,6 +22,7 @@ from facefold.db import people as people_store
 from facefold.db import queue
 from facefold.files import ReadError
 from facefold.vision.decode import DecodeError
+from facefold.vision.pixels import pixel_signature
 from facefold.vision.quality import face_quality
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ def reembed_some(lib: Library, limit: int = REEMBED_CHUNK) -> ReembedResult:
     crops: list[np.ndarray] = []
     ids: list[int] = []
     quality: dict[int, tuple[float, float, float]] = {}
+    pixels: dict[int, bytes] = {}
     lost: list[str] = []
     by_photo: dict[str, list[face_store.StoredFace]] = {}
     for f in todo:
@@ -62,9 +64,11 @@ def reembed_some(lib: Library, limit: int = REEMBED_CHUNK) -> ReembedResult:
             ids.append(f.id)
             q = face_quality(f.box, f.confidence, np.array(json.loads(f.landmarks)), crops[-1])
             quality[f.id] = (q.score, q.sharpness, q.yaw)
+            pixels[f.id] = pixel_signature(crops[-1])
     vectors = embedder.embed(crops)
     with lib.session() as s:
-        face_store.set_embeddings(s, dict(zip(ids, vectors, strict=True)), weights, quality)
+        face_store.set_embeddings(s, dict(zip(ids, vectors, strict=True)), weights, quality,
+                                  pixels)
         queue.enqueue(s, lost)
         s.commit()
         left = face_store.count_stale_faces(s, weights)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from facefold.db.models import Face, Image, ImageStatus
 from facefold.db.types import EMBEDDING_DTYPE
+from facefold.vision.pixels import signatures
 from facefold.vision.shapes import EMBEDDING_DIM
 
 
@@ -30,6 +31,7 @@ class NewFace:
     quality: float | None = None  # 0..1, vision.quality; None: not measured
     sharpness: float | None = None
     yaw: float | None = None
+    pixels: bytes | None = None  # vision.pixels signature of the aligned crop
 
 
 def face_rows(image_id: int, faces: Sequence[NewFace]) -> list[Face]:
@@ -38,7 +40,7 @@ def face_rows(image_id: int, faces: Sequence[NewFace]) -> list[Face]:
         image_id=image_id, box_x=f.box[0], box_y=f.box[1], box_w=f.box[2], box_h=f.box[3],
         landmarks=json.dumps(f.landmarks), confidence=f.confidence,
         embedding=np.asarray(f.embedding, dtype=EMBEDDING_DTYPE).tobytes(), weights=f.weights,
-        quality=f.quality, sharpness=f.sharpness, yaw=f.yaw,
+        quality=f.quality, sharpness=f.sharpness, yaw=f.yaw, pixels=f.pixels,
     ) for f in faces]
 
 
@@ -52,19 +54,20 @@ class FaceMatrix:
     vectors: np.ndarray  # (N, EMBEDDING_DIM) float32
     pinned: np.ndarray  # bool: placed (or unassigned) by hand, never moved by clustering
     quality: np.ndarray  # 0..1; 1 where not measured (faces stored before it was)
+    pixels: np.ndarray  # (N, PIXEL_BYTES) uint8 signatures; zeros where none was stored
 
 
 def face_matrix(s: Session, face_ids: Sequence[int] | None = None) -> FaceMatrix:
     """All faces (or those with the given ids) as one matrix."""
     q = select(Face.id, Face.image_id, Face.person_id, Face.embedding, Face.pinned,
-               Face.quality).order_by(Face.id)
+               Face.quality, Face.pixels).order_by(Face.id)
     if face_ids is not None:
         q = q.where(Face.id.in_(list(face_ids)))
     rows = s.execute(q).all()
     if not rows:
         return FaceMatrix(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64),
                           np.zeros((0, EMBEDDING_DIM), np.float32), np.zeros(0, bool),
-                          np.zeros(0, np.float32))
+                          np.zeros(0, np.float32), signatures([]))
     vectors = np.frombuffer(b"".join(r[3] for r in rows), dtype=EMBEDDING_DTYPE)
     return FaceMatrix(
         face_ids=np.array([r[0] for r in rows], dtype=np.int64),
@@ -73,6 +76,7 @@ def face_matrix(s: Session, face_ids: Sequence[int] | None = None) -> FaceMatrix
         vectors=vectors.reshape(len(rows), -1).astype(np.float32),
         pinned=np.array([bool(r[4]) for r in rows], dtype=bool),
         quality=np.array([1.0 if r[5] is None else r[5] for r in rows], dtype=np.float32),
+        pixels=signatures([r[6] for r in rows]),
     )
 
 
@@ -166,14 +170,17 @@ def count_stale_faces(s: Session, weights: str) -> int:
 
 
 def set_embeddings(s: Session, vectors: dict[int, np.ndarray], weights: str,
-                   quality: dict[int, tuple[float, float, float]] | None = None) -> None:
-    """Replace faces' embeddings (made with `weights`), and their (quality, sharpness, yaw)."""
+                   quality: dict[int, tuple[float, float, float]] | None = None,
+                   pixels: dict[int, bytes] | None = None) -> None:
+    """Replace faces' embeddings (made with `weights`), and their (quality, sharpness, yaw) and
+    pixel signatures where given."""
     if vectors:
-        q = quality or {}
+        q, px = quality or {}, pixels or {}
         s.execute(update(Face), [
             {"id": fid, "embedding": np.asarray(v, dtype=EMBEDDING_DTYPE).tobytes(),
              "weights": weights, **({} if fid not in q else dict(
-                 zip(("quality", "sharpness", "yaw"), q[fid], strict=True)))}
+                 zip(("quality", "sharpness", "yaw"), q[fid], strict=True))),
+             **({} if fid not in px else {"pixels": px[fid]})}
             for fid, v in vectors.items()])
 
 

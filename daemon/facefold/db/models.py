@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -122,6 +123,8 @@ class Face(Base):
     quality: Mapped[float | None] = mapped_column(Float)  # 0..1 (vision.quality); None: not measured
     sharpness: Mapped[float | None] = mapped_column(Float)  # variance of the crop's Laplacian
     yaw: Mapped[float | None] = mapped_column(Float)  # nose offset in half eye-distances; 0 frontal
+    # the aligned crop as 32 x 32 grayscale (vision.pixels); None: stored before it was kept
+    pixels: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
 
     image: Mapped[Image] = relationship(back_populates="faces")
     person: Mapped[Person | None] = relationship(back_populates="faces")

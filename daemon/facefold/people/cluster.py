@@ -27,6 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from facefold.vision.pixels import pixel_similarity
+
 NOISE = -1
 EXACT_MAX_FACES = 8000  # above this, HDBSCAN runs on a k-nearest-neighbour graph (exact is O(n²) in 128-d)
 KNN_NEIGHBOURS = 16  # neighbours per face in that graph; the single-linkage tree is exact where it matters
@@ -52,6 +54,9 @@ class ClusterParams:
     small_min_quality: float = 0.5  # (a small cluster's centre is uncertain: good faces only)
     prior_weight: float = 2.0  # units' worth of the library's typical spread in each estimate
     min_quality: float = 0.1  # units whose best face is below this never found a person
+    burst_pixel_similarity: float = 0.9  # faces whose pixels correlate this much (or with the
+    # mirror image) are one piece of evidence too ...
+    burst_pixel_distance: float = 0.5  # ... when they are closer than this in FaceNet space
 
 
 def enforce_cannot_link(vectors: np.ndarray, photos: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -160,27 +165,44 @@ def _find(parent: np.ndarray, i: int) -> int:
     return i
 
 
-def burst_units(vectors: np.ndarray, photos: np.ndarray, distance: float) -> np.ndarray:
-    """Group near-identical faces: every two faces of a group are closer than `distance` and no
-    two are of one photo (a face's own photo is never its burst). Return a unit id per face,
-    0..u-1; a face near nobody is a unit of its own."""
+def burst_units(vectors: np.ndarray, photos: np.ndarray, distance: float,
+                pixels: np.ndarray | None = None, min_similarity: float = 0.9,
+                pixel_distance: float = 0.5) -> np.ndarray:
+    """Group near-identical faces: faces closer than `distance`, and, given their `pixels`
+    signatures (vision.pixels), faces closer than `pixel_distance` whose pixels (or mirror
+    images) correlate at least `min_similarity`, those first. No two faces of a group are of
+    one photo (a face's own photo is never its burst), and every two are closer than the distance
+    of the test that joined them. Return a unit id per face, 0..u-1; a face near nobody is a unit of its
+    own."""
     n = len(vectors)
     if n == 0:
         return np.zeros(0, np.int64)
     idx, dist = knn(vectors, BURST_NEIGHBOURS + 1)
-    cand = [(float(d), i, int(j)) for i in range(n) for j, d in zip(idx[i, 1:], dist[i, 1:],
-                                                                     strict=True)
-            if d < distance and i < j]
+    rows = np.repeat(np.arange(n), idx.shape[1] - 1)
+    cols, d = idx[:, 1:].ravel().astype(np.int64), dist[:, 1:].ravel()
+    keep = rows < cols
+    rows, cols, d = rows[keep], cols[keep], d[keep]
+    # (order, i, j, how close every two faces of the merged group must be): copies by pixels first
+    cand = [(float(x), int(i), int(j), distance)
+            for x, i, j in zip(d[d < distance], rows[d < distance], cols[d < distance],
+                               strict=True)]
+    if pixels is not None and pixel_distance > distance:
+        near = (d >= distance) & (d < pixel_distance)
+        if near.any():
+            sim = pixel_similarity(pixels[rows[near]], pixels[cols[near]])
+            same = sim >= min_similarity
+            cand += [(-1.0, int(i), int(j), pixel_distance)
+                     for i, j in zip(rows[near][same], cols[near][same], strict=True)]
     parent = np.arange(n)
     members: dict[int, list[int]] = {i: [i] for i in range(n)}
-    for _d, i, j in sorted(cand):
+    for _d, i, j, linkage in sorted(cand):
         a, b = _find(parent, i), _find(parent, j)
         if a == b:
             continue
         ga, gb = members[a], members[b]
         if set(photos[ga].tolist()) & set(photos[gb].tolist()):
             continue
-        if (vectors[ga] @ vectors[gb].T).min() <= 1.0 - distance ** 2 / 2:  # complete linkage
+        if (vectors[ga] @ vectors[gb].T).min() <= 1.0 - linkage ** 2 / 2:  # complete linkage
             continue
         parent[b] = a
         members[a] = ga + gb
@@ -463,15 +485,18 @@ def attach_units(unit_vectors: np.ndarray, unit_photos: list[set[int]], labels: 
 
 def cluster_faces(vectors: np.ndarray, photos: np.ndarray, params: ClusterParams,
                   quality: np.ndarray | None = None, groups: np.ndarray | None = None,
-                  apart: set[tuple[int, int]] | None = None) -> np.ndarray:
+                  apart: set[tuple[int, int]] | None = None,
+                  pixels: np.ndarray | None = None) -> np.ndarray:
     """Given (N, D) unit vectors, each face's photo id and quality (0..1, None: all good), return
     N labels (-1: nobody yet): bursts → cores → merges → attachment, no cluster ever holding two
     faces of one photo. With `groups` (a group per face, -1 for none: the person it is now) and
-    `apart` pairs of groups, no cluster holds faces of both groups of a pair."""
+    `apart` pairs of groups, no cluster holds faces of both groups of a pair. With `pixels`
+    (each face's vision.pixels signature), near-identical pixels make bursts as well."""
     n = len(vectors)
     if n < 2:
         return np.full(n, NOISE, dtype=np.int64)
-    units = burst_units(vectors, photos, params.burst_distance)
+    units = burst_units(vectors, photos, params.burst_distance, pixels,
+                        params.burst_pixel_similarity, params.burst_pixel_distance)
     uv = unit_means(vectors, units)
     unit_photos: list[set[int]] = [set() for _ in range(len(uv))]
     for u, ph in zip(units.tolist(), photos.tolist(), strict=True):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from facefold.vision.pixels import PIXEL_BYTES
 from facefold.vision.shapes import EMBEDDING_DIM
 
 UNASSIGNED = -1
@@ -23,6 +24,7 @@ class FaceIndex:
         self.photos = np.zeros(capacity, np.int64)
         self.pinned = np.zeros(capacity, bool)
         self.quality = np.ones(capacity, np.float32)
+        self.pixels = np.zeros((capacity, PIXEL_BYTES), np.uint8)  # zeros: no signature
         self._row: dict[int, int] = {}
 
     def __len__(self) -> int:
@@ -33,7 +35,7 @@ class FaceIndex:
         if need <= cap:
             return
         new = max(need, cap * 2)
-        for name in ("vectors", "face_ids", "persons", "photos", "pinned", "quality"):
+        for name in ("vectors", "face_ids", "persons", "photos", "pinned", "quality", "pixels"):
             old = getattr(self, name)
             arr = np.zeros((new, *old.shape[1:]), old.dtype)
             arr[: self.n] = old[: self.n]
@@ -41,8 +43,9 @@ class FaceIndex:
 
     def add(self, face_ids: np.ndarray, vectors: np.ndarray, persons: np.ndarray,
             photos: np.ndarray, pinned: np.ndarray | None = None,
-            quality: np.ndarray | None = None) -> None:
-        """Add rows (a face already present is replaced); no `quality`: all good."""
+            quality: np.ndarray | None = None, pixels: np.ndarray | None = None) -> None:
+        """Add rows (a face already present is replaced); no `quality`: all good; no `pixels`
+        (signatures): none."""
         self.remove([int(f) for f in face_ids if int(f) in self._row])
         m = len(face_ids)
         self._grow(self.n + m)
@@ -53,6 +56,7 @@ class FaceIndex:
         self.photos[sl] = photos
         self.pinned[sl] = False if pinned is None else pinned
         self.quality[sl] = 1.0 if quality is None else quality
+        self.pixels[sl] = 0 if pixels is None else pixels
         for i, f in enumerate(face_ids):
             self._row[int(f)] = self.n + i
         self.n += m
@@ -66,7 +70,7 @@ class FaceIndex:
             last = self.n - 1
             if r != last:
                 for arr in (self.vectors, self.face_ids, self.persons, self.photos, self.pinned,
-                            self.quality):
+                            self.quality, self.pixels):
                     arr[r] = arr[last]
                 self._row[int(self.face_ids[r])] = r
             self.n -= 1
