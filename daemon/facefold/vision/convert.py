@@ -19,22 +19,32 @@ def converted_path(cache_dir: Path, weights_file: Path, runtime: str) -> Path:
     return cache_dir / f"facenet-{sha256_of(weights_file)[:16]}-{TFLITE_RUNTIMES[runtime]}.tflite"
 
 
-def convert(model: Any, out: Path, runtime: str) -> Path:
-    """Convert the Keras FaceNet `model` for `runtime` and write it to `out` atomically."""
+def to_tflite(model: Any, input_signature: list[Any] | None = None, int8: bool = False) -> bytes:
+    """A Keras model converted for TensorFlow Lite (int8: dynamic-range int8 weights)."""
     from facefold.vision.runtime import CONVERT_NOISE, filtered_stderr, import_tensorflow
 
     tf = import_tensorflow()
     with tempfile.TemporaryDirectory() as tmp, filtered_stderr(CONVERT_NOISE):
-        saved = Path(tmp) / "saved"
-        model.export(str(saved), verbose=False)  # Keras 3: from_concrete_functions fails here
-        converter = tf.lite.TFLiteConverter.from_saved_model(str(saved))
-        if TFLITE_RUNTIMES[runtime] == "int8":
+        saved = str(Path(tmp) / "saved")
+        # Keras 3: from_concrete_functions fails here
+        model.export(saved, input_signature=input_signature, verbose=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(saved)
+        if int8:
             converter.optimizations = [tf.lite.Optimize.DEFAULT]  # int8 weights, fp32 maths
-        blob = converter.convert()
+        return bytes(converter.convert())
+
+
+def write_atomically(out: Path, blob: bytes) -> None:
+    """Write `blob` to `out` so that no reader ever sees half of it."""
     out.parent.mkdir(parents=True, exist_ok=True)
     part = out.with_name(f".{out.name}.{os.getpid()}.part")
     part.write_bytes(blob)
     os.replace(part, out)
+
+
+def convert(model: Any, out: Path, runtime: str) -> Path:
+    """Convert the Keras FaceNet `model` for `runtime` and write it to `out` atomically."""
+    write_atomically(out, to_tflite(model, int8=TFLITE_RUNTIMES[runtime] == "int8"))
     return out
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,8 +9,6 @@ from typing import Any
 
 import cv2
 import numpy as np
-
-log = logging.getLogger(__name__)
 
 LANDMARK_ORDER = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 MTCNN_MIN_FACE_SIZE = 20  # mtcnn 1.0.0 finds nothing with a larger value: downscale instead
@@ -120,13 +117,9 @@ class FaceDetector:
     def load(self) -> None:
         with self._lock:
             if self._mtcnn is None:
-                if self.runtime == "tensorflow" and self.cpu_fallback:
-                    from facefold.vision.device import tensorflow_sees_gpu
+                from facefold.vision.device import usable_runtime
 
-                    if not tensorflow_sees_gpu():
-                        log.warning("a GPU is listed but TensorFlow cannot use it (are its CUDA "
-                                    "libraries installed?): MTCNN runs on %s", self.cpu_fallback)
-                        self.runtime = self.cpu_fallback
+                self.runtime = usable_runtime(self.runtime, self.cpu_fallback, "MTCNN")
                 self._mtcnn = self._lite() if self.runtime == "tflite" else self._tensorflow()
 
     def _lite(self) -> Any:
@@ -137,12 +130,11 @@ class FaceDetector:
 
     @staticmethod
     def _tensorflow() -> Any:
-        from facefold.vision.runtime import import_tensorflow
-
-        tf = import_tensorflow()
         from mtcnn import MTCNN
 
-        mtcnn = MTCNN(device="GPU:0" if tf.config.list_physical_devices("GPU") else "CPU:0")
+        from facefold.vision.device import tensorflow_sees_gpu  # imports TensorFlow
+
+        mtcnn = MTCNN(device="GPU:0" if tensorflow_sees_gpu() else "CPU:0")
         compile_stages(mtcnn)
         return mtcnn
 

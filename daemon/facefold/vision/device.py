@@ -4,8 +4,11 @@ hundreds of MB), from what the GPU driver lists."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 NVIDIA_GPUS = Path("/proc/driver/nvidia/gpus")  # one folder per GPU the driver has bound
 # what `auto` means: (with a GPU, without one), per model
@@ -69,3 +72,13 @@ def tensorflow_sees_gpu() -> bool:
     from facefold.vision.runtime import import_tensorflow
 
     return bool(import_tensorflow().config.list_physical_devices("GPU"))
+
+
+def usable_runtime(runtime: str, cpu_fallback: str | None, network: str) -> str:
+    """The runtime `network` (a name for the log) really runs on: `cpu_fallback`, with a
+    warning, when `auto` chose TensorFlow for a GPU that TensorFlow then cannot use."""
+    if runtime == "tensorflow" and cpu_fallback and not tensorflow_sees_gpu():
+        log.warning("a GPU is listed but TensorFlow cannot use it (are its CUDA libraries "
+                    "installed?): %s runs on %s", network, cpu_fallback)
+        return cpu_fallback
+    return runtime

@@ -66,13 +66,9 @@ class Embedder:
         with self._lock:
             if self._forward is not None:
                 return
-            if self.runtime == "tensorflow" and self.cpu_fallback:
-                from facefold.vision.device import tensorflow_sees_gpu
+            from facefold.vision.device import usable_runtime
 
-                if not tensorflow_sees_gpu():
-                    log.warning("a GPU is listed but TensorFlow cannot use it (are its CUDA "
-                                "libraries installed?): FaceNet runs on %s", self.cpu_fallback)
-                    self.runtime = self.cpu_fallback
+            self.runtime = usable_runtime(self.runtime, self.cpu_fallback, "FaceNet")
             if self.runtime == "tensorflow":
                 forward, tail = self._tensorflow()
             else:

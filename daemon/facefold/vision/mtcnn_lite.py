@@ -22,7 +22,6 @@ import hashlib
 import importlib.util
 import logging
 import os
-import tempfile
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
@@ -64,23 +63,16 @@ def converted_paths(cache_dir: Path) -> dict[str, Path]:
 def convert_mtcnn(paths: dict[str, Path]) -> None:
     """Convert the package's three Keras networks (fp32) and write them atomically. Needs
     TensorFlow; run once per weights."""
-    from facefold.vision.runtime import CONVERT_NOISE, filtered_stderr, import_tensorflow
+    from facefold.vision.convert import to_tflite, write_atomically
+    from facefold.vision.runtime import import_tensorflow
 
     tf = import_tensorflow()
     from mtcnn.stages import StageONet, StagePNet, StageRNet
 
     stages = {"pnet": StagePNet, "rnet": StageRNet, "onet": StageONet}
     for net, out in paths.items():
-        model = stages[net]().model
-        with tempfile.TemporaryDirectory() as tmp, filtered_stderr(CONVERT_NOISE):
-            saved = str(Path(tmp) / "saved")
-            model.export(saved, input_signature=[tf.TensorSpec(NETS[net], tf.float32)],
-                         verbose=False)
-            blob = tf.lite.TFLiteConverter.from_saved_model(saved).convert()
-        out.parent.mkdir(parents=True, exist_ok=True)
-        part = out.with_name(f".{out.name}.{os.getpid()}.part")
-        part.write_bytes(blob)
-        os.replace(part, out)
+        spec = tf.TensorSpec(NETS[net], tf.float32)
+        write_atomically(out, to_tflite(stages[net]().model, [spec]))
 
 
 # --- the package's pipeline, as pure functions -------------------------------------------------
