@@ -16,6 +16,7 @@ from facefold.vision.ports import FaceFinder
 from tests.helpers.data import PEOPLE, photos_of
 
 BURST = 4  # photos a burst holds: the original and near-identical frames
+COPIES = 4  # near-duplicates `copies` makes of each photo
 SMALL_FACE_SHARE = 0.5  # of a person's photos, how many become small faces in a large photo
 SMALL_CANVAS = (960, 720)  # the large photo a small face is pasted into (width, height)
 SMALL_FACE_PX = (22.0, 40.0)  # a shrunk face's width, in pixels
@@ -33,22 +34,64 @@ def _photos(src: Path, split: str, people: Sequence[str]) -> list[tuple[str, Pat
     return [(person, p) for person in people for p in photos_of(src, person, split)]
 
 
+def _jitter(img: np.ndarray, rng: np.random.Generator, scale: float = 0.0, gain: float = 0.06,
+            offset: float = 0.0) -> np.ndarray:
+    """A near-identical frame: shifted up to 4 px, scaled by up to ±`scale` about the middle,
+    brightness × 1 ± `gain` (plus up to ± `offset` levels)."""
+    h, w = img.shape[:2]
+    dx, dy = rng.integers(-4, 5, 2)
+    s = float(rng.uniform(1 - scale, 1 + scale)) if scale else 1.0
+    m = np.float32([[s, 0, dx + (1 - s) * w / 2], [0, s, dy + (1 - s) * h / 2]])
+    out = cv2.warpAffine(img, m, (w, h), borderMode=cv2.BORDER_REFLECT_101)
+    return cv2.convertScaleAbs(out, alpha=float(rng.uniform(1 - gain, 1 + gain)),
+                               beta=float(rng.uniform(-offset, offset)) if offset else 0.0)
+
+
 def bursts(src: Path, dest: Path, split: str = "val", people: Sequence[str] = PEOPLE) -> Path:
     """Every photo as a burst of BURST near-identical frames: shifted a few pixels, a little
     brighter or darker, saved at another JPEG quality."""
     rng = np.random.default_rng(0)
     for person, p in _photos(src, split, people):
         img = cv2.imread(str(p))
-        h, w = img.shape[:2]
         for k in range(BURST):
-            if k:
-                dx, dy = rng.integers(-4, 5, 2)
-                m = np.float32([[1, 0, dx], [0, 1, dy]])
-                img_k = cv2.warpAffine(img, m, (w, h), borderMode=cv2.BORDER_REFLECT_101)
-                img_k = cv2.convertScaleAbs(img_k, alpha=float(rng.uniform(0.94, 1.06)))
-            else:
-                img_k = img
+            img_k = _jitter(img, rng) if k else img
             _write(dest / person / f"{p.stem}-{k}.jpg", img_k, int(rng.integers(85, 96)))
+    return dest
+
+
+def copies(src: Path, dest: Path, count: int = COPIES) -> Path:
+    """Any labelled folder with `count` near-duplicates beside each photo (`<stem>-d0.jpg` is
+    the photo, `-d1`... its copies: shifted, scaled by up to 3%, brighter or darker, another JPEG
+    quality), `labels.json` carried over. Copies are no new sighting: someone seen in one
+    original photo only stays a stranger (each copy is labelled as a stranger of its own)."""
+    rng = np.random.default_rng(7)
+    extra_file = src / "labels.json"
+    extra = json.loads(extra_file.read_text(encoding="utf-8")) if extra_file.exists() else {}
+    photos = sorted(p for p in src.rglob("*") if p.is_file() and not p.name.startswith(".")
+                    and p.suffix.lower() in (".jpg", ".jpeg", ".png", ".pgm", ".bmp"))
+    shows = {p.relative_to(src).as_posix(): extra.get(p.relative_to(src).as_posix(),
+                                                     [p.relative_to(src).parts[0]])
+             for p in photos if len(p.relative_to(src).parts) > 1
+             or p.relative_to(src).as_posix() in extra}
+    seen: dict[str, int] = {}
+    for who in shows.values():
+        for w in who:
+            seen[w] = seen.get(w, 0) + 1
+    labels: dict[str, list[str]] = {}
+    for p in photos:
+        img = cv2.imread(str(p))
+        if img is None:
+            continue
+        rel = p.relative_to(src)
+        for k in range(count + 1):
+            out = (rel.parent / f"{rel.stem}-d{k}.jpg").as_posix()
+            _write(dest / out, _jitter(img, rng, 0.03, 0.08, 6.0) if k else img,
+                   int(rng.integers(85, 96)))
+            who = shows.get(rel.as_posix(), [])
+            if rel.as_posix() in extra or any(seen[w] < 2 for w in who):
+                labels[out] = [w if seen[w] >= 2 else f"{w}@{out}" for w in who]
+    if labels:
+        (dest / "labels.json").write_text(json.dumps(labels, indent=1), encoding="utf-8")
     return dest
 
 

@@ -1,7 +1,9 @@
 import numpy as np
 import pytest
 
-from facefold.people.assign import match_clusters
+from facefold.people.assign import match_clusters, twins
+from facefold.people.cluster import ClusterParams
+from facefold.vision.shapes import EMBEDDING_DIM as DIM
 
 
 def test_clusters_keep_the_person_they_overlap_most() -> None:
@@ -94,3 +96,24 @@ def test_closest_persons_ranks_by_rms_distance_to_all_the_queries() -> None:
     both = closest_persons(np.stack([e[1], e[2]]), vectors, persons, 3)
     assert {p for p, _d in both[:2]} == {8, 9} and both[2][0] == 7
     assert closest_persons(np.zeros((0, 4), np.float32), vectors, persons, 3) == []
+
+
+def test_a_copy_by_pixels_is_its_twins_person() -> None:
+    """A new face 0.5 from a stored one (a mirrored copy, to FaceNet) whose pixels match the
+    stored face's mirror image is that face's twin; without signatures, or with other pixels,
+    it has none (0.5 is beyond burst_distance)."""
+    from facefold.vision.pixels import PIXEL_SIDE
+
+    rng = np.random.default_rng(3)
+    stored = np.eye(DIM, dtype=np.float32)[:2]
+    query = (np.eye(DIM)[0] * np.cos(0.5054) + np.eye(DIM)[2] * np.sin(0.5054))[None]
+    query = query.astype(np.float32)
+    assert abs(np.linalg.norm(query[0] - stored[0]) - 0.5) < 1e-3
+    face = rng.integers(0, 256, (PIXEL_SIDE, PIXEL_SIDE), dtype=np.uint8)
+    pixels = np.stack([face.ravel(), rng.integers(0, 256, PIXEL_SIDE ** 2, dtype=np.uint8)])
+    mirrored = face[:, ::-1].ravel()[None]
+    mask = np.ones(2, bool)
+    assert twins(query, stored, mask, ClusterParams(), mirrored, pixels).tolist() == [0]
+    assert twins(query, stored, mask, ClusterParams()).tolist() == [-1]
+    assert twins(query, stored, mask, ClusterParams(), pixels[1:], pixels).tolist() == [-1]
+    assert twins(query, stored, ~mask, ClusterParams(), mirrored, pixels).tolist() == [-1]

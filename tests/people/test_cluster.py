@@ -171,6 +171,34 @@ def test_copies_by_pixels_are_a_burst_within_their_distance(rng: np.random.Gener
     assert len(set(burst_units(v, photos, 0.3, empty, 0.9, 0.5).tolist())) == 3
 
 
+def _arc(angles: list[float]) -> np.ndarray:
+    """Unit vectors at these angles (radians) in one plane: chord distance 2 sin(Δ/2)."""
+    return np.stack([np.cos(a) * np.eye(DIM)[0] + np.sin(a) * np.eye(DIM)[1]
+                     for a in angles]).astype(np.float32)
+
+
+def test_copies_stay_one_burst_when_one_drifts() -> None:
+    """Two copies 0.1 apart and a third 0.25 from one, 0.35 from the other (its JPEG drifted):
+    half their pairs are alike, so one burst; asking every pair (the old rule) splits them."""
+    v = _arc([0.0, 0.1, -0.2507])
+    photos = np.arange(3)
+    assert len(set(burst_units(v, photos, 0.3).tolist())) == 1
+    assert len(set(burst_units(v, photos, 0.3, share=1.0).tolist())) == 2
+    assert len(set(burst_units(v, photos, 0.3, max_distance=0.3).tolist())) == 2  # the cap
+
+
+def test_a_chain_of_alike_steps_is_not_one_burst() -> None:
+    """Six faces 0.25 apart in a row (a person turning): each step alike, the ends 1.2 apart. No
+    burst holds a pair that is not mostly alike, so the row stays several bursts."""
+    v = _arc([k * 0.2507 for k in range(6)])
+    units = burst_units(v, np.arange(6), 0.3)
+    assert len(set(units.tolist())) >= 2
+    for u in set(units.tolist()):
+        members = v[units == u]
+        d = np.linalg.norm(members[:, None] - members[None], axis=-1)
+        assert d.max() < 0.8 and (d[np.triu_indices(len(members), 1)] < 0.3).mean() >= 0.5
+
+
 def test_cores_need_close_links_and_two_units() -> None:
     v = _unit(np.array([[1.0, 0.0], [1.0, 0.3], [0.0, 1.0], [-1.0, 0.0]]))
     labels = found_cores(v, np.zeros(4, np.int64), 0.5)

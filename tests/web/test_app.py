@@ -27,7 +27,7 @@ PAGES = ["/", "/?hidden=1", "/?q=an", "/unassigned", "/suggestions", "/status", 
 
 
 def _library(lib: Library, people: int = 3, each: int = 4) -> None:
-    rng = np.random.default_rng(5)
+    rng = np.random.default_rng(6)
     for person in range(people):
         for k in range(each):
             person_photo(lib.settings.inbox / f"p{person}-{k}.png", person, rng)

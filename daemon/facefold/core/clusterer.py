@@ -38,7 +38,8 @@ def cluster_params(settings: Settings) -> ClusterParams:
         merge_distance=c.merge_distance, attach_z=c.attach_z, max_distance=c.max_distance,
         attach_min_units=c.attach_min_units, small_min_quality=c.small_min_quality,
         min_quality=c.min_quality, burst_pixel_similarity=c.burst_pixel_similarity,
-        burst_pixel_distance=c.burst_pixel_distance)
+        burst_pixel_distance=c.burst_pixel_distance, burst_share=c.burst_share,
+        burst_max_distance=c.burst_max_distance)
 
 
 @dataclass(frozen=True)
@@ -148,7 +149,9 @@ class Clusterer:
         wanted = [i for i in range(len(fm.face_ids)) if fm.person_ids[i] == UNASSIGNED
                   and not fm.pinned[i]]
         got = attach_to_persons(fm.vectors[wanted], fm.image_ids[wanted], vecs, persons, photos,
-                                cluster_params(self.settings), fm.quality[wanted]) if wanted else []
+                                cluster_params(self.settings), fm.quality[wanted],
+                                fm.pixels[wanted], self.index.pixels[: self.index.n]) \
+            if wanted else []
         persons_new = fm.person_ids.copy()
         changes: dict[int, int | None] = {}
         for i, pid in zip(wanted, got, strict=True):
@@ -194,8 +197,10 @@ class Clusterer:
         # what is still alone joins a person, as in a batch clustering
         alone = pool_rows[labels == NOISE]
         if len(alone):
+            stored_pixels = self.index.pixels[: self.index.n]
             got = attach_to_persons(vecs[alone], photos[alone], vecs, persons, photos, params,
-                                    self.index.quality[: self.index.n][alone])
+                                    self.index.quality[: self.index.n][alone],
+                                    stored_pixels[alone], stored_pixels)
             late: dict[int, int | None] = {
                 int(ids[r]): p for r, p in zip(alone, got, strict=True) if p is not None}
             self.index.set_persons(late)

@@ -9,6 +9,7 @@ from collections.abc import Mapping, Set
 import numpy as np
 
 from facefold.people.cluster import ATTACH_CHOICES, NOISE, ClusterParams, Evidence, separation
+from facefold.vision.pixels import pixel_similarity_matrix
 
 
 def match_clusters(clusters: Mapping[int, Set[int]],
@@ -44,13 +45,42 @@ def _person_evidence(vectors: np.ndarray, persons: np.ndarray) -> tuple[np.ndarr
     return ids, Evidence.of(vectors, pos, len(ids))
 
 
+def twins(queries: np.ndarray, vectors: np.ndarray, mask: np.ndarray, params: ClusterParams,
+          query_pixels: np.ndarray | None = None,
+          pixels: np.ndarray | None = None) -> np.ndarray:
+    """For each query, the row of the nearest face among `mask` it is alike to (as
+    `burst_units` has it: closer than `burst_distance`, or, given both sides' pixel signatures,
+    closer than `burst_pixel_distance` with pixels that match); -1 for none."""
+    sims = queries @ vectors.T
+    sims[:, ~mask] = -np.inf
+    d = np.sqrt(np.maximum(0.0, 2.0 - 2.0 * sims))
+    out = np.full(len(queries), -1, np.int64)
+    nearest = sims.argmax(axis=1) if len(vectors) else out
+    for i in range(len(queries)):
+        if len(vectors) and d[i, nearest[i]] < params.burst_distance:
+            out[i] = nearest[i]
+        elif query_pixels is not None and pixels is not None \
+                and params.burst_pixel_distance > params.burst_distance:
+            near = np.flatnonzero(d[i] < params.burst_pixel_distance)
+            if len(near):
+                near = near[np.argsort(d[i, near], kind="stable")]
+                match = pixel_similarity_matrix(query_pixels[i:i + 1], pixels[near])[0]
+                ok = np.flatnonzero(match >= params.burst_pixel_similarity)
+                if len(ok):
+                    out[i] = near[ok[0]]
+    return out
+
+
 def attach_to_persons(queries: np.ndarray, query_photos: np.ndarray, vectors: np.ndarray,
                       persons: np.ndarray, photos: np.ndarray, params: ClusterParams,
-                      query_quality: np.ndarray | None = None) -> list[int | None]:
+                      query_quality: np.ndarray | None = None,
+                      query_pixels: np.ndarray | None = None,
+                      pixels: np.ndarray | None = None) -> list[int | None]:
     """Given new unit vectors (and their photo ids) and the stored faces (vectors, person ids
     with -1 for none, photo ids), return a person id or None for each new face, as the batch
-    clustering would: a face near-identical to an assigned face (closer than `burst_distance`)
-    is that face's person; any other joins the person it is fewest standard errors from, below
+    clustering would: a face alike to an assigned face (`twins`, by pixels too when both
+    `query_pixels` and `pixels` are given) is that face's person; any other joins the person it
+    is fewest standard errors from, below
     `attach_z` and under the `max_distance` cap (a face below `small_min_quality` only a person
     of `attach_min_units` faces or more). Never two faces of one photo in one person
     (faces assigned earlier in this call included)."""
@@ -62,10 +92,7 @@ def attach_to_persons(queries: np.ndarray, query_photos: np.ndarray, vectors: np
     near = mask & np.isin(photos, query_photos)  # only these photos can clash
     taken: set[tuple[int, int]] = set(zip(persons[near].tolist(), photos[near].tolist(),
                                           strict=True))
-    sims = queries @ vectors.T
-    sims[:, ~mask] = -np.inf
-    twin = sims.argmax(axis=1)
-    twin_d = np.sqrt(np.maximum(0.0, 2.0 - 2.0 * sims[np.arange(len(queries)), twin]))
+    twin = twins(queries, vectors, mask, params, query_pixels, pixels)
     n = ev.counts
     s2, se2 = ev.s2(), ev.shrunk(params.prior_weight) / n
     alone = params.prior_weight * ev.prior_s2 / (1.0 + params.prior_weight)
@@ -77,7 +104,7 @@ def attach_to_persons(queries: np.ndarray, query_photos: np.ndarray, vectors: np
         z[np.ix_(weak, n < params.attach_min_units)] = np.inf
     for i in range(len(queries)):
         photo = int(query_photos[i])
-        if twin_d[i] < params.burst_distance:
+        if twin[i] >= 0:
             choices = [int(persons[twin[i]])]
         else:
             order = np.argsort(z[i])[:ATTACH_CHOICES]

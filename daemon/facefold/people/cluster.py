@@ -3,8 +3,10 @@
 What makes a group of faces one person is judged against the evidence, not one absolute
 distance (measured in the README, "The right people"):
 
-1. Bursts. Faces closer than `burst_distance` (no two of one photo) are near-identical: one
-   piece of evidence, a *unit*. A burst neither founds a person by itself nor splits one.
+1. Bursts. Near-identical faces (closer than `burst_distance`, or close with matching pixels; no
+   two of one photo) are one piece of evidence, a *unit*. Groups of them join while at least
+   half their pairs are alike, so a photo's copies stay one unit when one or two drift. A burst
+   neither founds a person by itself nor splits one.
 2. Cores. HDBSCAN over the units; inside each of its clusters (and among what it left out), only
    units linked by a chain of steps of at most `found_distance` stay together, and a core needs
    two units. Units of faces
@@ -27,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from facefold.vision.pixels import pixel_similarity
+from facefold.vision.pixels import pixel_similarity, pixel_similarity_matrix
 
 NOISE = -1
 EXACT_MAX_FACES = 8000  # above this, HDBSCAN runs on a k-nearest-neighbour graph (exact is O(n²) in 128-d)
@@ -56,7 +58,10 @@ class ClusterParams:
     min_quality: float = 0.1  # units whose best face is below this never found a person
     burst_pixel_similarity: float = 0.9  # faces whose pixels correlate this much (or with the
     # mirror image) are one piece of evidence too ...
-    burst_pixel_distance: float = 0.5  # ... when they are closer than this in FaceNet space
+    burst_pixel_distance: float = 0.7  # ... when they are closer than this in FaceNet space
+    burst_share: float = 0.5  # two groups of faces are one burst when this share of their
+    # pairs are alike (above) ...
+    burst_max_distance: float = 0.8  # ... and no pair is this far apart
 
 
 def enforce_cannot_link(vectors: np.ndarray, photos: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -167,42 +172,51 @@ def _find(parent: np.ndarray, i: int) -> int:
 
 def burst_units(vectors: np.ndarray, photos: np.ndarray, distance: float,
                 pixels: np.ndarray | None = None, min_similarity: float = 0.9,
-                pixel_distance: float = 0.5) -> np.ndarray:
-    """Group near-identical faces: faces closer than `distance`, and, given their `pixels`
-    signatures (vision.pixels), faces closer than `pixel_distance` whose pixels (or mirror
-    images) correlate at least `min_similarity`, those first. No two faces of a group are of
-    one photo (a face's own photo is never its burst), and every two are closer than the distance
-    of the test that joined them. Return a unit id per face, 0..u-1; a face near nobody is a unit of its
-    own."""
+                pixel_distance: float = 0.5, share: float = 0.5,
+                max_distance: float = 0.8) -> np.ndarray:
+    """Group near-identical faces into bursts. Two faces are alike when closer than `distance`
+    or, given their `pixels` signatures (vision.pixels), closer than `pixel_distance` with pixels
+    (or mirror images) that correlate at least `min_similarity`. Alike neighbours join closest
+    first, and two groups join only when at least `share` of their pairs of faces are alike (so
+    copies stay one burst where a copy or two drift, while a chain of alike steps through a
+    person's different photos does not), every pair is closer than `max_distance`, and no two
+    faces are of one photo. Return a unit id per face, 0..u-1; a face near nobody is a unit of
+    its own."""
     n = len(vectors)
     if n == 0:
         return np.zeros(0, np.int64)
+    use_pixels = pixels is not None and pixel_distance > distance
     idx, dist = knn(vectors, BURST_NEIGHBOURS + 1)
     rows = np.repeat(np.arange(n), idx.shape[1] - 1)
     cols, d = idx[:, 1:].ravel().astype(np.int64), dist[:, 1:].ravel()
     keep = rows < cols
     rows, cols, d = rows[keep], cols[keep], d[keep]
-    # (order, i, j, how close every two faces of the merged group must be): copies by pixels first
-    cand = [(float(x), int(i), int(j), distance)
-            for x, i, j in zip(d[d < distance], rows[d < distance], cols[d < distance],
-                               strict=True)]
-    if pixels is not None and pixel_distance > distance:
-        near = (d >= distance) & (d < pixel_distance)
+    alike = d < distance
+    if use_pixels:
+        assert pixels is not None
+        near = ~alike & (d < pixel_distance)
         if near.any():
-            sim = pixel_similarity(pixels[rows[near]], pixels[cols[near]])
-            same = sim >= min_similarity
-            cand += [(-1.0, int(i), int(j), pixel_distance)
-                     for i, j in zip(rows[near][same], cols[near][same], strict=True)]
+            alike[near] = pixel_similarity(pixels[rows[near]], pixels[cols[near]]) >= min_similarity
+    order = np.argsort(d[alike], kind="stable")
     parent = np.arange(n)
     members: dict[int, list[int]] = {i: [i] for i in range(n)}
-    for _d, i, j, linkage in sorted(cand):
+    for i, j in zip(rows[alike][order].tolist(), cols[alike][order].tolist(), strict=True):
         a, b = _find(parent, i), _find(parent, j)
         if a == b:
             continue
         ga, gb = members[a], members[b]
         if set(photos[ga].tolist()) & set(photos[gb].tolist()):
             continue
-        if (vectors[ga] @ vectors[gb].T).min() <= 1.0 - linkage ** 2 / 2:  # complete linkage
+        sims = vectors[ga] @ vectors[gb].T
+        if sims.min() <= 1.0 - max_distance ** 2 / 2:
+            continue
+        pair_d = np.sqrt(np.maximum(0.0, 2.0 - 2.0 * sims))
+        same = pair_d < distance
+        if use_pixels:
+            assert pixels is not None
+            same |= (pair_d < pixel_distance) & (
+                pixel_similarity_matrix(pixels[ga], pixels[gb]) >= min_similarity)
+        if same.mean() < share:
             continue
         parent[b] = a
         members[a] = ga + gb
@@ -496,7 +510,8 @@ def cluster_faces(vectors: np.ndarray, photos: np.ndarray, params: ClusterParams
     if n < 2:
         return np.full(n, NOISE, dtype=np.int64)
     units = burst_units(vectors, photos, params.burst_distance, pixels,
-                        params.burst_pixel_similarity, params.burst_pixel_distance)
+                        params.burst_pixel_similarity, params.burst_pixel_distance,
+                        params.burst_share, params.burst_max_distance)
     uv = unit_means(vectors, units)
     unit_photos: list[set[int]] = [set() for _ in range(len(uv))]
     for u, ph in zip(units.tolist(), photos.tolist(), strict=True):

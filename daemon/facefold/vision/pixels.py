@@ -41,10 +41,20 @@ def _unit(sig: np.ndarray) -> np.ndarray:
     return np.where(norm > 1e-6, x / np.maximum(norm, 1e-6), 0.0)
 
 
+def _mirrored(sig: np.ndarray) -> np.ndarray:
+    return sig.reshape(-1, PIXEL_SIDE, PIXEL_SIDE)[:, :, ::-1].reshape(len(sig), -1)
+
+
+def pixel_similarity_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """`pixel_similarity` of every row of `a` with every row of `b`: (len(a), len(b))."""
+    ua = _unit(a)
+    return np.maximum(ua @ _unit(b).T, ua @ _unit(_mirrored(b)).T)
+
+
 def pixel_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Row-wise similarity of two (N, PIXEL_BYTES) uint8 arrays: the correlation of their
     brightness patterns, or of one with the other's mirror image if higher; -1..1, 0 where
     either has no signature (or a flat one)."""
     ua, ub = _unit(a), _unit(b)
-    mirror = _unit(b.reshape(-1, PIXEL_SIDE, PIXEL_SIDE)[:, :, ::-1].reshape(len(b), -1))
+    mirror = _unit(_mirrored(b))
     return np.maximum((ua * ub).sum(axis=1), (ua * mirror).sum(axis=1))
