@@ -13,7 +13,11 @@ photo with folders matched one to one to people, pairwise F1, people found again
 (people seen in one photo are strangers: no folder expected), photos/s, and the ratios.
 
     make peer                       # the 5-celebrity sets and the generated hard cases
-    .venv/bin/python bench/peer.py [--peer-python .venv-peer/bin/python] [SET_DIR …]
+    .venv/bin/python bench/peer.py [--peer-python .venv-peer/bin/python] [--copies] [SET_DIR …]
+
+With `--copies`, each set is measured with 4 near-duplicates beside every photo
+(`tests.helpers.hardcases.copies`, made once under the test-data cache): copies are no new
+sighting, so someone in one original photo stays a stranger.
 
 Last line: `vs peer: f1_min=X.XXX/Y.YYY speed=Z.Z×` (facefold's worst F1 / the peer's worst,
 and facefold's photos/s over the peer's, all sets together).
@@ -37,7 +41,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from tests.helpers.data import data_cache_dir  # noqa: E402
-from tests.helpers.hardcases import hard_cases  # noqa: E402
+from tests.helpers.hardcases import copies, hard_cases  # noqa: E402
 
 from facefold.config import load_settings  # noqa: E402
 from facefold.core import Library, Models  # noqa: E402
@@ -105,10 +109,22 @@ def default_sets(models: Models) -> list[Path]:
             *hard_cases(celeb, data_cache_dir() / "hard-cases", models.finder).values()]
 
 
+def with_copies(root: Path) -> Path:
+    """`root` with near-duplicates of every photo, made once under the test-data cache."""
+    dest = data_cache_dir() / "copies" / "-".join(root.resolve().parts[-2:])
+    if not (dest / ".complete").exists():
+        shutil.rmtree(dest, ignore_errors=True)
+        copies(root, dest)
+        (dest / ".complete").touch()
+    return dest
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("sets", nargs="*", type=Path, help="labelled folders (default: see above)")
     ap.add_argument("--peer-python", type=Path, default=REPO / ".venv-peer" / "bin" / "python")
+    ap.add_argument("--copies", action="store_true",
+                    help="measure each set with 4 near-duplicates beside every photo")
     args = ap.parse_args()
     if not args.peer_python.exists():
         print(f"{args.peer_python} is missing: `make peer` creates it", file=sys.stderr)
@@ -117,6 +133,8 @@ def main() -> int:
     models = Models.from_settings(settings)
     models.load()
     roots = args.sets or default_sets(models)
+    if args.copies:
+        roots = [with_copies(r) for r in roots]
     with tempfile.TemporaryDirectory() as tmp:
         facefold_side(roots[0], models, Path(tmp) / "warm")  # traces the graphs, off the clock
         ours = [facefold_side(r, models, Path(tmp) / f"set{i}") for i, r in enumerate(roots)]
@@ -127,6 +145,7 @@ def main() -> int:
           f"{'ff | peer':>15} {'facefold/peer':>15}")
     for root, a, b in zip(roots, ours, theirs, strict=True):
         name = root.name if root.name not in ("train", "val") else f"{root.parent.name}/{root.name}"
+        name += "+copies" if args.copies else ""
         print(f"{name[:22]:<22} {a.f1:>7.3f}/{b.f1:.3f} {a.pairwise:>6.3f}/{b.pairwise:.3f} "
               f"{a.folders:>5}/{b.folders}/{a.people:<4} {a.splits:>4}/{a.merges} | "
               f"{b.splits}/{b.merges}   {a.rate:>6.1f}/{b.rate:<6.1f} "
