@@ -55,7 +55,7 @@ class ClusterParams:
     attach_min_units: int = 4  # faces below small_min_quality join only clusters this big
     small_min_quality: float = 0.5  # (a small cluster's centre is uncertain: good faces only)
     prior_weight: float = 2.0  # units' worth of the library's typical spread in each estimate
-    min_quality: float = 0.1  # units whose best face is below this never found a person
+    min_quality: float = 0.4  # units whose best face is below this never found a person
     burst_pixel_similarity: float = 0.9  # faces whose pixels correlate this much (or with the
     # mirror image) are one piece of evidence too ...
     burst_pixel_distance: float = 0.7  # ... when they are closer than this in FaceNet space
