@@ -69,3 +69,27 @@ def test_photo_membership_counts_the_subject_and_everyone_in_group_photos() -> N
     stranger_in = faces[:-1] + [("cid/1.jpg", "p1", 900.0)]
     m, _ = photo_membership(stranger_in, truth)
     assert m.precision == 6 / 7 and m.recall == 1.0
+
+
+def test_evaluate_counts_copies_once_by_their_pixels() -> None:
+    """As the library does: two photos of B that are copies (FaceNet 0.4 apart, one mirrored, the
+    same pixels) are one piece of evidence and found no person; without signatures they do."""
+    from facefold.evaluate import evaluate
+    from facefold.people.cluster import ClusterParams
+    from facefold.vision.pixels import PIXEL_BYTES, PIXEL_SIDE
+
+    rng = np.random.default_rng(0)
+    e = np.eye(128, dtype=np.float32)
+
+    def at(base: int, other: int, d: float) -> np.ndarray:  # unit vector d from e[base]
+        a = 2 * np.arcsin(d / 2)
+        return np.cos(a) * e[base] + np.sin(a) * e[other]
+
+    vectors = np.stack([e[0], at(0, 1, 0.5), at(0, 2, 0.5), e[10], at(10, 11, 0.4)])
+    labels = np.array([0, 0, 0, 1, 1])
+    pixels = rng.integers(0, 256, (5, PIXEL_BYTES), dtype=np.uint8)
+    copy = pixels[3].reshape(PIXEL_SIDE, PIXEL_SIDE)[:, ::-1].ravel()
+    pixels[4] = copy
+    plain = evaluate(vectors, labels, ClusterParams(), "w")
+    counted = evaluate(vectors, labels, ClusterParams(), "w", pixels=pixels)
+    assert plain.clusters == 2 and counted.clusters == 1

@@ -22,6 +22,7 @@ from facefold.files import ReadError, iter_photos, read_photo
 from facefold.train import TrainOptions, TrainResult, train
 from facefold.vision.decode import DecodeError
 from facefold.vision.embed import Embedder
+from facefold.vision.pixels import pixel_signature, signatures
 from facefold.vision.shapes import CROP_SIZE
 from facefold.vision.weights import sha256_of
 
@@ -143,7 +144,8 @@ def evaluate_weights(lib: Library, root: Path, weights: list[Path | None]) -> li
         vectors = emb.embed(data.crops)
         runs.append(evaluate(vectors, data.labels, cluster_params(lib.settings), emb.weights_id,
                              len(data.skipped), data.names,
-                             no_face=[p for p, why in data.skipped if why == NO_FACE]))
+                             no_face=[p for p, why in data.skipped if why == NO_FACE],
+                             pixels=signatures([pixel_signature(c) for c in data.crops])))
     return runs
 
 
