@@ -23,10 +23,12 @@ from facefold.train import TrainOptions, TrainResult, train
 from facefold.vision.decode import DecodeError
 from facefold.vision.embed import Embedder
 from facefold.vision.pixels import pixel_signature, signatures
+from facefold.vision.quality import face_quality
 from facefold.vision.shapes import CROP_SIZE
 from facefold.vision.weights import sha256_of
 
-CACHE_VERSION = 2  # bump when what a cached crop means changes
+CACHE_VERSION = 3  # bump when what a cached crop means changes (3: each with its quality)
+QUALITY_KEY = ".quality"  # cache key suffix: a face's quality beside its crop
 
 
 LABELS_FILE = "labels.json"  # in a data set's folder: photos that show more than one person
@@ -66,6 +68,7 @@ class Dataset:
     names: list[str]  # person folder names
     crops: np.ndarray  # (N, CROP_SIZE, CROP_SIZE, 3) uint8, the largest face of each photo
     skipped: list[tuple[str, str]]  # photos without a usable face, and why
+    quality: np.ndarray  # (N,) each face's vision.quality score, as the library stores it
 
 
 def _cache_file(lib: Library) -> Path:
@@ -87,7 +90,7 @@ def load_dataset(lib: Library, root: Path) -> Dataset:
     if cache_file.exists():
         with np.load(cache_file, allow_pickle=False) as z:
             cache = {k: z[k] for k in z.files}
-    paths, labels, crops, skipped = [], [], [], []
+    paths, labels, crops, skipped, quality = [], [], [], [], []
     dirty = False
     for li, person in enumerate(people):
         for p in iter_photos([person], lib.settings.decode.extensions):
@@ -98,6 +101,10 @@ def load_dataset(lib: Library, root: Path) -> Dataset:
                     face = largest(faces_in_photo(photo, lib.settings, lib.models.finder))
                     crop = face.crop if face is not None else np.zeros((0,), np.uint8)
                     cache[photo.sha256] = crop
+                    if face is not None:
+                        d = face.detection
+                        cache[photo.sha256 + QUALITY_KEY] = np.array([face_quality(
+                            d.box, d.confidence, d.landmarks, face.crop).score])
                     dirty = True
             except (ReadError, DecodeError) as exc:
                 skipped.append((str(p), str(exc)))
@@ -108,13 +115,14 @@ def load_dataset(lib: Library, root: Path) -> Dataset:
             paths.append(str(p))
             labels.append(li)
             crops.append(crop)
+            quality.append(float(cache.get(photo.sha256 + QUALITY_KEY, np.ones(1))[0]))
     if dirty:
         tmp = cache_file.with_name(cache_file.stem + ".tmp.npz")
         np.savez_compressed(tmp, **cache)  # type: ignore[arg-type]  # numpy's stub misreads **kw
         tmp.replace(cache_file)
     return Dataset(paths, np.array(labels, np.int64), [d.name for d in people],
                    np.stack(crops) if crops else np.zeros((0, CROP_SIZE, CROP_SIZE, 3), np.uint8),
-                   skipped)
+                   skipped, np.array(quality, np.float32))
 
 
 def library_membership(lib: Library, root: Path) -> Membership:
@@ -144,6 +152,7 @@ def evaluate_weights(lib: Library, root: Path, weights: list[Path | None]) -> li
         vectors = emb.embed(data.crops)
         runs.append(evaluate(vectors, data.labels, cluster_params(lib.settings), emb.weights_id,
                              len(data.skipped), data.names,
+                             quality=data.quality,
                              no_face=[p for p, why in data.skipped if why == NO_FACE],
                              pixels=signatures([pixel_signature(c) for c in data.crops])))
     return runs
