@@ -52,8 +52,8 @@ class ClusterParams:
     merge_distance: float = 1.15  # ... and their RMS face distance is below this cap
     attach_z: float = 2.0  # a leftover unit joins a cluster fewer standard errors away
     max_distance: float = 1.2  # ... with an RMS distance to its faces below this cap
-    attach_min_units: int = 4  # faces below small_min_quality join only clusters this big
-    small_min_quality: float = 0.5  # (a small cluster's centre is uncertain: good faces only)
+    attach_min_units: int = 3  # faces below small_min_quality join only clusters this big
+    small_min_quality: float = 1.0  # (a small cluster's centre is uncertain: good faces only)
     prior_weight: float = 2.0  # units' worth of the library's typical spread in each estimate
     min_quality: float = 0.4  # units whose best face is below this never found a person
     burst_pixel_similarity: float = 0.9  # faces whose pixels correlate this much (or with the
