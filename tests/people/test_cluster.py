@@ -270,3 +270,27 @@ def test_two_people_chained_into_one_cluster_are_split(rng: np.random.Generator)
     assert len(set(labels[:12].tolist())) == len(set(labels[12:24].tolist())) == 1
     one = split_apart(va, np.zeros(12, np.int64), ClusterParams())  # one person stays whole
     assert len(set(one.tolist())) == 1
+
+
+def test_a_small_person_takes_only_full_quality_faces(rng: np.random.Generator) -> None:
+    """A person of 2 units has an uncertain centre: a face near it joins only at full quality;
+    a person of 3 units (attach_min_units) takes a weaker face too."""
+    centre = _unit(rng.normal(size=DIM))
+    small = around(rng, centre, 2, 0.6)
+    face = apart_by(rng, centre, 0.6)[None]
+    for members, q, joins in ((small, 1.0, True), (small, 0.9, False),
+                              (around(rng, centre, 3, 0.6), 0.9, True)):
+        v = np.vstack([members, face])
+        labels = np.array([0] * len(members) + [NOISE])
+        quality = np.array([1.0] * len(members) + [q])
+        out = attach_units(v, [{i} for i in range(len(v))], labels, ClusterParams(),
+                           unit_quality=quality)
+        assert (out[-1] == 0) == joins, (len(members), q)
+
+
+def test_faces_below_min_quality_found_nobody(rng: np.random.Generator) -> None:
+    """Two close faces of quality 0.3 (small, blurred) make no person; at 0.5 they do."""
+    v = around(rng, _unit(rng.normal(size=DIM)), 2, 0.5)
+    assert (cluster_faces(v, np.arange(2), ClusterParams(), np.full(2, 0.3)) == NOISE).all()
+    labels = cluster_faces(v, np.arange(2), ClusterParams(), np.full(2, 0.5))
+    assert labels[0] == labels[1] != NOISE
