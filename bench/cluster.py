@@ -6,7 +6,9 @@ distances look like FaceNet's on real photos (median ≈ 0.85, different people 
 
 For each size: the full recluster (`cluster_faces`, as `facefold recluster --full` runs it), the
 incremental assignment of new faces against the in-memory index (per face, in batches of 16 as
-the worker does), the pairwise F1 of both against the truth, and peak memory (ru_maxrss).
+the worker does), the pairwise F1 of both against the truth, and peak memory (ru_maxrss). Each
+face has a pixel signature (random grain: no two match), so the copy test by pixels is paid for
+as in a real library, and its 1 KB a face is in the memory figure.
 
     .venv/bin/python bench/cluster.py [--sizes 10000 50000 100000]
 """
@@ -23,6 +25,7 @@ import numpy as np
 from facefold.people.assign import attach_to_persons
 from facefold.people.cluster import NOISE, ClusterParams, cluster_faces
 from facefold.people.index import FaceIndex
+from facefold.vision.pixels import PIXEL_BYTES
 
 
 def synth(n: int, rng: np.random.Generator, dim: int = 128) -> tuple[np.ndarray, np.ndarray]:
@@ -63,23 +66,26 @@ def main() -> int:
         x, truth = x[shuffle], truth[shuffle]
         base, new, t_base, t_new = x[:n], x[n:], truth[:n], truth[n:]
         photos = np.arange(n + 1000) * photos_per
+        pixels = rng.integers(0, 256, (n + 1000, PIXEL_BYTES), dtype=np.uint8)
         t0 = time.perf_counter()
-        labels = cluster_faces(base, photos[:n], ClusterParams())
+        labels = cluster_faces(base, photos[:n], ClusterParams(), pixels=pixels[:n])
         full_s = time.perf_counter() - t0
         f1_full = pairwise_f1(labels, t_base)
 
         idx = FaceIndex(capacity=n + 1000)
-        idx.add(np.arange(n), base, labels, photos[:n])
+        idx.add(np.arange(n), base, labels, photos[:n], pixels=pixels[:n])
         params = ClusterParams()
         got: list[int | None] = []
         t0 = time.perf_counter()
         for start in range(0, len(new), 16):
             ids, vecs, persons, phs = idx.view()
             batch = attach_to_persons(new[start:start + 16], photos[n + start:n + start + 16],
-                                      vecs, persons, phs, params)
+                                      vecs, persons, phs, params,
+                                      query_pixels=pixels[n + start:n + start + 16],
+                                      pixels=idx.pixels[: idx.n])
             idx.add(np.arange(n + start, n + start + len(batch)), new[start:start + 16],
                     np.array([NOISE if p is None else p for p in batch]),
-                    photos[n + start:n + start + 16])
+                    photos[n + start:n + start + 16], pixels=pixels[n + start:n + start + 16])
             got += batch
         per_face_ms = (time.perf_counter() - t0) / len(new) * 1000
         # a new face is right when its person is the cluster holding most of its identity
