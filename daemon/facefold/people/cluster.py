@@ -19,7 +19,8 @@ distance (measured in the README, "The right people"):
    faces of someone (small, old photos) are close in standard errors and join. A cap on the
    RMS distance stops anything far from merging.
 4. Attachment. Every unit left over joins the cluster it is closest to in standard errors, when
-   close enough and under a cap, and when the cluster has no face of its photo.
+   close enough and under a cap, and when the cluster has no face of its photo; a cluster of
+   fewer than `attach_min_units` units (an uncertain centre) takes only full-quality faces.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ class ClusterParams:
     attach_z: float = 2.0  # a leftover unit joins a cluster fewer standard errors away
     max_distance: float = 1.2  # ... with an RMS distance to its faces below this cap
     attach_min_units: int = 3  # faces below small_min_quality join only clusters this big
-    small_min_quality: float = 1.0  # (a small cluster's centre is uncertain: good faces only)
+    small_min_quality: float = 1.0  # (a small cluster's centre is uncertain: full quality only)
     prior_weight: float = 2.0  # units' worth of the library's typical spread in each estimate
     min_quality: float = 0.4  # units whose best face is below this never found a person
     burst_pixel_similarity: float = 0.9  # faces whose pixels correlate this much (or with the
@@ -172,7 +173,7 @@ def _find(parent: np.ndarray, i: int) -> int:
 
 def burst_units(vectors: np.ndarray, photos: np.ndarray, distance: float,
                 pixels: np.ndarray | None = None, min_similarity: float = 0.9,
-                pixel_distance: float = 0.5, share: float = 0.5,
+                pixel_distance: float = 0.7, share: float = 0.5,
                 max_distance: float = 0.8) -> np.ndarray:
     """Group near-identical faces into bursts. Two faces are alike when closer than `distance`
     or, given their `pixels` signatures (vision.pixels), closer than `pixel_distance` with pixels
