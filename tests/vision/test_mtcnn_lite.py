@@ -1,7 +1,10 @@
 """MTCNN's pipeline maths in NumPy, without the networks (the real-model comparison with the
 `mtcnn` package is in test_models.py)."""
 
+from pathlib import Path
+
 import numpy as np
+import pytest
 
 from facefold.vision.mtcnn_lite import (
     area_downscale,
@@ -111,3 +114,33 @@ def test_square_boxes_and_json_rows_as_the_package_returns_them() -> None:
     assert face["box"] == [0, 5, 31, 94]  # clipped to the image, then x, y, w, h rounded
     assert face["confidence"] == 0.95
     assert face["keypoints"]["left_eye"] == [12, 30] and face["keypoints"]["mouth_right"] == [22, 50]
+
+
+def test_an_interpreter_sized_for_a_far_larger_input_is_let_go(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Up to `keep` interpreters stay planned; the oldest is re-planned for a new shape unless
+    its arena was sized for an input more than REPLAN_MAX_SHRINK times larger."""
+    from facefold.vision.mtcnn_lite import LiteNet
+
+    class Interp:
+        def resize_tensor_input(self, index: int, shape: tuple[int, ...]) -> None:
+            self.shape = shape
+
+        def allocate_tensors(self) -> None:
+            pass
+
+    made: list[Interp] = []
+
+    def fresh(self: LiteNet) -> tuple[Interp, int, list[int]]:
+        made.append(Interp())
+        return made[-1], 0, []
+
+    (tmp_path / "net.tflite").write_bytes(b"model")
+    monkeypatch.setattr(LiteNet, "_interpreter", fresh)
+    net = LiteNet(tmp_path / "net.tflite", "pnet", keep=2)
+    for shape in [(1, 1000, 1000, 3), (1, 10, 10, 3), (1, 12, 12, 3), (1, 14, 14, 3)]:
+        net._plan(shape)
+    # the 1000 px one was let go for 12 px; the 10 px one was re-planned for 14 px
+    assert len(made) == 3 and made[1].shape == (1, 14, 14, 3)
+    assert net._plan((1, 12, 12, 3))[0] is made[2]  # still planned: nothing made or re-planned
+    assert len(made) == 3

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import logging
+import math
 import os
 from collections import OrderedDict
 from pathlib import Path
@@ -37,6 +38,8 @@ NETS: dict[str, tuple[int | None, ...]] = {
 }
 # each network's outputs in the package's order, named by their last dimension
 _OUTPUTS = {"pnet": (4, 2), "rnet": (4, 2), "onet": (4, 10, 2)}
+REPLAN_MAX_SHRINK = 4  # an interpreter is re-planned for an input at most this many times smaller
+# than the largest it had (its arena keeps that size); otherwise a fresh one is made
 _SUPPRESS_BLOCK = 512  # proposals compared at a time: memory is block x proposals, not n x n
 
 
@@ -227,7 +230,9 @@ class LiteNet:
     Re-planning an interpreter for a new input shape costs about as much as running PNet on it,
     and PNet sees a new shape at every pyramid level. So up to `keep` interpreters stay planned
     for the shapes used last (photos from one camera share their pyramid); a new shape re-plans
-    the one used longest ago."""
+    the one used longest ago, unless that one's arena was sized for an input more than
+    REPLAN_MAX_SHRINK times larger: a re-planned interpreter keeps the arena of the largest
+    input it ever had, so 16 of them would all grow to a 12 MP photo's first pyramid level."""
 
     def __init__(self, path: Path, net: str, threads: int | None = None, keep: int = 16) -> None:
         self._model = path.read_bytes()
@@ -235,17 +240,23 @@ class LiteNet:
         self._threads = threads or os.cpu_count()
         self._keep = keep
         self._plans: OrderedDict[tuple[int, ...], tuple[Any, int, list[int]]] = OrderedDict()
+        self._peak: dict[int, int] = {}  # id(interpreter) → largest input it was planned for
 
     def _plan(self, shape: tuple[int, ...]) -> tuple[Any, int, list[int]]:
         plan = self._plans.pop(shape, None)
         if plan is None:
+            size = math.prod(shape)
             if len(self._plans) >= self._keep:  # re-plan the least recently used interpreter
-                plan = self._plans.popitem(last=False)[1]
-            else:
-                plan = self._interpreter()
+                old = self._plans.popitem(last=False)[1]
+                if self._peak[id(old[0])] <= size * REPLAN_MAX_SHRINK:
+                    plan = old
+                else:  # its arena was sized for a far larger input: let it go
+                    del self._peak[id(old[0])]
+            plan = plan or self._interpreter()
             it, inp, _ = plan
             it.resize_tensor_input(inp, shape)
             it.allocate_tensors()
+            self._peak[id(it)] = max(self._peak.get(id(it), 0), size)
         self._plans[shape] = plan
         return plan
 
