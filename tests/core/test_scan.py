@@ -177,7 +177,7 @@ def test_near_duplicates_of_every_photo_count_once(tmp_path: Path, celebrities: 
                                                    models: Models) -> None:
     """The 5-celebrity train photos, each with 4 near-duplicates (shifted, scaled, brighter or
     darker, re-encoded). Asking every pair of a burst to be alike splits a photo's copies into
-    2-3 bursts that found people of their own (11-12 folders for 5 people, F1 0.81-0.84); a burst that
+    2-3 bursts that found people of their own (10-12 folders for 5 people, F1 0.81-0.84); a burst that
     takes groups whose pairs are mostly alike keeps them one piece of evidence."""
     from dataclasses import replace
 
