@@ -134,13 +134,15 @@ def test_watch_and_workers_on_postgresql_share_the_queue_and_survive_a_kill(
     """One watch and two `facefold worker`s on one PostgreSQL database: one worker is killed
     (-9) while it holds photos; they go to the others when its lease ends. Every photo is
     stored once, and the people are those one process makes of the same photos on SQLite."""
-    files = distinct_photos(celebrities, 40, real_lib.settings.inbox)
+    # enough photos, in small batches, that the workers (which look at the queue every second)
+    # get some before the watch's own worker has done them all: it does 40 in under a second
+    files = distinct_photos(celebrities, 120, real_lib.settings.inbox)
     scan(real_lib)
     with real_lib.session() as s:
         alone = _labels([tuple(r) for r in s.execute(text(FACES_SQL))], real_lib.settings.inbox)
     (tmp_path / "pg").mkdir()
     d = Daemon(tmp_path / "pg", database=postgres.new_database(),
-               watch={"lease_seconds": 10, "batch_photos": 4})
+               watch={"lease_seconds": 10, "batch_photos": 2})
     shutil.copytree(real_lib.settings.inbox, d.inbox)
     logs = [tmp_path / f"worker-{k}.log" for k in (1, 2)]
     workers = [d.spawn_worker(log) for log in logs]  # all three migrate the empty database
