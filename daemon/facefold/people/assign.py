@@ -4,11 +4,18 @@ named after (`identify`)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Set
+from collections.abc import Callable, Mapping, Set
 
 import numpy as np
 
-from facefold.people.cluster import ATTACH_CHOICES, NOISE, ClusterParams, Evidence, separation
+from facefold.people.cluster import (
+    ATTACH_CHOICES,
+    NOISE,
+    ClusterParams,
+    Evidence,
+    alike,
+    separation,
+)
 from facefold.vision.pixels import pixel_similarity_matrix
 
 
@@ -45,6 +52,11 @@ def _person_evidence(vectors: np.ndarray, persons: np.ndarray) -> tuple[np.ndarr
     return ids, Evidence.of(vectors, pos, len(ids))
 
 
+def _matching(query: np.ndarray, stored: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """For `alike`: the pixel similarity of one face's signature to the stored ones masked."""
+    return lambda m: pixel_similarity_matrix(query, stored[m])[0]
+
+
 def twins(queries: np.ndarray, vectors: np.ndarray, mask: np.ndarray, params: ClusterParams,
           query_pixels: np.ndarray | None = None,
           pixels: np.ndarray | None = None) -> np.ndarray:
@@ -55,19 +67,13 @@ def twins(queries: np.ndarray, vectors: np.ndarray, mask: np.ndarray, params: Cl
     sims[:, ~mask] = -np.inf
     d = np.sqrt(np.maximum(0.0, 2.0 - 2.0 * sims))
     out = np.full(len(queries), -1, np.int64)
-    nearest = sims.argmax(axis=1) if len(vectors) else out
     for i in range(len(queries)):
-        if len(vectors) and d[i, nearest[i]] < params.burst_distance:
-            out[i] = nearest[i]
-        elif query_pixels is not None and pixels is not None \
-                and params.burst_pixel_distance > params.burst_distance:
-            near = np.flatnonzero(d[i] < params.burst_pixel_distance)
-            if len(near):
-                near = near[np.argsort(d[i, near], kind="stable")]
-                match = pixel_similarity_matrix(query_pixels[i:i + 1], pixels[near])[0]
-                ok = np.flatnonzero(match >= params.burst_pixel_similarity)
-                if len(ok):
-                    out[i] = near[ok[0]]
+        ok = np.flatnonzero(alike(
+            d[i], params.burst_distance, params.burst_pixel_distance,
+            params.burst_pixel_similarity, None if query_pixels is None or pixels is None
+            else _matching(query_pixels[i:i + 1], pixels)))
+        if len(ok):
+            out[i] = ok[np.argmin(d[i, ok])]
     return out
 
 

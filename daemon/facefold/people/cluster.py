@@ -171,6 +171,30 @@ def _find(parent: np.ndarray, i: int) -> int:
     return i
 
 
+def alike(d: np.ndarray, distance: float, pixel_distance: float, min_similarity: float,
+          similarity: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
+    """Which pairs of faces `d` apart (FaceNet) are near-identical: closer than `distance`, or
+    closer than `pixel_distance` with pixel signatures that correlate at least `min_similarity`.
+    `similarity(mask)` gives the pairs' pixel similarity where `mask` holds (None: no pixels)."""
+    out = d < distance
+    if similarity is not None and pixel_distance > distance:
+        near = ~out & (d < pixel_distance)
+        if near.any():
+            out[near] = similarity(near) >= min_similarity
+    return out
+
+
+def _pairwise(pixels: np.ndarray, rows: np.ndarray,
+              cols: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """For `alike`: the pixel similarity of pairs (rows[k], cols[k]) where the mask holds."""
+    return lambda m: pixel_similarity(pixels[rows[m]], pixels[cols[m]])
+
+
+def _crosswise(a: np.ndarray, b: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """For `alike`: the pixel similarity of every face of `a` with every face of `b`, masked."""
+    return lambda m: pixel_similarity_matrix(a, b)[m]
+
+
 def burst_units(vectors: np.ndarray, photos: np.ndarray, distance: float,
                 pixels: np.ndarray | None = None, min_similarity: float = 0.9,
                 pixel_distance: float = 0.7, share: float = 0.5,
@@ -186,22 +210,17 @@ def burst_units(vectors: np.ndarray, photos: np.ndarray, distance: float,
     n = len(vectors)
     if n == 0:
         return np.zeros(0, np.int64)
-    use_pixels = pixels is not None and pixel_distance > distance
     idx, dist = knn(vectors, BURST_NEIGHBOURS + 1)
     rows = np.repeat(np.arange(n), idx.shape[1] - 1)
     cols, d = idx[:, 1:].ravel().astype(np.int64), dist[:, 1:].ravel()
     keep = rows < cols
     rows, cols, d = rows[keep], cols[keep], d[keep]
-    alike = d < distance
-    if use_pixels:
-        assert pixels is not None
-        near = ~alike & (d < pixel_distance)
-        if near.any():
-            alike[near] = pixel_similarity(pixels[rows[near]], pixels[cols[near]]) >= min_similarity
-    order = np.argsort(d[alike], kind="stable")
+    edges = alike(d, distance, pixel_distance, min_similarity,
+                  None if pixels is None else _pairwise(pixels, rows, cols))
+    order = np.argsort(d[edges], kind="stable")
     parent = np.arange(n)
     members: dict[int, list[int]] = {i: [i] for i in range(n)}
-    for i, j in zip(rows[alike][order].tolist(), cols[alike][order].tolist(), strict=True):
+    for i, j in zip(rows[edges][order].tolist(), cols[edges][order].tolist(), strict=True):
         a, b = _find(parent, i), _find(parent, j)
         if a == b:
             continue
@@ -211,12 +230,8 @@ def burst_units(vectors: np.ndarray, photos: np.ndarray, distance: float,
         sims = vectors[ga] @ vectors[gb].T
         if sims.min() <= 1.0 - max_distance ** 2 / 2:
             continue
-        pair_d = np.sqrt(np.maximum(0.0, 2.0 - 2.0 * sims))
-        same = pair_d < distance
-        if use_pixels:
-            assert pixels is not None
-            same |= (pair_d < pixel_distance) & (
-                pixel_similarity_matrix(pixels[ga], pixels[gb]) >= min_similarity)
+        same = alike(np.sqrt(np.maximum(0.0, 2.0 - 2.0 * sims)), distance, pixel_distance,
+                     min_similarity, None if pixels is None else _crosswise(pixels[ga], pixels[gb]))
         if same.mean() < share:
             continue
         parent[b] = a
