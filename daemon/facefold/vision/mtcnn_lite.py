@@ -239,24 +239,22 @@ class LiteNet:
         self._net = net
         self._threads = threads or os.cpu_count()
         self._keep = keep
-        self._plans: OrderedDict[tuple[int, ...], tuple[Any, int, list[int]]] = OrderedDict()
-        self._peak: dict[int, int] = {}  # id(interpreter) → largest input it was planned for
+        # shape → (interpreter, input index, output indices, largest input size it was planned for)
+        self._plans: OrderedDict[tuple[int, ...], tuple[Any, int, list[int], int]] = OrderedDict()
 
-    def _plan(self, shape: tuple[int, ...]) -> tuple[Any, int, list[int]]:
+    def _plan(self, shape: tuple[int, ...]) -> tuple[Any, int, list[int], int]:
         plan = self._plans.pop(shape, None)
         if plan is None:
             size = math.prod(shape)
+            old = None
             if len(self._plans) >= self._keep:  # re-plan the least recently used interpreter
                 old = self._plans.popitem(last=False)[1]
-                if self._peak[id(old[0])] <= size * REPLAN_MAX_SHRINK:
-                    plan = old
-                else:  # its arena was sized for a far larger input: let it go
-                    del self._peak[id(old[0])]
-            plan = plan or self._interpreter()
-            it, inp, _ = plan
+                if old[3] > size * REPLAN_MAX_SHRINK:  # its arena was sized for a far larger input
+                    old = None
+            it, inp, outs, peak = old or (*self._interpreter(), 0)
             it.resize_tensor_input(inp, shape)
             it.allocate_tensors()
-            self._peak[id(it)] = max(self._peak.get(id(it), 0), size)
+            plan = (it, inp, outs, max(peak, size))
         self._plans[shape] = plan
         return plan
 
@@ -271,7 +269,7 @@ class LiteNet:
         return it, it.get_input_details()[0]["index"], [by_size[k] for k in _OUTPUTS[self._net]]
 
     def __call__(self, batch: np.ndarray) -> list[np.ndarray]:
-        it, inp, outs = self._plan(tuple(batch.shape))
+        it, inp, outs, _ = self._plan(tuple(batch.shape))
         it.set_tensor(inp, np.ascontiguousarray(batch, dtype=np.float32))
         it.invoke()
         return [it.get_tensor(i).copy() for i in outs]
