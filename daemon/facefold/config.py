@@ -55,6 +55,8 @@ class DetectionSettings(_Section):
     retry_min_face_size: int = Field(16, ge=12, le=20)
     enlarge_min_face_size: int = Field(12, ge=0, le=20)
     enlarge_min_confidence: float = Field(0.85, ge=0.0, le=1.0)
+    confirm_min_confidence: float = Field(0.8, ge=0.0, le=1.0)
+    confirm_min_score: float = Field(0.8, ge=0.0, le=1.0)
     runtime: Literal["auto", "tflite", "tensorflow"] = "auto"
 
     @field_validator("enlarge_min_face_size")

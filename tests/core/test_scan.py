@@ -134,8 +134,8 @@ def test_hard_cases_on_real_photos(tmp_path: Path, celebrities: Path, models: Mo
             faceless = ses.execute(text(
                 "SELECT COUNT(*) FROM images i WHERE NOT EXISTS "
                 "(SELECT 1 FROM faces f WHERE f.image_id = i.id)")).scalar_one()
-        # every photo's face is found, but for one 22 px face in the small-faces set (bench/detect.py)
-        assert faceless <= (name == "small-faces"), (name, faceless)
+        # every photo's face is found (bench/detect.py)
+        assert faceless == 0, (name, faceless)
         m = library_membership(lib, root)
         print(f"{name}: membership F1 {m.f1:.3f}, {m.folders} folders for {m.identities}, "
               f"{faceless} photos without a face")

@@ -1,6 +1,6 @@
 import numpy as np
 
-from facefold.vision.detect import downscale, parse_detections
+from facefold.vision.detect import confirm_boxes, downscale, parse_detections
 
 
 def test_downscale_keeps_small_images_and_reports_factor() -> None:
@@ -32,3 +32,18 @@ def test_a_second_look_maps_back_from_the_border() -> None:
     (d,) = parse_detections(raw, factor=2.0, min_confidence=0.9, min_face_size=20, offset=50.0)
     assert d.box == (30.0, 30.0, 60.0, 60.0)
     np.testing.assert_allclose(d.landmarks[0], [-30, -30])
+
+
+def test_confirm_boxes_shift_and_scale_the_square_box() -> None:
+    boxes = confirm_boxes((100.0, 50.0, 40.0, 50.0), height=201, width=401)
+    assert boxes.shape == (27, 4)
+    # as shares of (height - 1, width - 1): back to pixels, y1 x1 y2 x2
+    px = boxes * np.array([200, 400, 200, 400])
+    sides = px[:, 2] - px[:, 0]
+    np.testing.assert_allclose(sides, px[:, 3] - px[:, 1], atol=1e-3)  # square
+    np.testing.assert_allclose(sorted(set(np.round(sides, 3))), [45.0, 50.0, 55.0])
+    centres = np.stack([(px[:, 1] + px[:, 3]) / 2, (px[:, 0] + px[:, 2]) / 2], axis=1)
+    np.testing.assert_allclose(centres.mean(axis=0), [120.0, 75.0], atol=1e-3)  # the box's own centre
+    assert set(np.round(centres[:, 0] - 120.0, 3)) == {-5.0, 0.0, 5.0}  # 10% of the 50 px side
+    # the unshifted, unscaled box is the face's square box
+    assert any(np.allclose(r, [50.0, 95.0, 100.0, 145.0], atol=1e-3) for r in px)

@@ -215,6 +215,39 @@ def test_the_second_look_finds_faces_the_first_misses(models: object,
     assert missed[False] >= 1 and missed[True] < missed[False]
 
 
+def test_doubtful_faces_are_kept_when_a_second_look_confirms_them(models: object,
+                                                                  celebrities: Path) -> None:
+    """Small faces (22-40 px) pasted into large photos: MTCNN scores some of them just under its
+    cut. Shown to ONet again in shifted and scaled boxes, they are confirmed and kept: fewer
+    photos without a face, and every face this adds scored between the two cuts. (The face-free
+    photos' test below runs with the confirmation on.)"""
+    from dataclasses import replace
+
+    from facefold.files import iter_photos
+    from tests.helpers.data import data_cache_dir
+    from tests.helpers.hardcases import hard_cases
+
+    root = hard_cases(celebrities, data_cache_dir() / "hard-cases", models.finder)["small-faces"]
+    kept = models.finder.params
+    missed = {"without": 0, "with": 0}
+    added = []
+    for p in iter_photos([root], (".jpg",)):
+        pixels = decode_image(p.read_bytes(), 10**8)
+        try:
+            models.finder.params = replace(kept, confirm_min_confidence=1.0)
+            before = models.finder.detect(pixels)
+        finally:
+            models.finder.params = kept
+        after = models.finder.detect(pixels)
+        missed["without"] += not before
+        missed["with"] += not after
+        added += [d.confidence for d in after if d.confidence < kept.min_confidence]
+    print(f"small faces: photos without a face {missed['without']} -> {missed['with']}; "
+          f"faces confirmed {[round(c, 3) for c in added]}")
+    assert missed["with"] < missed["without"]
+    assert added and all(kept.confirm_min_confidence <= c < kept.min_confidence for c in added)
+
+
 def test_few_false_faces_on_photos_of_nobody(models: object, celebrities: Path) -> None:
     """scikit-image's samples without people, generated patterns, and strips of the 5-celebrity
     photos beside the person: at most one false face per 100 photos (bench/detect.py)."""

@@ -28,7 +28,8 @@ def detect_params(settings: Settings) -> DetectParams:
     d = settings.detection
     return DetectParams(d.max_side, d.min_confidence, d.min_face_size, d.retry_pad,
                         d.retry_stage_score, d.retry_min_confidence, d.retry_min_face_size,
-                        d.enlarge_min_face_size, d.enlarge_min_confidence)
+                        d.enlarge_min_face_size, d.enlarge_min_confidence,
+                        d.confirm_min_confidence, d.confirm_min_score)
 
 
 def embed_batch(settings: Settings, rt: Runtimes) -> int:
