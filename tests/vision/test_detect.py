@@ -1,6 +1,6 @@
 import numpy as np
 
-from facefold.vision.detect import confirm_boxes, downscale, parse_detections
+from facefold.vision.detect import confirm_boxes, confirmed, downscale, overlap, parse_detections
 
 
 def test_downscale_keeps_small_images_and_reports_factor() -> None:
@@ -47,3 +47,33 @@ def test_confirm_boxes_shift_and_scale_the_square_box() -> None:
     assert set(np.round(centres[:, 0] - 120.0, 3)) == {-5.0, 0.0, 5.0}  # 10% of the 50 px side
     # the unshifted, unscaled box is the face's square box
     assert any(np.allclose(r, [50.0, 95.0, 100.0, 145.0], atol=1e-3) for r in px)
+
+
+def test_overlap_is_the_shared_area_over_the_smaller_box() -> None:
+    assert overlap((0, 0, 10, 10), (20, 0, 10, 10)) == 0.0
+    assert overlap((0, 0, 10, 10), (5, 0, 10, 10)) == 0.5
+    assert overlap((0, 0, 40, 40), (10, 10, 10, 10)) == 1.0  # a small box inside a large one
+
+
+def test_doubtful_faces_are_kept_only_on_a_second_opinion() -> None:
+    """Scored from `floor` up to `cut`: kept when their second opinion reaches `min_score`;
+    one overlapping a sure face is that face seen askew and gets no second opinion."""
+    sure = {"confidence": 0.99, "box": [0, 0, 30, 40]}
+    askew = {"confidence": 0.88, "box": [14, 0, 30, 40]}  # half over the sure face
+    other = {"confidence": 0.85, "box": [100, 0, 30, 40]}
+    weak = {"confidence": 0.82, "box": [200, 0, 30, 40]}
+    low = {"confidence": 0.7, "box": [300, 0, 30, 40]}
+    asked: list[list[int]] = []
+
+    def second(boxes: list[list[int]]) -> np.ndarray:
+        asked.extend(boxes)
+        return np.array([0.9 if b[0] == 100 else 0.5 for b in boxes])
+
+    kept = confirmed([sure, askew, other, weak, low], cut=0.9, floor=0.8, min_score=0.8,
+                     scores=second)
+    assert kept == [sure, other]
+    assert asked == [other["box"], weak["box"]]
+    # no doubtful face: no second opinion asked
+    assert confirmed([sure, low], 0.9, 0.8, 0.8, second) == [sure] and len(asked) == 2
+    # floor at the cut: never
+    assert confirmed([sure, other], 0.9, 0.9, 0.8, second) == [sure]

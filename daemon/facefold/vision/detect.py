@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,8 @@ import numpy as np
 
 LANDMARK_ORDER = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 MTCNN_MIN_FACE_SIZE = 20  # mtcnn 1.0.0 finds nothing with a larger value: downscale instead
+MTCNN_ONET_THRESHOLD = 0.8  # MTCNN's own last-stage cut: what passes it takes part in its final
+# suppression of overlapping boxes, so it stays unless doubtful faces are wanted from lower
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,32 @@ def parse_detections(raw: list[dict[str, Any]], factor: float, min_confidence: f
 # its side (in x and y) and scaled by these factors, 27 boxes in all.
 CONFIRM_SHIFTS = (-0.1, 0.0, 0.1)
 CONFIRM_SCALES = (0.9, 1.0, 1.1)
+
+
+CONFIRM_MAX_OVERLAP = 0.2  # share of the smaller box: more, and a doubtful face is the kept one
+
+
+def overlap(a: list[int] | tuple[float, ...], b: list[int] | tuple[float, ...]) -> float:
+    """The area two boxes (x, y, w, h) share, over the smaller one's (0..1)."""
+    w = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    h = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    smaller = min(a[2] * a[3], b[2] * b[3])
+    return float(max(w, 0) * max(h, 0) / smaller) if smaller > 0 else 0.0
+
+
+def confirmed(raw: list[dict[str, Any]], cut: float, floor: float, min_score: float,
+              scores: Callable[[list[list[int]]], np.ndarray]) -> list[dict[str, Any]]:
+    """MTCNN's json rows kept by a look: those scored at least `cut`, and the doubtful ones
+    (from `floor`) whose second opinion, `scores(boxes)`, reaches `min_score`. A doubtful box
+    overlapping a kept face is that face seen askew (its shifted boxes cover the real face, so a
+    second opinion would confirm it): dropped without one."""
+    kept = [r for r in raw if r["confidence"] >= cut]
+    doubtful = [r for r in raw if floor <= r["confidence"] < cut
+                and not any(overlap(r["box"], k["box"]) > CONFIRM_MAX_OVERLAP for k in kept)]
+    if doubtful:
+        second = scores([r["box"] for r in doubtful])
+        kept += [r for r, c in zip(doubtful, second, strict=True) if c >= min_score]
+    return kept
 
 
 def confirm_boxes(box: tuple[float, float, float, float], height: int, width: int) -> np.ndarray:
@@ -197,14 +226,10 @@ class FaceDetector:
             return []
         cut = min_confidence or p.min_confidence
         floor = min(cut, p.confirm_min_confidence)
-        raw = self._mtcnn.detect_faces(small, min_face_size=pyramid_start, threshold_onet=floor,
-                                       **stages)
-        doubtful = [r for r in raw if floor <= r["confidence"] < cut]
-        if doubtful:
-            confirmed = self._confirm_scores(small, [r["box"] for r in doubtful])
-            sure = {id(r) for r, c in zip(doubtful, confirmed, strict=True)
-                    if c >= p.confirm_min_score}
-            raw = [r for r in raw if r["confidence"] >= cut or id(r) in sure]
+        raw = self._mtcnn.detect_faces(small, min_face_size=pyramid_start,
+                                       threshold_onet=min(floor, MTCNN_ONET_THRESHOLD), **stages)
+        raw = confirmed(raw, cut, floor, p.confirm_min_score,
+                        lambda boxes: self._confirm_scores(small, boxes))
         return parse_detections(raw, factor * scale, floor, p.min_face_size, offset * scale)
 
     def _confirm_scores(self, pixels: np.ndarray, boxes: list[list[int]]) -> np.ndarray:
