@@ -81,8 +81,6 @@ def parse_detections(raw: list[dict[str, Any]], factor: float, min_confidence: f
 # its side (in x and y) and scaled by these factors, 27 boxes in all.
 CONFIRM_SHIFTS = (-0.1, 0.0, 0.1)
 CONFIRM_SCALES = (0.9, 1.0, 1.1)
-
-
 CONFIRM_MAX_OVERLAP = 0.2  # share of the smaller box: more, and a doubtful face is the kept one
 
 
