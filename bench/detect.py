@@ -24,7 +24,7 @@ sys.path.insert(0, str(REPO))
 
 from tests.helpers.data import data_cache_dir  # noqa: E402
 from tests.helpers.facefree import face_free  # noqa: E402
-from tests.helpers.hardcases import hard_cases  # noqa: E402
+from tests.helpers.hardcases import measured_sets  # noqa: E402
 
 from facefold.config import load_settings  # noqa: E402
 from facefold.core import Models  # noqa: E402
@@ -59,8 +59,7 @@ def main() -> int:
     celeb = fetch_dataset(settings.models_dir, data_cache_dir() / "5-celebrity")
     models = Models.from_settings(settings)
     models.load()
-    sets = args.sets or [celeb / "train", celeb / "val",
-                         *hard_cases(celeb, data_cache_dir() / "hard-cases", models.finder).values()]
+    sets = args.sets or measured_sets(celeb, models.finder)
     free = face_free(celeb, data_cache_dir() / "face-free", models.finder)
     ext = settings.decode.extensions
     after = models.finder.params

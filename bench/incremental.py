@@ -39,7 +39,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from tests.helpers.data import data_cache_dir  # noqa: E402
-from tests.helpers.hardcases import hard_cases  # noqa: E402
+from tests.helpers.hardcases import measured_sets  # noqa: E402
 
 from facefold.config import Settings, load_settings  # noqa: E402
 from facefold.core import Library, Models  # noqa: E402
@@ -154,8 +154,7 @@ def main() -> int:
     celeb = fetch_dataset(settings.models_dir, data_cache_dir() / "5-celebrity")
     models = Models.from_settings(settings)
     models.load()
-    sets = args.sets or [celeb / "train", celeb / "val",
-                         *hard_cases(celeb, data_cache_dir() / "hard-cases", models.finder).values()]
+    sets = args.sets or measured_sets(celeb, models.finder)
     ways: dict[str, tuple[dict[str, object], float]] = {
         "daemon": ({}, 0.0), "large": ({"full_when_idle_max_faces": 0}, args.first)}
     worst = 0.0

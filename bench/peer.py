@@ -41,7 +41,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from tests.helpers.data import data_cache_dir  # noqa: E402
-from tests.helpers.hardcases import copies, hard_cases  # noqa: E402
+from tests.helpers.hardcases import copies, measured_sets  # noqa: E402
 
 from facefold.config import load_settings  # noqa: E402
 from facefold.core import Library, Models  # noqa: E402
@@ -105,8 +105,7 @@ def default_sets(models: Models) -> list[Path]:
     settings = load_settings(REPO / "config.yaml")
     fetch_weights(settings.models_dir)
     celeb = fetch_dataset(settings.models_dir, data_cache_dir() / "5-celebrity")
-    return [celeb / "train", celeb / "val",
-            *hard_cases(celeb, data_cache_dir() / "hard-cases", models.finder).values()]
+    return measured_sets(celeb, models.finder)
 
 
 def with_copies(root: Path) -> Path:

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from facefold.vision.ports import FaceFinder
-from tests.helpers.data import PEOPLE, photos_of
+from tests.helpers.data import PEOPLE, data_cache_dir, photos_of
 
 BURST = 4  # photos a burst holds: the original and near-identical frames
 COPIES = 4  # near-duplicates `copies` makes of each photo
@@ -165,3 +165,10 @@ def hard_cases(src: Path, dest: Path, finder: FaceFinder) -> dict[str, Path]:
             (folder / ".complete").touch()
         made[name] = folder
     return made
+
+
+def measured_sets(celebrities: Path, finder: FaceFinder) -> list[Path]:
+    """The labelled folders the benchmarks measure when given none: the 5-celebrity train and
+    val photos and the generated hard cases (made once under the test-data cache)."""
+    return [celebrities / "train", celebrities / "val",
+            *hard_cases(celebrities, data_cache_dir() / "hard-cases", finder).values()]
