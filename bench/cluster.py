@@ -7,8 +7,9 @@ distances look like FaceNet's on real photos (median ≈ 0.85, different people 
 For each size: the full recluster (`cluster_faces`, as `facefold recluster --full` runs it), the
 incremental assignment of new faces against the in-memory index (per face, in batches of 16 as
 the worker does), the pairwise F1 of both against the truth, and peak memory (ru_maxrss). Each
-face has a pixel signature (random grain: no two match), so the copy test by pixels is paid for
-as in a real library, and its 1 KB a face is in the memory figure.
+face has a pixel signature and a scene (random grain and a random photo: no two match), so the
+copy tests by pixels and by whole photos are paid for as in a real library, and their 1.3 KB a
+face are in the memory figure.
 
     .venv/bin/python bench/cluster.py [--sizes 10000 50000 100000]
 """
@@ -25,7 +26,7 @@ import numpy as np
 from facefold.people.assign import attach_to_persons
 from facefold.people.cluster import NOISE, ClusterParams, cluster_faces
 from facefold.people.index import FaceIndex
-from facefold.vision.pixels import PIXEL_BYTES
+from facefold.vision.pixels import PHOTO_BYTES, PIXEL_BYTES, scene
 
 
 def synth(n: int, rng: np.random.Generator, dim: int = 128) -> tuple[np.ndarray, np.ndarray]:
@@ -67,13 +68,17 @@ def main() -> int:
         base, new, t_base, t_new = x[:n], x[n:], truth[:n], truth[n:]
         photos = np.arange(n + 1000) * photos_per
         pixels = rng.integers(0, 256, (n + 1000, PIXEL_BYTES), dtype=np.uint8)
+        scenes = np.stack([scene(rng.integers(0, 256, PHOTO_BYTES, dtype=np.uint8).tobytes(),
+                                 (float(x0), 100.0, 60.0, 60.0), (640, 480))
+                           for x0 in rng.integers(0, 580, n + 1000)])
         t0 = time.perf_counter()
-        labels = cluster_faces(base, photos[:n], ClusterParams(), pixels=pixels[:n])
+        labels = cluster_faces(base, photos[:n], ClusterParams(), pixels=pixels[:n],
+                               scenes=scenes[:n])
         full_s = time.perf_counter() - t0
         f1_full = pairwise_f1(labels, t_base)
 
         idx = FaceIndex(capacity=n + 1000)
-        idx.add(np.arange(n), base, labels, photos[:n], pixels=pixels[:n])
+        idx.add(np.arange(n), base, labels, photos[:n], pixels=pixels[:n], scenes=scenes[:n])
         params = ClusterParams()
         got: list[int | None] = []
         t0 = time.perf_counter()
@@ -82,10 +87,13 @@ def main() -> int:
             batch = attach_to_persons(new[start:start + 16], photos[n + start:n + start + 16],
                                       vecs, persons, phs, params,
                                       query_pixels=pixels[n + start:n + start + 16],
-                                      pixels=idx.pixels[: idx.n])
+                                      pixels=idx.pixels[: idx.n],
+                                      query_scenes=scenes[n + start:n + start + 16],
+                                      scenes=idx.scenes[: idx.n])
             idx.add(np.arange(n + start, n + start + len(batch)), new[start:start + 16],
                     np.array([NOISE if p is None else p for p in batch]),
-                    photos[n + start:n + start + 16], pixels=pixels[n + start:n + start + 16])
+                    photos[n + start:n + start + 16], pixels=pixels[n + start:n + start + 16],
+                    scenes=scenes[n + start:n + start + 16])
             got += batch
         per_face_ms = (time.perf_counter() - t0) / len(new) * 1000
         # a new face is right when its person is the cluster holding most of its identity

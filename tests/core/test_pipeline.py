@@ -140,3 +140,28 @@ def test_the_finder_sees_the_configured_thresholds(lib: Library, rng: np.random.
     _queue_inbox(lib)
     assert process_batch(lib, 32, set()).faces == 0
     assert Path(lib.settings.inbox / "a.png").exists()
+
+
+def test_each_photo_keeps_its_signature_and_each_face_its_place_in_it(
+        lib: Library, rng: np.random.Generator) -> None:
+    """The photo in small is stored with it (and moves with its file); a face's scene is that
+    signature with where the face is, as shares of the photo, so copies are known as copies."""
+    from facefold.db import faces as face_store
+    from facefold.vision.pixels import PHOTO_BYTES, places
+
+    inbox = lib.settings.inbox
+    a = person_photo(inbox / "a.png", 0, rng, faces=2)  # 320 x 240, squares at x 20 and 120
+    _queue_inbox(lib)
+    process_batch(lib, 32, set())
+    os.rename(a, inbox / "renamed.png")
+    _queue_inbox(lib)
+    assert process_batch(lib, 32, set()).moved == 1
+    with lib.session() as s:
+        img = s.scalars(select(Image)).one()
+        path, signature = img.path, img.pixels or b""
+        fm = face_store.face_matrix(s)
+    assert path == str(inbox / "renamed.png") and len(signature) == PHOTO_BYTES
+    assert (fm.scenes[:, :PHOTO_BYTES] == np.frombuffer(signature, np.uint8)).all()
+    places = places(fm.scenes)[np.argsort(fm.face_ids)]
+    assert np.allclose(places[:, :2], [[60 / 320, 100 / 240], [160 / 320, 100 / 240]], atol=0.02)
+    assert np.allclose(places[:, 2], 80 / np.sqrt(320 * 240), atol=0.02)

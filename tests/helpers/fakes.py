@@ -1,6 +1,6 @@
 """Fakes of the two vision ports, for tests of pure logic: no TensorFlow, milliseconds a photo.
 
-A fake photo (`paint`) is a mid-grey canvas with solid squares on it, one square per face; the
+A fake photo (`paint`) is a mid-grey canvas, blotched, with solid squares on it, one square per face; the
 square's colour is who it is. `FakeFinder` finds the squares (boxes and five landmarks placed
 where MTCNN puts them); `FakeEmbedder` turns the colour in the middle of an aligned crop into a
 unit vector with random Fourier features, so colours a few levels apart are close (the same
@@ -42,6 +42,8 @@ class Square:
 
 
 TEXTURE = 20  # grey levels of grain on a face: real faces are not flat (their sharpness counts)
+BACKDROP = 35  # grey levels of broad blotches on the canvas, each painting its own: two photos
+# are not one picture (photos are told apart as wholes, vision.pixels.same_scene); < FACE_THRESHOLD
 
 
 def paint(path: Path, squares: Sequence[Square], size: tuple[int, int] = (320, 240)) -> Path:
@@ -50,6 +52,10 @@ def paint(path: Path, squares: Sequence[Square], size: tuple[int, int] = (320, 2
     # the grain follows the colours: the same painting gives the same file, and two photos of a
     # person (jittered colours) differ in their pixels as two real photos do
     grain = np.random.default_rng([size[0], *(c for q in squares for c in q.colour)])
+    backdrop_rng = np.random.default_rng([size[1], *(c for q in squares for c in q.colour)])
+    blotches = backdrop_rng.uniform(-BACKDROP, BACKDROP, (3, 4)).astype(np.float32)
+    backdrop = cv2.resize(blotches, size, interpolation=cv2.INTER_LINEAR)
+    img = np.clip(img + backdrop[:, :, None], 0, 255).astype(np.uint8)
     for q in squares:
         face = np.array(q.colour, np.int16) + grain.integers(-TEXTURE, TEXTURE + 1,
                                                              (q.size, q.size, 1))

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from facefold.people.assign import match_clusters, twins
+from facefold.people.assign import attach_to_persons, match_clusters, twins
 from facefold.people.cluster import ClusterParams
 from facefold.vision.shapes import EMBEDDING_DIM as DIM
 
@@ -117,3 +117,30 @@ def test_a_copy_by_pixels_is_its_twins_person() -> None:
     assert twins(query, stored, mask, ClusterParams()).tolist() == [-1]
     assert twins(query, stored, mask, ClusterParams(), pixels[1:], pixels).tolist() == [-1]
     assert twins(query, stored, ~mask, ClusterParams(), mirrored, pixels).tolist() == [-1]
+
+
+def test_a_small_face_in_a_copy_of_a_stored_photo_is_its_twins_person() -> None:
+    """A new face 0.6 from a stored one, at the same place of a copy of the stored face's photo
+    (a 25 px face drifts that far), is that face's twin; in another photo, or without scenes,
+    it has none."""
+    from facefold.vision.pixels import PHOTO_BYTES, scene
+
+    rng = np.random.default_rng(4)
+    stored = np.eye(DIM, dtype=np.float32)[:2]
+    query = (np.eye(DIM)[0] * np.cos(0.6094) + np.eye(DIM)[2] * np.sin(0.6094))[None]
+    query = query.astype(np.float32)
+    assert abs(np.linalg.norm(query[0] - stored[0]) - 0.6) < 1e-3
+    photo, other = (rng.integers(0, 256, PHOTO_BYTES, dtype=np.uint8) for _ in range(2))
+    box, size = (200.0, 100.0, 25.0, 25.0), (480, 360)
+    scenes = np.stack([scene(photo.tobytes(), box, size), scene(other.tobytes(), box, size)])
+    copy = scene(np.clip(photo.astype(int) + 2, 0, 255).astype(np.uint8).tobytes(),
+                 (201.0, 100.0, 25.0, 26.0), size)[None]
+    mask = np.ones(2, bool)
+    params = ClusterParams()
+    assert twins(query, stored, mask, params, query_scenes=copy, scenes=scenes).tolist() == [0]
+    assert twins(query, stored, mask, params).tolist() == [-1]
+    assert twins(query, stored, mask, params, query_scenes=scenes[1:],
+                 scenes=scenes[:1].repeat(2, axis=0)).tolist() == [-1]
+    got = attach_to_persons(query, np.array([9]), stored, np.array([5, 6]), np.array([1, 2]),
+                            params, query_scenes=copy, scenes=scenes)
+    assert got == [5]

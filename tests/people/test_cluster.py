@@ -171,6 +171,43 @@ def test_copies_by_pixels_are_a_burst_within_their_distance(rng: np.random.Gener
     assert len(set(burst_units(v, photos, 0.3, empty, 0.9, 0.5).tolist())) == 3
 
 
+def _scenes(rng: np.random.Generator, photos: int, copies: int,
+            box: tuple[float, float, float, float] = (200.0, 100.0, 25.0, 25.0)) -> np.ndarray:
+    """Scene rows of one face at `box` in `copies` copies each of `photos` different photos."""
+    from facefold.vision.pixels import PHOTO_BYTES, scene
+
+    rows = []
+    for _ in range(photos):
+        sig = rng.integers(0, 256, PHOTO_BYTES, dtype=np.uint8)
+        for _ in range(copies):
+            noisy = np.clip(sig.astype(int) + rng.integers(-3, 4, PHOTO_BYTES), 0, 255)
+            rows.append(scene(noisy.astype(np.uint8).tobytes(), box, (480, 360)))
+    return np.stack(rows)
+
+
+def test_a_small_face_in_copies_of_a_photo_is_one_burst(rng: np.random.Generator) -> None:
+    """A 25 px face in 4 copies of one photo drifts 0.5-0.7 apart in FaceNet, and its pixels no
+    longer match: by FaceNet and pixels alone the copies are 4 pieces of evidence, enough to
+    found a person. In copies of one photo (the scenes: the whole photos alike, the face at one
+    place), they are one burst; as 4 different photos, or beyond burst_max_distance, they are
+    not."""
+    v = _arc([0.0, 0.36, 0.52, 0.72])
+    d = np.linalg.norm(v[:, None] - v[None], axis=-1)
+    assert d[1, 2] < 0.3 and d[0, 1] > 0.35 and d.max() < 0.8
+    photos = np.arange(4)
+    one_photo = _scenes(rng, 1, 4)
+    assert len(set(burst_units(v, photos, 0.3, scenes=one_photo).tolist())) == 1
+    assert len(set(burst_units(v, photos, 0.3).tolist())) > 1  # no scenes: FaceNet alone
+    assert len(set(burst_units(v, photos, 0.3, scenes=_scenes(rng, 4, 1)).tolist())) > 1
+    assert len(set(burst_units(v, photos, 0.3, scenes=one_photo,
+                               copy_similarity=1.01).tolist())) > 1  # the rule off
+    far = _arc([0.0, 0.9])  # 0.87 apart: beyond burst_max_distance, copies or not
+    assert len(set(burst_units(far, np.arange(2), 0.3, scenes=one_photo[:2]).tolist())) == 2
+    labels = cluster_faces(v, photos, ClusterParams(), scenes=one_photo)
+    assert (labels == NOISE).all()  # one piece of evidence founds nobody
+    assert len(set(cluster_faces(v, photos, ClusterParams()).tolist()) - {NOISE}) == 1
+
+
 def _arc(angles: list[float]) -> np.ndarray:
     """Unit vectors at these angles (radians) in one plane: chord distance 2 sin(Δ/2)."""
     return np.stack([np.cos(a) * np.eye(DIM)[0] + np.sin(a) * np.eye(DIM)[1]

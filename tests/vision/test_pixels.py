@@ -1,11 +1,19 @@
-"""Pixel signatures of aligned crops: copies and mirror images alike, other faces not."""
+"""Pixel signatures of aligned crops: copies and mirror images alike, other faces not; and of
+whole photos: a face in copies of one photo is one scene."""
 
+import cv2
 import numpy as np
 
 from facefold.vision.pixels import (
+    PHOTO_BYTES,
     PIXEL_BYTES,
+    SCENE_BYTES,
+    photo_signature,
     pixel_signature,
     pixel_similarity,
+    same_scene,
+    same_scene_matrix,
+    scene,
     signatures,
 )
 
@@ -28,3 +36,41 @@ def test_copies_and_mirror_images_match_other_crops_do_not() -> None:
     assert sim[2] > 0.99  # brighter, re-encoded: the same pattern
     assert sim[3] < 0.5  # someone else
     assert sim[4] == sim[5] == 0.0  # no signature (or a broken one): like nothing
+
+
+def _photo(rng: np.random.Generator, w: int = 480, h: int = 360) -> np.ndarray:
+    base = rng.integers(0, 256, (6, 8, 3), dtype=np.uint8)
+    return cv2.resize(base, (w, h), interpolation=cv2.INTER_CUBIC)  # a photo's broad shapes
+
+
+def _copy(photo: np.ndarray) -> np.ndarray:
+    """Shifted 4 px, scaled by 3%, brighter, re-encoded: a near-duplicate."""
+    h, w = photo.shape[:2]
+    m = np.float32([[1.03, 0, 4 - 0.015 * w], [0, 1.03, -3 - 0.015 * h]])
+    moved = cv2.warpAffine(photo, m, (w, h), borderMode=cv2.BORDER_REFLECT_101)
+    ok, jpeg = cv2.imencode(".jpg", cv2.convertScaleAbs(moved, alpha=1.07, beta=4),
+                            [cv2.IMWRITE_JPEG_QUALITY, 85])
+    assert ok
+    return cv2.imdecode(jpeg, cv2.IMREAD_UNCHANGED)
+
+
+def test_a_face_in_copies_of_a_photo_has_one_scene_elsewhere_or_in_another_photo_not() -> None:
+    """Copies of a photo (shifted, scaled, brighter, re-encoded) correlate above 0.97 as 16 x 16
+    grayscale; a face at one place in them is one scene. The same place in another photo, or
+    another place (or size) in the same photo, is not; a photo without a signature (stored
+    before they were) or of unknown size matches nothing."""
+    rng = np.random.default_rng(1)
+    photo, other = _photo(rng), _photo(rng)
+    sig, copy_sig, other_sig = (photo_signature(p) for p in (photo, _copy(photo), other))
+    assert len(sig) == PHOTO_BYTES
+    box = (200.0, 100.0, 24.0, 26.0)  # a 25 px face
+    size = (480, 360)
+    rows = np.stack([scene(sig, box, size), scene(copy_sig, (202.0, 101.0, 25.0, 26.0), size),
+                     scene(other_sig, box, size), scene(sig, (260.0, 100.0, 24.0, 26.0), size),
+                     scene(sig, (200.0, 100.0, 40.0, 40.0), size), scene(None, box, size),
+                     scene(sig, box, (None, None))])
+    assert rows.shape == (7, SCENE_BYTES)
+    same = same_scene(np.repeat(rows[:1], 7, axis=0), rows, 0.97, 0.25)
+    assert same.tolist() == [True, True, False, False, False, False, False]
+    assert (same_scene_matrix(rows[:1], rows, 0.97, 0.25)[0] == same).all()
+    assert not same_scene(rows[:1], rows[1:2], 1.01, 0.25)[0]  # 1.01: the rule is off

@@ -39,7 +39,8 @@ def cluster_params(settings: Settings) -> ClusterParams:
         attach_min_units=c.attach_min_units, small_min_quality=c.small_min_quality,
         min_quality=c.min_quality, burst_pixel_similarity=c.burst_pixel_similarity,
         burst_pixel_distance=c.burst_pixel_distance, burst_share=c.burst_share,
-        burst_max_distance=c.burst_max_distance)
+        burst_max_distance=c.burst_max_distance, copy_similarity=c.copy_similarity,
+        copy_place=c.copy_place)
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ def full_recluster(s: Session, params: ClusterParams) -> int:
     persons kept apart never end in one cluster. Return how many persons were created."""
     fm = face_store.face_matrix(s)
     labels = cluster_faces(fm.vectors, fm.image_ids, params, fm.quality, fm.person_ids,
-                           people_store.apart_pairs(s), fm.pixels)
+                           people_store.apart_pairs(s), fm.pixels, fm.scenes)
     clusters = {int(lab): set(fm.face_ids[labels == lab].tolist())
                 for lab in np.unique(labels[labels != NOISE])}
     before: dict[int, int | None] = {
@@ -111,7 +112,7 @@ class Clusterer:
         fm = face_store.face_matrix(s)
         self.index = FaceIndex(capacity=max(1024, len(fm.face_ids)))
         self.index.add(fm.face_ids, fm.vectors, fm.person_ids, fm.image_ids, fm.pinned,
-                       fm.quality, fm.pixels)
+                       fm.quality, fm.pixels, fm.scenes)
         self.people_rev = people_store.people_rev(s)
         self._pool_dirty = self._changed = True
 
@@ -150,7 +151,8 @@ class Clusterer:
                   and not fm.pinned[i]]
         got = attach_to_persons(fm.vectors[wanted], fm.image_ids[wanted], vecs, persons, photos,
                                 cluster_params(self.settings), fm.quality[wanted],
-                                fm.pixels[wanted], self.index.pixels[: self.index.n]) \
+                                fm.pixels[wanted], self.index.pixels[: self.index.n],
+                                fm.scenes[wanted], self.index.scenes[: self.index.n]) \
             if wanted else []
         persons_new = fm.person_ids.copy()
         changes: dict[int, int | None] = {}
@@ -160,7 +162,7 @@ class Clusterer:
                 changes[int(fm.face_ids[i])] = pid
         face_store.set_face_persons(s, changes)
         self.index.add(fm.face_ids, fm.vectors, persons_new, fm.image_ids, fm.pinned,
-                       fm.quality, fm.pixels)
+                       fm.quality, fm.pixels, fm.scenes)
         if len(changes) < len(wanted):
             self._pool_dirty = True
         return len(changes)
@@ -181,7 +183,8 @@ class Clusterer:
         params = cluster_params(self.settings)
         labels = cluster_faces(vecs[pool_rows], photos[pool_rows], params,
                                self.index.quality[: self.index.n][pool_rows],
-                               pixels=self.index.pixels[: self.index.n][pool_rows])
+                               pixels=self.index.pixels[: self.index.n][pool_rows],
+                               scenes=self.index.scenes[: self.index.n][pool_rows])
         new = 0
         changes: dict[int, int | None] = {}
         for lab in np.unique(labels[labels != NOISE]):
@@ -198,9 +201,11 @@ class Clusterer:
         alone = pool_rows[labels == NOISE]
         if len(alone):
             stored_pixels = self.index.pixels[: self.index.n]
+            stored_scenes = self.index.scenes[: self.index.n]
             got = attach_to_persons(vecs[alone], photos[alone], vecs, persons, photos, params,
                                     self.index.quality[: self.index.n][alone],
-                                    stored_pixels[alone], stored_pixels)
+                                    stored_pixels[alone], stored_pixels,
+                                    stored_scenes[alone], stored_scenes)
             late: dict[int, int | None] = {
                 int(ids[r]): p for r, p in zip(alone, got, strict=True) if p is not None}
             self.index.set_persons(late)

@@ -26,7 +26,7 @@ from facefold.thumbs import thumb_path, write_thumb
 from facefold.timing import Stopwatch
 from facefold.vision.decode import DecodeError
 from facefold.vision.faces import FoundFace, align_all
-from facefold.vision.pixels import pixel_signature
+from facefold.vision.pixels import photo_signature, pixel_signature
 from facefold.vision.quality import face_quality
 
 log = logging.getLogger(__name__)
@@ -76,6 +76,7 @@ class _Detected:
     photo: PhotoFile
     size: tuple[int, int]  # full-size (width, height), upright
     faces: list[FoundFace]
+    pixels: bytes  # the photo in small (vision.pixels.photo_signature)
 
 
 def _fail(lib: Library, res: BatchResult, item: queue.QueueItem, exc: ReadError | DecodeError,
@@ -202,7 +203,8 @@ def process_batch(lib: Library, limit: int, deferred: set[str],
             found = finder.detect(decoded.pixels, decoded.scale)
         with res.stages.stage("align"):
             faces = align_all(decoded.pixels, found, settings.embedding.margin, decoded.scale)
-        detected.append(_Detected(photo, decoded.full_size, faces))
+        detected.append(_Detected(photo, decoded.full_size, faces,
+                                  photo_signature(decoded.pixels)))
         batch_shas.add(photo.sha256)
         res.processed += 1
     heartbeat()
@@ -242,7 +244,7 @@ def _store(lib: Library, detected: list[_Detected], dupes: list[PhotoFile],
                     yaw=q.yaw, pixels=pixel_signature(f.crop)))
                 k += 1
             ids = queue.record_processed(s, str(ph.path), ph.sha256, ph.size, ph.mtime,
-                                         d.size[0], d.size[1], new_faces)
+                                         d.size[0], d.size[1], new_faces, d.pixels)
             thumbs += [(fid, f.crop) for fid, f in zip(ids, d.faces, strict=True)]
             res.faces += len(new_faces)
         s.flush()

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from facefold.db.models import Face, Image, ImageStatus
 from facefold.db.types import EMBEDDING_DTYPE
-from facefold.vision.pixels import signatures
+from facefold.vision.pixels import SCENE_BYTES, scene, signatures
 from facefold.vision.shapes import EMBEDDING_DIM
 
 
@@ -55,19 +55,24 @@ class FaceMatrix:
     pinned: np.ndarray  # bool: placed (or unassigned) by hand, never moved by clustering
     quality: np.ndarray  # 0..1; 1 where not measured (faces stored before it was)
     pixels: np.ndarray  # (N, PIXEL_BYTES) uint8 signatures; zeros where none was stored
+    scenes: np.ndarray  # (N, SCENE_BYTES) uint8 vision.pixels scenes; zeros where the photo
+    # has no signature (stored before they were)
 
 
 def face_matrix(s: Session, face_ids: Sequence[int] | None = None) -> FaceMatrix:
     """All faces (or those with the given ids) as one matrix."""
     q = select(Face.id, Face.image_id, Face.person_id, Face.embedding, Face.pinned,
-               Face.quality, Face.pixels).order_by(Face.id)
+               Face.quality, Face.pixels, Image.pixels, Face.box_x, Face.box_y, Face.box_w,
+               Face.box_h, Image.width, Image.height).join(Image, Image.id == Face.image_id
+                                                           ).order_by(Face.id)
     if face_ids is not None:
         q = q.where(Face.id.in_(list(face_ids)))
     rows = s.execute(q).all()
     if not rows:
         return FaceMatrix(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64),
                           np.zeros((0, EMBEDDING_DIM), np.float32), np.zeros(0, bool),
-                          np.zeros(0, np.float32), signatures([]))
+                          np.zeros(0, np.float32), signatures([]),
+                          np.zeros((0, SCENE_BYTES), np.uint8))
     vectors = np.frombuffer(b"".join(r[3] for r in rows), dtype=EMBEDDING_DTYPE)
     return FaceMatrix(
         face_ids=np.array([r[0] for r in rows], dtype=np.int64),
@@ -77,6 +82,8 @@ def face_matrix(s: Session, face_ids: Sequence[int] | None = None) -> FaceMatrix
         pinned=np.array([bool(r[4]) for r in rows], dtype=bool),
         quality=np.array([1.0 if r[5] is None else r[5] for r in rows], dtype=np.float32),
         pixels=signatures([r[6] for r in rows]),
+        scenes=np.stack([scene(r[7], (r[8], r[9], r[10], r[11]), (r[12], r[13]))
+                         for r in rows]),
     )
 
 

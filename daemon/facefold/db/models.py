@@ -67,6 +67,8 @@ class Image(Base):
     mtime: Mapped[float | None] = mapped_column(Float)
     width: Mapped[int | None] = mapped_column(Integer)
     height: Mapped[int | None] = mapped_column(Integer)
+    pixels: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)  # the photo in small
+    # (vision.pixels.photo_signature): copies of one photo are known by it; None: not made
     status: Mapped[ImageStatus] = mapped_column(
         Enum(ImageStatus, native_enum=False, length=16, validate_strings=True), index=True
     )

@@ -91,11 +91,12 @@ def _upsert(s: Session, path: str, sha256: str | None, size: int | None,
 
 
 def record_processed(s: Session, path: str, sha256: str, size: int, mtime: float,
-                     width: int, height: int, faces: Sequence[NewFace]) -> list[int]:
-    """Store a processed photo and its faces (replacing what the path held before); return the
-    new faces' ids, in the order given."""
+                     width: int, height: int, faces: Sequence[NewFace],
+                     pixels: bytes | None = None) -> list[int]:
+    """Store a processed photo (with its `pixels`, vision.pixels.photo_signature) and its faces
+    (replacing what the path held before); return the new faces' ids, in the order given."""
     img = _upsert(s, path, sha256, size, mtime)
-    img.width, img.height = width, height
+    img.width, img.height, img.pixels = width, height, pixels
     img.status, img.error, img.next_attempt_at = ImageStatus.done, None, None
     img.attempts += 1
     s.flush()
@@ -129,7 +130,7 @@ def record_moved(s: Session, old: Image, path: str, size: int, mtime: float) -> 
     img = _row_for(s, path, old.sha256)
     img.sha256, img.size, img.mtime = old.sha256, size, mtime
     img.claimed_by = img.lease_until = None
-    img.width, img.height = old.width, old.height
+    img.width, img.height, img.pixels = old.width, old.height, old.pixels
     img.status, img.error = ImageStatus.done, None
     s.flush()
     s.execute(update(Face).where(Face.image_id == old.id).values(image_id=img.id))

@@ -16,7 +16,7 @@ from facefold.people.cluster import (
     alike,
     separation,
 )
-from facefold.vision.pixels import pixel_similarity_matrix
+from facefold.vision.pixels import pixel_similarity_matrix, same_scene_matrix
 
 
 def match_clusters(clusters: Mapping[int, Set[int]],
@@ -57,12 +57,22 @@ def _matching(query: np.ndarray, stored: np.ndarray) -> Callable[[np.ndarray], n
     return lambda m: pixel_similarity_matrix(query, stored[m])[0]
 
 
+def _copy_matching(query: np.ndarray, stored: np.ndarray,
+                   params: ClusterParams) -> Callable[[np.ndarray], np.ndarray]:
+    """For `alike`: whether one face and the stored ones masked are one face in copies of a
+    photo (their scenes, vision.pixels)."""
+    return lambda m: same_scene_matrix(query, stored[m], params.copy_similarity,
+                                       params.copy_place)[0]
+
+
 def twins(queries: np.ndarray, vectors: np.ndarray, mask: np.ndarray, params: ClusterParams,
-          query_pixels: np.ndarray | None = None,
-          pixels: np.ndarray | None = None) -> np.ndarray:
+          query_pixels: np.ndarray | None = None, pixels: np.ndarray | None = None,
+          query_scenes: np.ndarray | None = None,
+          scenes: np.ndarray | None = None) -> np.ndarray:
     """For each query, the row of the nearest face among `mask` it is alike to (as
     `burst_units` has it: closer than `burst_distance`, or, given both sides' pixel signatures,
-    closer than `burst_pixel_distance` with pixels that match); -1 for none."""
+    closer than `burst_pixel_distance` with pixels that match, or, given both sides' scenes,
+    closer than `burst_max_distance` and one face in copies of a photo); -1 for none."""
     sims = queries @ vectors.T
     sims[:, ~mask] = -np.inf
     d = np.sqrt(np.maximum(0.0, 2.0 - 2.0 * sims))
@@ -71,7 +81,9 @@ def twins(queries: np.ndarray, vectors: np.ndarray, mask: np.ndarray, params: Cl
         ok = np.flatnonzero(alike(
             d[i], params.burst_distance, params.burst_pixel_distance,
             params.burst_pixel_similarity, None if query_pixels is None or pixels is None
-            else _matching(query_pixels[i:i + 1], pixels)))
+            else _matching(query_pixels[i:i + 1], pixels), params.burst_max_distance,
+            None if query_scenes is None or scenes is None
+            else _copy_matching(query_scenes[i:i + 1], scenes, params)))
         if len(ok):
             out[i] = ok[np.argmin(d[i, ok])]
     return out
@@ -81,11 +93,13 @@ def attach_to_persons(queries: np.ndarray, query_photos: np.ndarray, vectors: np
                       persons: np.ndarray, photos: np.ndarray, params: ClusterParams,
                       query_quality: np.ndarray | None = None,
                       query_pixels: np.ndarray | None = None,
-                      pixels: np.ndarray | None = None) -> list[int | None]:
+                      pixels: np.ndarray | None = None,
+                      query_scenes: np.ndarray | None = None,
+                      scenes: np.ndarray | None = None) -> list[int | None]:
     """Given new unit vectors (and their photo ids) and the stored faces (vectors, person ids
     with -1 for none, photo ids), return a person id or None for each new face, as the batch
-    clustering would: a face alike to an assigned face (`twins`, by pixels too when both
-    `query_pixels` and `pixels` are given) is that face's person; any other joins the person it
+    clustering would: a face alike to an assigned face (`twins`, by pixels and scenes too when
+    both sides' are given) is that face's person; any other joins the person it
     is fewest standard errors from, below
     `attach_z` and under the `max_distance` cap (a face below `small_min_quality` only a person
     of `attach_min_units` faces or more). Never two faces of one photo in one person
@@ -98,7 +112,7 @@ def attach_to_persons(queries: np.ndarray, query_photos: np.ndarray, vectors: np
     near = mask & np.isin(photos, query_photos)  # only these photos can clash
     taken: set[tuple[int, int]] = set(zip(persons[near].tolist(), photos[near].tolist(),
                                           strict=True))
-    twin = twins(queries, vectors, mask, params, query_pixels, pixels)
+    twin = twins(queries, vectors, mask, params, query_pixels, pixels, query_scenes, scenes)
     n = ev.counts
     s2, se2 = ev.s2(), ev.shrunk(params.prior_weight) / n
     alone = params.prior_weight * ev.prior_s2 / (1.0 + params.prior_weight)

@@ -30,7 +30,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from facefold.vision.pixels import pixel_similarity, pixel_similarity_matrix
+from facefold.vision.pixels import (
+    pixel_similarity,
+    pixel_similarity_matrix,
+    same_scene,
+    same_scene_matrix,
+)
 
 NOISE = -1
 EXACT_MAX_FACES = 8000  # above this, HDBSCAN runs on a k-nearest-neighbour graph (exact is O(n²) in 128-d)
@@ -63,6 +68,10 @@ class ClusterParams:
     burst_share: float = 0.5  # two groups of faces are one burst when this share of their
     # pairs are alike (above) ...
     burst_max_distance: float = 0.8  # ... and no pair is this far apart
+    copy_similarity: float = 0.97  # faces at one place of photos whose signatures correlate
+    # this much are one face in copies of one photo: one piece of evidence ...
+    copy_place: float = 0.25  # ... their centres and sizes differing by less than this share
+    # of the face's size (and closer than burst_max_distance)
 
 
 def enforce_cannot_link(vectors: np.ndarray, photos: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -172,15 +181,23 @@ def _find(parent: np.ndarray, i: int) -> int:
 
 
 def alike(d: np.ndarray, distance: float, pixel_distance: float, min_similarity: float,
-          similarity: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
+          similarity: Callable[[np.ndarray], np.ndarray] | None = None,
+          copy_distance: float = 0.0,
+          copies: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
     """Which pairs of faces `d` apart (FaceNet) are near-identical: closer than `distance`, or
-    closer than `pixel_distance` with pixel signatures that correlate at least `min_similarity`.
-    `similarity(mask)` gives the pairs' pixel similarity where `mask` holds (None: no pixels)."""
+    closer than `pixel_distance` with pixel signatures that correlate at least `min_similarity`,
+    or closer than `copy_distance` and one face in copies of one photo. `similarity(mask)` gives
+    the pairs' pixel similarity where `mask` holds (None: no pixels); `copies(mask)` whether
+    they are one face in copies of a photo (None: no scenes)."""
     out = d < distance
     if similarity is not None and pixel_distance > distance:
         near = ~out & (d < pixel_distance)
         if near.any():
             out[near] = similarity(near) >= min_similarity
+    if copies is not None:
+        near = ~out & (d < copy_distance)
+        if near.any():
+            out[near] = copies(near)
     return out
 
 
@@ -195,18 +212,34 @@ def _crosswise(a: np.ndarray, b: np.ndarray) -> Callable[[np.ndarray], np.ndarra
     return lambda m: pixel_similarity_matrix(a, b)[m]
 
 
+def _pairwise_copies(scenes: np.ndarray, rows: np.ndarray, cols: np.ndarray, similarity: float,
+                     place: float) -> Callable[[np.ndarray], np.ndarray]:
+    """For `alike`: whether pairs (rows[k], cols[k]) are one face in copies of a photo."""
+    return lambda m: same_scene(scenes[rows[m]], scenes[cols[m]], similarity, place)
+
+
+def _crosswise_copies(a: np.ndarray, b: np.ndarray, similarity: float,
+                      place: float) -> Callable[[np.ndarray], np.ndarray]:
+    """For `alike`: whether each face of `a` and each face of `b` are one face in copies of a
+    photo, masked."""
+    return lambda m: same_scene_matrix(a, b, similarity, place)[m]
+
+
 def burst_units(vectors: np.ndarray, photos: np.ndarray, distance: float,
                 pixels: np.ndarray | None = None, min_similarity: float = 0.9,
                 pixel_distance: float = 0.7, share: float = 0.5,
-                max_distance: float = 0.8) -> np.ndarray:
+                max_distance: float = 0.8, scenes: np.ndarray | None = None,
+                copy_similarity: float = 0.97, copy_place: float = 0.25) -> np.ndarray:
     """Group near-identical faces into bursts. Two faces are alike when closer than `distance`
     or, given their `pixels` signatures (vision.pixels), closer than `pixel_distance` with pixels
-    (or mirror images) that correlate at least `min_similarity`. Alike neighbours join closest
+    (or mirror images) that correlate at least `min_similarity`, or, given their `scenes`,
+    closer than `max_distance` and one face in copies of one photo (`same_scene` with
+    `copy_similarity` and `copy_place`). Alike neighbours join closest
     first, and two groups join only when at least `share` of their pairs of faces are alike (so
     copies stay one burst where a copy or two drift, while a chain of alike steps through a
     person's different photos does not), every pair is closer than `max_distance`, and no two
-    faces are of one photo. Return a unit id per face, 0..u-1; a face near nobody is a unit of
-    its own."""
+    faces are of one photo. Return a unit id per face, 0..u-1; a face near nobody is
+    a unit of its own."""
     n = len(vectors)
     if n == 0:
         return np.zeros(0, np.int64)
@@ -216,7 +249,9 @@ def burst_units(vectors: np.ndarray, photos: np.ndarray, distance: float,
     keep = rows < cols
     rows, cols, d = rows[keep], cols[keep], d[keep]
     edges = alike(d, distance, pixel_distance, min_similarity,
-                  None if pixels is None else _pairwise(pixels, rows, cols))
+                  None if pixels is None else _pairwise(pixels, rows, cols), max_distance,
+                  None if scenes is None else _pairwise_copies(scenes, rows, cols,
+                                                               copy_similarity, copy_place))
     order = np.argsort(d[edges], kind="stable")
     parent = np.arange(n)
     members: dict[int, list[int]] = {i: [i] for i in range(n)}
@@ -231,7 +266,9 @@ def burst_units(vectors: np.ndarray, photos: np.ndarray, distance: float,
         if sims.min() <= 1.0 - max_distance ** 2 / 2:
             continue
         same = alike(np.sqrt(np.maximum(0.0, 2.0 - 2.0 * sims)), distance, pixel_distance,
-                     min_similarity, None if pixels is None else _crosswise(pixels[ga], pixels[gb]))
+                     min_similarity, None if pixels is None else _crosswise(pixels[ga], pixels[gb]),
+                     max_distance, None if scenes is None else _crosswise_copies(
+                         scenes[ga], scenes[gb], copy_similarity, copy_place))
         if same.mean() < share:
             continue
         parent[b] = a
@@ -516,18 +553,21 @@ def attach_units(unit_vectors: np.ndarray, unit_photos: list[set[int]], labels: 
 def cluster_faces(vectors: np.ndarray, photos: np.ndarray, params: ClusterParams,
                   quality: np.ndarray | None = None, groups: np.ndarray | None = None,
                   apart: set[tuple[int, int]] | None = None,
-                  pixels: np.ndarray | None = None) -> np.ndarray:
+                  pixels: np.ndarray | None = None,
+                  scenes: np.ndarray | None = None) -> np.ndarray:
     """Given (N, D) unit vectors, each face's photo id and quality (0..1, None: all good), return
     N labels (-1: nobody yet): bursts → cores → merges → attachment, no cluster ever holding two
     faces of one photo. With `groups` (a group per face, -1 for none: the person it is now) and
     `apart` pairs of groups, no cluster holds faces of both groups of a pair. With `pixels`
-    (each face's vision.pixels signature), near-identical pixels make bursts as well."""
+    (each face's vision.pixels signature), near-identical pixels make bursts as well; with
+    `scenes` (each face's vision.pixels scene), so do faces at one place of copies of a photo."""
     n = len(vectors)
     if n < 2:
         return np.full(n, NOISE, dtype=np.int64)
     units = burst_units(vectors, photos, params.burst_distance, pixels,
                         params.burst_pixel_similarity, params.burst_pixel_distance,
-                        params.burst_share, params.burst_max_distance)
+                        params.burst_share, params.burst_max_distance, scenes,
+                        params.copy_similarity, params.copy_place)
     uv = unit_means(vectors, units)
     unit_photos: list[set[int]] = [set() for _ in range(len(uv))]
     for u, ph in zip(units.tolist(), photos.tolist(), strict=True):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from facefold.vision.pixels import PIXEL_BYTES
+from facefold.vision.pixels import PIXEL_BYTES, SCENE_BYTES
 from facefold.vision.shapes import EMBEDDING_DIM
 
 UNASSIGNED = -1
@@ -25,6 +25,7 @@ class FaceIndex:
         self.pinned = np.zeros(capacity, bool)
         self.quality = np.ones(capacity, np.float32)
         self.pixels = np.zeros((capacity, PIXEL_BYTES), np.uint8)  # zeros: no signature
+        self.scenes = np.zeros((capacity, SCENE_BYTES), np.uint8)  # zeros: no scene
         self._row: dict[int, int] = {}
 
     def __len__(self) -> int:
@@ -35,7 +36,8 @@ class FaceIndex:
         if need <= cap:
             return
         new = max(need, cap * 2)
-        for name in ("vectors", "face_ids", "persons", "photos", "pinned", "quality", "pixels"):
+        for name in ("vectors", "face_ids", "persons", "photos", "pinned", "quality", "pixels",
+                     "scenes"):
             old = getattr(self, name)
             arr = np.zeros((new, *old.shape[1:]), old.dtype)
             arr[: self.n] = old[: self.n]
@@ -43,9 +45,10 @@ class FaceIndex:
 
     def add(self, face_ids: np.ndarray, vectors: np.ndarray, persons: np.ndarray,
             photos: np.ndarray, pinned: np.ndarray | None = None,
-            quality: np.ndarray | None = None, pixels: np.ndarray | None = None) -> None:
+            quality: np.ndarray | None = None, pixels: np.ndarray | None = None,
+            scenes: np.ndarray | None = None) -> None:
         """Add rows (a face already present is replaced); no `quality`: all good; no `pixels`
-        (signatures): none."""
+        (signatures) or `scenes`: none."""
         self.remove([int(f) for f in face_ids if int(f) in self._row])
         m = len(face_ids)
         self._grow(self.n + m)
@@ -57,6 +60,7 @@ class FaceIndex:
         self.pinned[sl] = False if pinned is None else pinned
         self.quality[sl] = 1.0 if quality is None else quality
         self.pixels[sl] = 0 if pixels is None else pixels
+        self.scenes[sl] = 0 if scenes is None else scenes
         for i, f in enumerate(face_ids):
             self._row[int(f)] = self.n + i
         self.n += m
@@ -70,7 +74,7 @@ class FaceIndex:
             last = self.n - 1
             if r != last:
                 for arr in (self.vectors, self.face_ids, self.persons, self.photos, self.pinned,
-                            self.quality, self.pixels):
+                            self.quality, self.pixels, self.scenes):
                     arr[r] = arr[last]
                 self._row[int(self.face_ids[r])] = r
             self.n -= 1

@@ -58,3 +58,68 @@ def pixel_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     ua, ub = _unit(a), _unit(b)
     mirror = _unit(_mirrored(b))
     return np.maximum((ua * ub).sum(axis=1), (ua * mirror).sum(axis=1))
+
+
+# A face's scene: its whole photo in small, and where in the photo the face is. Copies of one
+# photo (resized, re-encoded, a little shifted or brighter) have the same scene, even where the
+# face is too small for its own pixels or FaceNet to match (a 25 px face in a large photo).
+PHOTO_SIDE = 16  # the photo's signature side in pixels: 256 bytes a photo
+PHOTO_BYTES = PHOTO_SIDE * PHOTO_SIDE
+PLACE_SCALE = 60000  # a place's shares of the photo (0..1) stored as uint16 steps
+SCENE_BYTES = PHOTO_BYTES + 3 * 2  # photo signature, then the face's centre x, y and size
+
+
+def photo_signature(image: np.ndarray) -> bytes:
+    """(H, W, 3) uint8 RGB photo → PHOTO_BYTES bytes of grayscale, area-averaged."""
+    gray = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY)
+    small = cv2.resize(gray, (PHOTO_SIDE, PHOTO_SIDE), interpolation=cv2.INTER_AREA)
+    return small.astype(np.uint8).tobytes()
+
+
+def scene(photo: bytes | None, box: tuple[float, float, float, float],
+          size: tuple[int | None, int | None]) -> np.ndarray:
+    """A face's scene row (SCENE_BYTES uint8) from its photo's signature, its box (x, y, w, h
+    in photo pixels) and the photo's (width, height); zeros (like no other) when either is
+    unknown (photos stored before signatures were)."""
+    out = np.zeros(SCENE_BYTES, np.uint8)
+    w, h = size
+    if photo is None or len(photo) != PHOTO_BYTES or not w or not h:
+        return out
+    out[:PHOTO_BYTES] = np.frombuffer(photo, np.uint8)
+    place = ((box[0] + box[2] / 2) / w, (box[1] + box[3] / 2) / h,
+             np.sqrt(max(box[2] * box[3], 0.0) / (w * h)))
+    steps = np.clip(np.round(np.array(place) * PLACE_SCALE), 0, 65535).astype("<u2")
+    out[PHOTO_BYTES:] = np.frombuffer(steps.tobytes(), np.uint8)
+    return out
+
+
+def places(scenes: np.ndarray) -> np.ndarray:
+    """(N, 3) centre x, y and size, as shares of the photo, of scene rows."""
+    raw = np.ascontiguousarray(scenes[:, PHOTO_BYTES:SCENE_BYTES])
+    return raw.view("<u2").astype(np.float32) / PLACE_SCALE
+
+
+def same_scene(a: np.ndarray, b: np.ndarray, min_similarity: float,
+               place: float) -> np.ndarray:
+    """Row-wise: are faces `a[i]` and `b[i]` (scene rows) one face in copies of one photo? Their
+    photos' signatures correlate at least `min_similarity`, and their centres and sizes differ
+    by less than `place` times the smaller face's size. False where either has no scene."""
+    pa, pb = places(a), places(b)
+    sim = (_unit(a[:, :PHOTO_BYTES]) * _unit(b[:, :PHOTO_BYTES])).sum(axis=1)
+    return _same(sim, pa, pb, min_similarity, place)
+
+
+def same_scene_matrix(a: np.ndarray, b: np.ndarray, min_similarity: float,
+                      place: float) -> np.ndarray:
+    """`same_scene` of every row of `a` with every row of `b`: (len(a), len(b)) bool."""
+    pa, pb = places(a)[:, None, :], places(b)[None, :, :]
+    sim = _unit(a[:, :PHOTO_BYTES]) @ _unit(b[:, :PHOTO_BYTES]).T
+    return _same(sim, pa, pb, min_similarity, place)
+
+
+def _same(sim: np.ndarray, pa: np.ndarray, pb: np.ndarray, min_similarity: float,
+          place: float) -> np.ndarray:
+    tol = place * np.minimum(pa[..., 2], pb[..., 2])
+    return ((sim >= min_similarity) & (tol > 0)
+            & (np.hypot(pa[..., 0] - pb[..., 0], pa[..., 1] - pb[..., 1]) < tol)
+            & (np.abs(pa[..., 2] - pb[..., 2]) < tol))
