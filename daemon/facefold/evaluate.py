@@ -105,12 +105,14 @@ class Evaluation:
 def evaluate(vectors: np.ndarray, labels: np.ndarray, params: ClusterParams, weights: str,
              skipped: int = 0, names: list[str] | None = None,
              quality: np.ndarray | None = None, no_face: list[str] | None = None,
-             pixels: np.ndarray | None = None) -> Evaluation:
+             pixels: np.ndarray | None = None, scenes: np.ndarray | None = None) -> Evaluation:
     """Measure vectors (one face per photo) with person labels: verification, and the clustering
-    with `params` (near-identical `pixels` signatures count once, as in the library), including
+    with `params` (near-identical `pixels` signatures, and faces in copies of a photo by their
+    `scenes`, count once, as in the library), including
     which people it split and which it merged (named by `names`)."""
     acc, std, cut = verification(vectors, labels)
-    pred = cluster_faces(vectors, np.arange(len(vectors)), params, quality, pixels=pixels)
+    pred = cluster_faces(vectors, np.arange(len(vectors)), params, quality, pixels=pixels,
+                         scenes=scenes)
     pp, pr, pf = pairwise_scores(pred, labels)
     bp, br, bf = bcubed_scores(pred, labels)
     who = names or [str(i) for i in range(int(labels.max()) + 1 if len(labels) else 0)]

@@ -35,3 +35,25 @@ def test_new_weights_reembed_every_face_and_keep_names(lib: Library,
     assert all(bytes(r[1]) != before[r[0]] for r in rows if r[2] == "fake:1")
     assert names == {"First"} and res.recluster.persons == 2
     retrained.close()
+
+
+def test_faces_stored_before_signatures_get_them(lib: Library, rng: np.random.Generator) -> None:
+    """A library from before photo signatures (and face signatures): its faces are stale with
+    the same weights, and reembed makes both signatures, then nothing is stale."""
+    from facefold.vision.pixels import PHOTO_BYTES, PIXEL_BYTES
+
+    for k in range(4):
+        person_photo(lib.settings.inbox / f"{k}.png", k % 2, rng)
+    scan(lib)
+    with lib.session() as s:
+        s.execute(text("UPDATE images SET pixels = NULL"))
+        s.execute(text("UPDATE faces SET pixels = NULL WHERE id = (SELECT MIN(id) FROM faces)"))
+        s.commit()
+    res = reembed_some(lib)
+    assert (res.faces, res.left) == (4, 0)
+    with lib.session() as s:
+        photos = [bytes(r[0]) for r in s.execute(text("SELECT pixels FROM images"))]
+        faces = [bytes(r[0]) for r in s.execute(text("SELECT pixels FROM faces"))]
+    assert len(photos) == 4 and all(len(p) == PHOTO_BYTES for p in photos)
+    assert all(len(f) == PIXEL_BYTES for f in faces)
+    assert reembed_some(lib).faces == 0

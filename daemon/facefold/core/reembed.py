@@ -1,7 +1,9 @@
 """Re-embedding stored faces after the FaceNet weights changed: vectors from different weights are
 not comparable, so each face is cut again from its photo (stored landmarks, no detection) and
 embedded with the weights in use. People, names and pinned faces are then kept by a full
-recluster that maps clusters onto existing persons."""
+recluster that maps clusters onto existing persons. Faces stored before their signatures were
+made (by an older facefold: a face's pixels, its photo's) go the same way, so that copies are
+known in an old library too; a running daemon does this a chunk at a time when idle."""
 
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from facefold.db import people as people_store
 from facefold.db import queue
 from facefold.files import ReadError
 from facefold.vision.decode import DecodeError
-from facefold.vision.pixels import pixel_signature
+from facefold.vision.pixels import photo_signature, pixel_signature
 from facefold.vision.quality import face_quality
 
 log = logging.getLogger(__name__)
@@ -38,7 +40,8 @@ class ReembedResult:
 
 
 def reembed_some(lib: Library, limit: int = REEMBED_CHUNK) -> ReembedResult:
-    """Re-embed up to `limit` faces made with other weights than the ones in use."""
+    """Re-embed up to `limit` faces made with other weights than the ones in use, or stored
+    before their signatures (a face's pixels, its photo's) were made, which it makes."""
     embedder = lib.models.embedder
     embedder.load()
     weights = embedder.weights_id
@@ -48,6 +51,7 @@ def reembed_some(lib: Library, limit: int = REEMBED_CHUNK) -> ReembedResult:
     ids: list[int] = []
     quality: dict[int, tuple[float, float, float]] = {}
     pixels: dict[int, bytes] = {}
+    photo_pixels: dict[str, bytes] = {}
     lost: list[str] = []
     by_photo: dict[str, list[face_store.StoredFace]] = {}
     for f in todo:
@@ -59,6 +63,7 @@ def reembed_some(lib: Library, limit: int = REEMBED_CHUNK) -> ReembedResult:
             log.warning("reembed: %s: %s; queued to be processed again", path, exc)
             lost.append(path)
             continue
+        photo_pixels[path] = photo_signature(decoded.pixels)
         for f in faces:
             crops.append(stored_crop(decoded, f.landmarks, lib.settings.embedding.margin))
             ids.append(f.id)
@@ -69,6 +74,7 @@ def reembed_some(lib: Library, limit: int = REEMBED_CHUNK) -> ReembedResult:
     with lib.session() as s:
         face_store.set_embeddings(s, dict(zip(ids, vectors, strict=True)), weights, quality,
                                   pixels)
+        face_store.set_photo_signatures(s, photo_pixels)
         queue.enqueue(s, lost)
         s.commit()
         left = face_store.count_stale_faces(s, weights)

@@ -14,7 +14,7 @@ import numpy as np
 
 from facefold.core.clusterer import cluster_params
 from facefold.core.library import Library, runtimes
-from facefold.core.photo import faces_in_photo, largest
+from facefold.core.photo import decode, largest
 from facefold.db import faces as face_store
 from facefold.db import people as people_store
 from facefold.evaluate import Evaluation, Membership, evaluate, photo_membership
@@ -22,13 +22,16 @@ from facefold.files import ReadError, iter_photos, read_photo
 from facefold.train import TrainOptions, TrainResult, train
 from facefold.vision.decode import DecodeError
 from facefold.vision.embed import Embedder
-from facefold.vision.pixels import pixel_signature, signatures
+from facefold.vision.faces import find_faces
+from facefold.vision.pixels import SCENE_BYTES, photo_signature, pixel_signature, scene, signatures
 from facefold.vision.quality import face_quality
 from facefold.vision.shapes import CROP_SIZE
 from facefold.vision.weights import sha256_of
 
-CACHE_VERSION = 3  # bump when what a cached crop means changes (3: each with its quality)
+CACHE_VERSION = 4  # bump when what a cached crop means changes (3: each with its quality;
+# 4: and its scene)
 QUALITY_KEY = ".quality"  # cache key suffix: a face's quality beside its crop
+SCENE_KEY = ".scene"  # ... and its scene (vision.pixels: its photo in small, where it is)
 
 
 LABELS_FILE = "labels.json"  # in a data set's folder: photos that show more than one person
@@ -69,6 +72,7 @@ class Dataset:
     crops: np.ndarray  # (N, CROP_SIZE, CROP_SIZE, 3) uint8, the largest face of each photo
     skipped: list[tuple[str, str]]  # photos without a usable face, and why
     quality: np.ndarray  # (N,) each face's vision.quality score, as the library stores it
+    scenes: np.ndarray  # (N, SCENE_BYTES) each face's scene, as the library has it
 
 
 def _cache_file(lib: Library) -> Path:
@@ -90,7 +94,7 @@ def load_dataset(lib: Library, root: Path) -> Dataset:
     if cache_file.exists():
         with np.load(cache_file, allow_pickle=False) as z:
             cache = {k: z[k] for k in z.files}
-    paths, labels, crops, skipped, quality = [], [], [], [], []
+    paths, labels, crops, skipped, quality, scenes = [], [], [], [], [], []
     dirty = False
     for li, person in enumerate(people):
         for p in iter_photos([person], lib.settings.decode.extensions):
@@ -98,13 +102,17 @@ def load_dataset(lib: Library, root: Path) -> Dataset:
                 photo = read_photo(p, lib.settings.decode.max_file_bytes, follow_symlinks=True)
                 crop = cache.get(photo.sha256)
                 if crop is None:
-                    face = largest(faces_in_photo(photo, lib.settings, lib.models.finder))
+                    decoded = decode(photo, lib.settings.decode)
+                    face = largest(find_faces(lib.models.finder, decoded.pixels,
+                                              lib.settings.embedding.margin, decoded.scale))
                     crop = face.crop if face is not None else np.zeros((0,), np.uint8)
                     cache[photo.sha256] = crop
                     if face is not None:
                         d = face.detection
                         cache[photo.sha256 + QUALITY_KEY] = np.array([face_quality(
                             d.box, d.confidence, d.landmarks, face.crop).score])
+                        cache[photo.sha256 + SCENE_KEY] = scene(
+                            photo_signature(decoded.pixels), d.box, decoded.full_size)
                     dirty = True
             except (ReadError, DecodeError) as exc:
                 skipped.append((str(p), str(exc)))
@@ -116,13 +124,15 @@ def load_dataset(lib: Library, root: Path) -> Dataset:
             labels.append(li)
             crops.append(crop)
             quality.append(float(cache.get(photo.sha256 + QUALITY_KEY, np.ones(1))[0]))
+            scenes.append(cache.get(photo.sha256 + SCENE_KEY, np.zeros(SCENE_BYTES, np.uint8)))
     if dirty:
         tmp = cache_file.with_name(cache_file.stem + ".tmp.npz")
         np.savez_compressed(tmp, **cache)  # type: ignore[arg-type]  # numpy's stub misreads **kw
         tmp.replace(cache_file)
     return Dataset(paths, np.array(labels, np.int64), [d.name for d in people],
                    np.stack(crops) if crops else np.zeros((0, CROP_SIZE, CROP_SIZE, 3), np.uint8),
-                   skipped, np.array(quality, np.float32))
+                   skipped, np.array(quality, np.float32),
+                   np.stack(scenes) if scenes else np.zeros((0, SCENE_BYTES), np.uint8))
 
 
 def library_membership(lib: Library, root: Path) -> Membership:
@@ -154,7 +164,8 @@ def evaluate_weights(lib: Library, root: Path, weights: list[Path | None]) -> li
                              len(data.skipped), data.names,
                              quality=data.quality,
                              no_face=[p for p, why in data.skipped if why == NO_FACE],
-                             pixels=signatures([pixel_signature(c) for c in data.crops])))
+                             pixels=signatures([pixel_signature(c) for c in data.crops]),
+                             scenes=data.scenes))
     return runs
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Row, func, select, text, update
+from sqlalchemy import ColumnElement, Row, and_, func, or_, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -162,18 +162,30 @@ def top_faces(s: Session, per_person: int, unassigned: int) -> list[StoredFace]:
     return [_stored(r) for r in rows]
 
 
+def _stale(weights: str) -> ColumnElement[bool]:
+    """Faces of processed photos embedded with other weights than `weights`, or stored before
+    their pixel signature or their photo's was made."""
+    return and_(Image.status == ImageStatus.done, or_(
+        Face.weights != weights, Face.pixels.is_(None), Image.pixels.is_(None)))
+
+
 def stale_faces(s: Session, weights: str, limit: int) -> list[StoredFace]:
-    """Faces of processed photos embedded with other weights than `weights`, by photo."""
+    """Faces to embed again (`_stale`), by photo."""
     rows = s.execute(
         select(*_stored_columns()).join(Image, Image.id == Face.image_id)
-        .where(Face.weights != weights, Image.status == ImageStatus.done)
-        .order_by(Face.image_id, Face.id).limit(limit))
+        .where(_stale(weights)).order_by(Face.image_id, Face.id).limit(limit))
     return [_stored(r) for r in rows]
 
 
 def count_stale_faces(s: Session, weights: str) -> int:
     return int(s.scalar(select(func.count(Face.id)).join(Image, Image.id == Face.image_id)
-                        .where(Face.weights != weights, Image.status == ImageStatus.done)) or 0)
+                        .where(_stale(weights))) or 0)
+
+
+def set_photo_signatures(s: Session, signatures: dict[str, bytes]) -> None:
+    """Set photos' signatures (vision.pixels.photo_signature), by path."""
+    for path, sig in signatures.items():
+        s.execute(update(Image).where(Image.path == path).values(pixels=sig))
 
 
 def set_embeddings(s: Session, vectors: dict[int, np.ndarray], weights: str,

@@ -143,13 +143,15 @@ class Worker(threading.Thread):
             self._wake.clear()
 
     def _reembed(self) -> bool:
-        """When idle: re-embed a chunk of faces made with other weights; after the last chunk,
-        recluster everything (ids and names kept). True when it did some work."""
+        """When idle: re-embed a chunk of faces made with other weights (or stored before their
+        signatures were made); after the last chunk, recluster everything (ids and names kept).
+        True when it did some work."""
         res = reembed_some(self.lib)
         if res.faces == 0 and res.unreadable == 0:
             return False
         self.heartbeat()
-        log.info("reembed: %d faces with the new weights, %d left", res.faces, res.left)
+        log.info("reembed: %d faces embedded again (new weights or signatures), %d left",
+                 res.faces, res.left)
         if res.left == 0:
             self._finish(BatchResult(), idle=True, full=True)
         return True
