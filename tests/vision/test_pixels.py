@@ -74,3 +74,30 @@ def test_a_face_in_copies_of_a_photo_has_one_scene_elsewhere_or_in_another_photo
     assert same.tolist() == [True, True, False, False, False, False, False]
     assert (same_scene_matrix(rows[:1], rows, 0.97, 0.25)[0] == same).all()
     assert not same_scene(rows[:1], rows[1:2], 1.01, 0.25)[0]  # 1.01: the rule is off
+
+
+def test_a_shifted_copy_lines_up_by_its_face_a_person_who_moved_does_not() -> None:
+    """A 150 px photo shifted by 6 px correlates under 0.97 as it is; moved so that the faces
+    coincide it is the same photo. A person who moved 6 px against the same room correlates
+    above 0.97 as it is, but not once moved by the face: the room is then out of line."""
+    rng = np.random.default_rng(5)
+    room = _photo(rng, 150, 150)
+    face = np.full((30, 30, 3), 230, np.uint8)
+
+    def shot(room: np.ndarray, x: int) -> np.ndarray:
+        out = room.copy()
+        out[40:70, x:x + 30] = face
+        return out
+
+    def shifted(img: np.ndarray, dx: int) -> np.ndarray:
+        return cv2.warpAffine(img, np.float32([[1, 0, dx], [0, 1, 0]]), (150, 150),
+                              borderMode=cv2.BORDER_REFLECT_101)
+
+    size = (150, 150)
+    photo = scene(photo_signature(shot(room, 60)), (60.0, 40.0, 30.0, 30.0), size)
+    copy = scene(photo_signature(shifted(shot(room, 60), 6)), (66.0, 40.0, 30.0, 30.0), size)
+    moved = scene(photo_signature(shot(room, 66)), (66.0, 40.0, 30.0, 30.0), size)
+    raw = (lambda a, b: float(np.corrcoef(a[:PHOTO_BYTES], b[:PHOTO_BYTES])[0, 1]))
+    assert raw(photo, copy) < 0.97 < raw(photo, moved)
+    assert same_scene(photo[None], copy[None], 0.97, 0.25).tolist() == [True]
+    assert same_scene(photo[None], moved[None], 0.97, 0.25).tolist() == [False]

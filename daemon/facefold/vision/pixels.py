@@ -102,24 +102,43 @@ def places(scenes: np.ndarray) -> np.ndarray:
 def same_scene(a: np.ndarray, b: np.ndarray, min_similarity: float,
                place: float) -> np.ndarray:
     """Row-wise: are faces `a[i]` and `b[i]` (scene rows) one face in copies of one photo? Their
-    photos' signatures correlate at least `min_similarity`, and their centres and sizes differ
-    by less than `place` times the smaller face's size. False where either has no scene."""
+    centres and sizes differ by less than `place` times the smaller face's size, and their
+    photos' signatures correlate at least `min_similarity` once `b`'s is moved so that the faces
+    coincide (a copy shifted by a few pixels matches again; photos of one session, where the
+    person moved against the room, do not). False where either has no scene."""
     pa, pb = places(a), places(b)
-    sim = (_unit(a[:, :PHOTO_BYTES]) * _unit(b[:, :PHOTO_BYTES])).sum(axis=1)
-    return _same(sim, pa, pb, min_similarity, place)
+    tol = place * np.minimum(pa[:, 2], pb[:, 2])
+    out = ((tol > 0) & (np.hypot(pa[:, 0] - pb[:, 0], pa[:, 1] - pb[:, 1]) < tol)
+           & (np.abs(pa[:, 2] - pb[:, 2]) < tol))
+    k = np.flatnonzero(out)
+    if len(k):
+        moved = _moved(b[k, :PHOTO_BYTES], (pb[k, 0] - pa[k, 0]) * PHOTO_SIDE,
+                       (pb[k, 1] - pa[k, 1]) * PHOTO_SIDE)
+        out[k] = (_unit(a[k, :PHOTO_BYTES]) * _unit(moved)).sum(axis=1) >= min_similarity
+    return out
 
 
 def same_scene_matrix(a: np.ndarray, b: np.ndarray, min_similarity: float,
                       place: float) -> np.ndarray:
     """`same_scene` of every row of `a` with every row of `b`: (len(a), len(b)) bool."""
-    pa, pb = places(a)[:, None, :], places(b)[None, :, :]
-    sim = _unit(a[:, :PHOTO_BYTES]) @ _unit(b[:, :PHOTO_BYTES]).T
-    return _same(sim, pa, pb, min_similarity, place)
+    rows, cols = np.divmod(np.arange(len(a) * len(b)), max(len(b), 1))
+    return same_scene(a[rows], b[cols], min_similarity, place).reshape(len(a), len(b))
 
 
-def _same(sim: np.ndarray, pa: np.ndarray, pb: np.ndarray, min_similarity: float,
-          place: float) -> np.ndarray:
-    tol = place * np.minimum(pa[..., 2], pb[..., 2])
-    return ((sim >= min_similarity) & (tol > 0)
-            & (np.hypot(pa[..., 0] - pb[..., 0], pa[..., 1] - pb[..., 1]) < tol)
-            & (np.abs(pa[..., 2] - pb[..., 2]) < tol))
+def _moved(photos: np.ndarray, dx: np.ndarray, dy: np.ndarray) -> np.ndarray:
+    """(K, PHOTO_BYTES) photo signatures, each read at (x + dx, y + dy) cells (bilinear, edges
+    repeated): moved by (-dx, -dy)."""
+    side = PHOTO_SIDE
+    img = photos.reshape(-1, side, side).astype(np.float32)
+    xs = np.arange(side)[None, None, :] + dx[:, None, None]
+    ys = np.arange(side)[None, :, None] + dy[:, None, None]
+    x0, y0 = np.floor(xs), np.floor(ys)
+    fx, fy = xs - x0, ys - y0
+    k = np.arange(len(img))[:, None, None]
+
+    def at(y: np.ndarray, x: np.ndarray) -> np.ndarray:
+        return img[k, np.clip(y, 0, side - 1).astype(int), np.clip(x, 0, side - 1).astype(int)]
+
+    out = ((1 - fy) * ((1 - fx) * at(y0, x0) + fx * at(y0, x0 + 1))
+           + fy * ((1 - fx) * at(y0 + 1, x0) + fx * at(y0 + 1, x0 + 1)))
+    return out.reshape(len(img), -1)
