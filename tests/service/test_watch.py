@@ -152,10 +152,14 @@ def test_watch_and_workers_on_postgresql_share_the_queue_and_survive_a_kill(
                      log, w)
         d.start()
         victim = workers[0]
-        wait_for(lambda: d.query("SELECT COUNT(*) FROM images WHERE claimed_by LIKE ?",
-                                 f"%/worker-{victim.pid}")[0][0] > 0, WORK_TIMEOUT, d.log, d.proc)
-        held = {r[0] for r in d.query("SELECT path FROM images WHERE claimed_by LIKE ?",
-                                      f"%/worker-{victim.pid}")}
+        held: set[str] = set()
+
+        def holds() -> bool:  # what it holds, read once: a second look may find it done
+            held.update(r[0] for r in d.query("SELECT path FROM images WHERE claimed_by LIKE ?",
+                                              f"%/worker-{victim.pid}"))
+            return bool(held)
+
+        wait_for(holds, WORK_TIMEOUT, d.log, d.proc)
         victim.kill()
         victim.wait()
         wait_for(lambda: d.done() == len(files) and d.idle(), WORK_TIMEOUT, d.log, d.proc)
