@@ -55,7 +55,8 @@ def test_the_worker_processes_the_queue_and_keeps_folders_in_step(
         person_photo(lib.settings.inbox / f"{k}.png", k % 2, rng)
     reconcile(lib, [lib.settings.inbox])
     worker.start()
-    _wait(lambda: len(_links(lib)) == 6)
+    # the folders are synced before the batch is recorded: wait for both
+    _wait(lambda: len(_links(lib)) == 6 and status(lib).last_batch is not None)
     st = status(lib)
     assert st.images_by_status["done"] == 6 and st.last_batch is not None
     assert st.persons == 2
