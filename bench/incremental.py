@@ -59,6 +59,8 @@ class Photo:
     path: str  # relative to the set's root
     sha256: str  # byte-identical photos share one set of faces, as in a library
     faces: list[NewFace]
+    size: tuple[int, int]  # (width, height)
+    pixels: bytes | None  # the photo's signature: copies are known by it
 
 
 def settings_in(work: Path, clustering: Mapping[str, object] | None = None) -> Settings:
@@ -86,10 +88,13 @@ def batch(root: Path, models: Models, work: Path) -> tuple[Membership, list[Phot
     shutil.copytree(root, lib.settings.inbox, ignore=shutil.ignore_patterns(".*"))
     scan(lib)
     shas: dict[str, str] = {}
+    looks: dict[str, tuple[tuple[int, int], bytes | None]] = {}  # sha256 → (size, signature)
     content: dict[str, list[NewFace]] = {}
     with lib.session() as s:
-        for img in s.scalars(select(Image).order_by(Image.path)):
+        for img in s.scalars(select(Image).options(undefer(Image.pixels)).order_by(Image.path)):
             shas[Path(img.path).relative_to(lib.settings.inbox).as_posix()] = str(img.sha256)
+            if img.pixels is not None:
+                looks[str(img.sha256)] = ((img.width or 1, img.height or 1), img.pixels)
         rows = s.execute(select(Face, Image.sha256).join(Image).options(undefer(Face.pixels))
                          .order_by(Face.id))
         for face, sha in rows:
@@ -99,7 +104,8 @@ def batch(root: Path, models: Models, work: Path) -> tuple[Membership, list[Phot
                 face.quality, face.sharpness, face.yaw, face.pixels))
     m = membership(lib, root, lib.settings.inbox)
     lib.close()
-    return m, [Photo(p, sha, content.get(sha, [])) for p, sha in shas.items()]
+    return m, [Photo(p, sha, content.get(sha, []), *looks.get(sha, ((1, 1), None)))
+               for p, sha in shas.items()]
 
 
 def one_at_a_time(root: Path, photos: list[Photo], settings: Settings, first: float,
@@ -119,7 +125,8 @@ def one_at_a_time(root: Path, photos: list[Photo], settings: Settings, first: fl
         if p.sha256 in seen:  # a byte-identical copy: no faces of its own
             queue.record_duplicate(s, str(inbox / p.path), p.sha256, 1, 0.0)
         else:
-            queue.record_processed(s, str(inbox / p.path), p.sha256, 1, 0.0, 1, 1, p.faces)
+            queue.record_processed(s, str(inbox / p.path), p.sha256, 1, 0.0, *p.size, p.faces,
+                                   p.pixels)
             seen.add(p.sha256)
 
     with lib.session() as s:
