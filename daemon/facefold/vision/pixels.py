@@ -128,17 +128,10 @@ def same_scene_matrix(a: np.ndarray, b: np.ndarray, min_similarity: float,
 def _moved(photos: np.ndarray, dx: np.ndarray, dy: np.ndarray) -> np.ndarray:
     """(K, PHOTO_BYTES) photo signatures, each read at (x + dx, y + dy) cells (bilinear, edges
     repeated): moved by (-dx, -dy)."""
+    from scipy.ndimage import map_coordinates
+
     side = PHOTO_SIDE
     img = photos.reshape(-1, side, side).astype(np.float32)
-    xs = np.arange(side)[None, None, :] + dx[:, None, None]
-    ys = np.arange(side)[None, :, None] + dy[:, None, None]
-    x0, y0 = np.floor(xs), np.floor(ys)
-    fx, fy = xs - x0, ys - y0
-    k = np.arange(len(img))[:, None, None]
-
-    def at(y: np.ndarray, x: np.ndarray) -> np.ndarray:
-        return img[k, np.clip(y, 0, side - 1).astype(int), np.clip(x, 0, side - 1).astype(int)]
-
-    out = ((1 - fy) * ((1 - fx) * at(y0, x0) + fx * at(y0, x0 + 1))
-           + fy * ((1 - fx) * at(y0 + 1, x0) + fx * at(y0 + 1, x0 + 1)))
-    return out.reshape(len(img), -1)
+    k, y, x = np.meshgrid(np.arange(len(img)), np.arange(side), np.arange(side), indexing="ij")
+    return map_coordinates(img, [k, y + dy[:, None, None], x + dx[:, None, None]], order=1,
+                           mode="nearest").reshape(len(img), -1)
