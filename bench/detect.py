@@ -22,7 +22,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.helpers.data import data_cache_dir  # noqa: E402
+from tests.helpers.data import celebrity_photos, data_cache_dir  # noqa: E402
 from tests.helpers.facefree import face_free  # noqa: E402
 from tests.helpers.hardcases import measured_sets  # noqa: E402
 
@@ -30,7 +30,6 @@ from facefold.config import load_settings  # noqa: E402
 from facefold.core import Models  # noqa: E402
 from facefold.files import iter_photos  # noqa: E402
 from facefold.vision.decode import decode_photo  # noqa: E402
-from facefold.vision.weights import fetch_dataset, fetch_weights  # noqa: E402
 
 
 def run(models: Models, root: Path, extensions: tuple[str, ...]) -> tuple[int, int, list[str], float]:
@@ -55,8 +54,7 @@ def main() -> int:
     ap.add_argument("sets", nargs="*", type=Path)
     args = ap.parse_args()
     settings = load_settings(REPO / "config.yaml")
-    fetch_weights(settings.models_dir)
-    celeb = fetch_dataset(settings.models_dir, data_cache_dir() / "5-celebrity")
+    celeb = celebrity_photos(settings.models_dir)
     models = Models.from_settings(settings)
     models.load()
     sets = args.sets or measured_sets(celeb, models.finder)

@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.helpers.data import data_cache_dir  # noqa: E402
+from tests.helpers.data import celebrity_photos  # noqa: E402
 from tests.helpers.hardcases import measured_sets  # noqa: E402
 
 from facefold.config import Settings, load_settings  # noqa: E402
@@ -51,7 +51,6 @@ from facefold.db import queue  # noqa: E402
 from facefold.db.faces import NewFace  # noqa: E402
 from facefold.db.models import Face, Image  # noqa: E402
 from facefold.evaluate import Membership, photo_membership  # noqa: E402
-from facefold.vision.weights import fetch_dataset, fetch_weights  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -157,8 +156,7 @@ def main() -> int:
     ap.add_argument("--orders", type=int, default=3, help="random orders per set and way")
     args = ap.parse_args()
     settings = load_settings(REPO / "config.yaml")
-    fetch_weights(settings.models_dir)
-    celeb = fetch_dataset(settings.models_dir, data_cache_dir() / "5-celebrity")
+    celeb = celebrity_photos(settings.models_dir)
     models = Models.from_settings(settings)
     models.load()
     sets = args.sets or measured_sets(celeb, models.finder)

