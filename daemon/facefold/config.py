@@ -97,6 +97,7 @@ class ClusteringSettings(_Section):
     max_distance: float = Field(1.2, gt=0.0, le=2.0)
     attach_min_units: int = Field(3, ge=1, le=1000)
     small_min_quality: float = Field(1.0, ge=0.0, le=1.0)
+    attach_max_spread: float = Field(1.2, gt=0.0, le=100.0)
     min_quality: float = Field(0.4, ge=0.0, le=1.0)
     suggest_z: float = Field(6.0, ge=0.0, le=100.0)
     suggest_distance: float = Field(1.3, gt=0.0, le=2.0)

@@ -325,6 +325,24 @@ def test_a_small_person_takes_only_full_quality_faces(rng: np.random.Generator) 
         assert (out[-1] == 0) == joins, (len(members), q)
 
 
+def test_a_wide_cluster_of_strangers_takes_in_no_more(rng: np.random.Generator) -> None:
+    """Four strangers that merged by chance (1.1 apart, twice as spread as the library's people)
+    would take in a fifth 0.75 from their centre (about 1.0 from each of them), because their own
+    spread makes far look near; judged as spread like a typical person, they do not. A face of a
+    typical person still joins that person."""
+    people, truth = blobs(rng, 6, 6, rms=0.6)
+    centre = _unit(rng.normal(size=DIM))
+    strangers = np.vstack([around(rng, centre, 4, 1.1), apart_by(rng, centre, 0.75)])
+    own = around(rng, people[truth == 0].mean(axis=0), 1, 0.6)
+    v = np.vstack([people, strangers, own])
+    labels = np.concatenate([truth, [6] * 4, [NOISE, NOISE]])
+    photos = [{i} for i in range(len(v))]
+    wide = attach_units(v, photos, labels, ClusterParams(attach_max_spread=100.0))
+    capped = attach_units(v, photos, labels, ClusterParams())
+    assert wide[-2] == 6 and capped[-2] == NOISE
+    assert wide[-1] == capped[-1] == 0
+
+
 def test_faces_below_min_quality_found_nobody(rng: np.random.Generator) -> None:
     """Two close faces of quality 0.3 (small, blurred) make no person; at 0.5 they do."""
     v = around(rng, _unit(rng.normal(size=DIM)), 2, 0.5)

@@ -40,7 +40,7 @@ def cluster_params(settings: Settings) -> ClusterParams:
         min_quality=c.min_quality, burst_pixel_similarity=c.burst_pixel_similarity,
         burst_pixel_distance=c.burst_pixel_distance, burst_share=c.burst_share,
         burst_max_distance=c.burst_max_distance, copy_similarity=c.copy_similarity,
-        copy_place=c.copy_place)
+        copy_place=c.copy_place, attach_max_spread=c.attach_max_spread)
 
 
 @dataclass(frozen=True)

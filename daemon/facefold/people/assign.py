@@ -14,6 +14,7 @@ from facefold.people.cluster import (
     ClusterParams,
     Evidence,
     alike,
+    joining_z,
     separation,
 )
 from facefold.vision.pixels import pixel_similarity_matrix, same_scene_matrix
@@ -114,11 +115,7 @@ def attach_to_persons(queries: np.ndarray, query_photos: np.ndarray, vectors: np
                                           strict=True))
     twin = twins(queries, vectors, mask, params, query_pixels, pixels, query_scenes, scenes)
     n = ev.counts
-    s2, se2 = ev.s2(), ev.shrunk(params.prior_weight) / n
-    alone = params.prior_weight * ev.prior_s2 / (1.0 + params.prior_weight)
-    ms = 2.0 - 2.0 * (queries.astype(np.float64) @ ev.sums.T) / n[None, :]
-    z = separation(ms, s2[None, :], se2[None, :], 0.0, alone)
-    z[ms >= params.max_distance ** 2] = np.inf
+    z = joining_z(queries, ev, params)
     if query_quality is not None:
         weak = query_quality < params.small_min_quality
         z[np.ix_(weak, n < params.attach_min_units)] = np.inf

@@ -20,7 +20,8 @@ distance (measured in the README, "The right people"):
    RMS distance stops anything far from merging.
 4. Attachment. Every unit left over joins the cluster it is closest to in standard errors, when
    close enough and under a cap, and when the cluster has no face of its photo; a cluster of
-   fewer than `attach_min_units` units (an uncertain centre) takes only full-quality faces.
+   fewer than `attach_min_units` units (an uncertain centre) takes only full-quality faces, and
+   a cluster spread wider than people usually are is judged as if it were not.
 """
 
 from __future__ import annotations
@@ -60,6 +61,8 @@ class ClusterParams:
     max_distance: float = 1.2  # ... with an RMS distance to its faces below this cap
     attach_min_units: int = 3  # faces below small_min_quality join only clusters this big
     small_min_quality: float = 1.0  # (a small cluster's centre is uncertain: full quality only)
+    attach_max_spread: float = 1.2  # who may join a cluster is judged as if it spread at most
+    # this many times the library's typical spread (strangers merged by chance spread wide)
     prior_weight: float = 2.0  # units' worth of the library's typical spread in each estimate
     min_quality: float = 0.4  # units whose best face is below this never found a person
     burst_pixel_similarity: float = 0.9  # faces whose pixels correlate this much (or with the
@@ -397,6 +400,23 @@ def separation(ms: np.ndarray, s2_a: Arr, se2_a: Arr, s2_b: Arr, se2_b: Arr) -> 
     return centre / np.sqrt(se2_a + se2_b)
 
 
+def joining_z(queries: np.ndarray, ev: Evidence, params: ClusterParams) -> np.ndarray:
+    """(q, k): how many standard errors each query unit vector is from each cluster's centre,
+    inf where its RMS distance to the cluster's units reaches `max_distance`. A cluster counts
+    as spread at most `attach_max_spread` times the library's typical spread: a wide cluster
+    (strangers that merged by chance) would otherwise take in every face under the cap, since
+    its own spread makes far look near (measured: 4 strangers took in 18 more, 1.05-1.18 away)."""
+    n = ev.counts
+    cap = params.attach_max_spread * ev.prior_s2
+    s2 = np.minimum(ev.s2(), cap)
+    se2 = np.minimum(ev.shrunk(params.prior_weight), cap) / n
+    alone = params.prior_weight * ev.prior_s2 / (1.0 + params.prior_weight)  # a unit's own spread
+    ms = 2.0 - 2.0 * (queries.astype(np.float64) @ ev.sums.T) / n[None, :]
+    z = separation(ms, s2[None, :], se2[None, :], 0.0, alone)
+    z[ms >= params.max_distance ** 2] = np.inf
+    return z
+
+
 @dataclass(frozen=True)
 class Apart:
     """Cannot-links between groups (persons a user kept apart): `groups[u]` holds the groups of
@@ -516,11 +536,7 @@ def attach_units(unit_vectors: np.ndarray, unit_photos: list[set[int]], labels: 
     pos[labels != NOISE] = np.searchsorted(ids, labels[labels != NOISE])
     ev = Evidence.of(unit_vectors, pos, len(ids))
     n = ev.counts
-    s2, se2 = ev.s2(), ev.shrunk(params.prior_weight) / n
-    alone = params.prior_weight * ev.prior_s2 / (1.0 + params.prior_weight)  # a unit's own spread
-    ms = 2.0 - 2.0 * (unit_vectors[loose].astype(np.float64) @ ev.sums.T) / n[None, :]
-    z = separation(ms, s2[None, :], se2[None, :], 0.0, alone)
-    z[ms >= params.max_distance ** 2] = np.inf
+    z = joining_z(unit_vectors[loose], ev, params)
     if unit_quality is not None:
         weak = unit_quality[loose] < params.small_min_quality
         z[np.ix_(weak, n < params.attach_min_units)] = np.inf
