@@ -343,6 +343,18 @@ def test_a_wide_cluster_of_strangers_takes_in_no_more(rng: np.random.Generator) 
     assert wide[-1] == capped[-1] == 0
 
 
+def test_two_faces_of_one_photo_found_nobody(rng: np.random.Generator) -> None:
+    """Two faces of one photo 0.5 apart (a face and its reflection, say) are linked closely
+    enough to found a person, but no person holds two faces of a photo: the one face left is
+    no person either."""
+    v, truth = blobs(rng, 3, 5, rms=0.6)
+    pair = around(rng, _unit(rng.normal(size=DIM)), 2, 0.5)
+    photos = np.concatenate([np.arange(15), [99, 99]])
+    labels = cluster_faces(np.vstack([v, pair]), photos, ClusterParams())
+    assert people_found(labels[:15], truth) == (3, 0)
+    assert (labels[15:] == NOISE).all()
+
+
 def test_faces_below_min_quality_found_nobody(rng: np.random.Generator) -> None:
     """Two close faces of quality 0.3 (small, blurred) make no person; at 0.5 they do."""
     v = around(rng, _unit(rng.normal(size=DIM)), 2, 0.5)

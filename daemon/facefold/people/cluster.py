@@ -617,6 +617,10 @@ def cluster_faces(vectors: np.ndarray, photos: np.ndarray, params: ClusterParams
     for u, lab in zip(units.tolist(), labels.tolist(), strict=True):
         if lab != NOISE:
             ul[u] = lab
+    # a core the cannot-link left with one unit (two faces of one photo had founded it) is no
+    # person: it may still join one
+    ids, sizes = np.unique(ul[ul != NOISE], return_counts=True)
+    ul[np.isin(ul, ids[sizes < params.min_cluster_size])] = NOISE
     if cannot is not None:
         ul = cannot.split(uv, ul)
 
