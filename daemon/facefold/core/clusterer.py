@@ -185,7 +185,7 @@ class Clusterer:
                                self.index.quality[: self.index.n][pool_rows],
                                pixels=self.index.pixels[: self.index.n][pool_rows],
                                scenes=self.index.scenes[: self.index.n][pool_rows])
-        new = 0
+        created: list[int] = []
         changes: dict[int, int | None] = {}
         for lab in np.unique(labels[labels != NOISE]):
             rows = pool_rows[labels == lab]
@@ -193,16 +193,19 @@ class Clusterer:
                                  params)
             if pid is None:
                 pid = people_store.create_person(s).id
-                new += 1
+                created.append(pid)
             for r in rows:
                 changes[int(ids[r])] = pid
         self.index.set_persons(changes)
-        # what is still alone joins a person, as in a batch clustering
+        # what is still alone joins a person that was there before, as in a batch clustering;
+        # the persons just made of the pool already had it, with copies and bursts counted once
+        # (here every face counts: 3 faces of 1-2 photos took in 63 small faces of strangers)
         alone = pool_rows[labels == NOISE]
         if len(alone):
             stored_pixels = self.index.pixels[: self.index.n]
             stored_scenes = self.index.scenes[: self.index.n]
-            got = attach_to_persons(vecs[alone], photos[alone], vecs, persons, photos, params,
+            earlier = np.where(np.isin(persons, created), UNASSIGNED, persons)
+            got = attach_to_persons(vecs[alone], photos[alone], vecs, earlier, photos, params,
                                     self.index.quality[: self.index.n][alone],
                                     stored_pixels[alone], stored_pixels,
                                     stored_scenes[alone], stored_scenes)
@@ -214,7 +217,7 @@ class Clusterer:
         self._pool_at_last_cluster = len(pool_rows) - len(changes)
         if idle:
             self.merge_close_persons(s)
-        return new
+        return len(created)
 
     def merge_close_persons(self, s: Session) -> int:
         """Merge persons the clustering would have made one (as a batch run merges clusters),

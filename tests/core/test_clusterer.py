@@ -1,0 +1,74 @@
+"""The daemon's clusterer: its pool of unplaced faces is clustered as a batch would cluster it."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from facefold.core import Library
+from facefold.core.clusterer import Clusterer
+from facefold.db import faces as face_store
+from facefold.db import queue
+from facefold.db.faces import NewFace
+from facefold.people.cluster import ClusterParams, cluster_faces
+from tests.helpers.postgres import both_backends  # noqa: F401  (SQLite and PostgreSQL)
+
+DIM = 128
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return (v / np.linalg.norm(v, axis=-1, keepdims=True)).astype(np.float32)
+
+
+def _near(rng: np.random.Generator, centre: np.ndarray, distance: float) -> np.ndarray:
+    """A unit vector `distance` (L2) from the unit vector `centre`."""
+    other = rng.normal(size=DIM)
+    other -= (other @ centre) * centre
+    other /= np.linalg.norm(other)
+    cos = 1.0 - distance ** 2 / 2.0
+    return _unit(cos * centre + np.sqrt(1.0 - cos ** 2) * other)
+
+
+def _store(lib: Library, vectors: np.ndarray, quality: list[float]) -> list[int]:
+    """Each vector a face of a photo of its own; return the face ids."""
+    ids = []
+    with lib.session() as s:
+        for k, (v, q) in enumerate(zip(vectors, quality, strict=True)):
+            face = NewFace((10, 10, 60, 60), [[0.0, 0.0]] * 5, 0.99, v, quality=q)
+            ids += queue.record_processed(s, f"/photos/{k}.jpg", f"{k:064x}", 1, 0.0, 200, 200,
+                                          [face])
+        s.commit()
+    return ids
+
+
+def test_the_pool_is_clustered_as_a_batch(lib: Library, rng: np.random.Generator) -> None:
+    """A person of a photo, its copy and one more photo is two pieces of evidence, so a weak face
+    near it (quality 0.3) joins nobody in a batch. The daemon's pool must not let it in through
+    the second chance it gives leftover faces, where every face counts (three here)."""
+    vectors, quality = [], []
+    for _ in range(3):  # three ordinary people, five photos each
+        centre = _unit(rng.normal(size=DIM))
+        vectors += [_near(rng, centre, 0.45) for _ in range(5)]
+        quality += [1.0] * 5
+    centre = _unit(rng.normal(size=DIM))
+    photo = _near(rng, centre, 0.3)
+    vectors += [photo, _near(rng, photo, 0.05), _near(rng, centre, 0.3), _near(rng, centre, 0.5)]
+    quality += [1.0, 1.0, 1.0, 0.3]
+    v = np.stack(vectors)
+    batch = cluster_faces(v, np.arange(len(v)), ClusterParams(), np.array(quality))
+    assert batch[-1] == -1 and len(set(batch[-4:-1].tolist())) == 1 and batch[-2] != -1
+
+    ids = _store(lib, v, quality)
+    lib.settings = lib.settings.model_copy(update={"clustering": lib.settings.clustering.model_copy(
+        update={"full_when_idle_max_faces": 0})})
+    clusterer = Clusterer(lib.settings)
+    with lib.session() as s:
+        clusterer.load(s)
+        clusterer.step(s, idle=True)  # too many faces for an idle full recluster: the pool
+        s.commit()
+    with lib.session() as s:
+        persons = face_store.face_persons(s)
+    got = [persons[i] for i in ids]
+    assert got[-1] is None
+    same = {(a, b) for a in range(len(v) - 1) for b in range(len(v) - 1) if batch[a] == batch[b]}
+    assert same == {(a, b) for a in range(len(v) - 1) for b in range(len(v) - 1)
+                    if got[a] == got[b]}
