@@ -144,3 +144,23 @@ def test_a_small_face_in_a_copy_of_a_stored_photo_is_its_twins_person() -> None:
     got = attach_to_persons(query, np.array([9]), stored, np.array([5, 6]), np.array([1, 2]),
                             params, query_scenes=copy, scenes=scenes)
     assert got == [5]
+
+
+def test_a_wide_person_of_strangers_takes_in_no_more_new_faces() -> None:
+    """As in a full clustering (test_cluster): a person of four strangers, twice as spread as
+    the library's people, would take a new face 0.75 from its centre; judged as spread like a
+    typical person, it does not."""
+    from tests.people.test_cluster import apart_by, around, blobs
+
+    rng = np.random.default_rng(3)
+    people, truth = blobs(rng, 6, 6, rms=0.6)
+    centre = _unit(rng.normal(size=DIM))
+    vectors = np.vstack([people, around(rng, centre, 4, 1.1)])
+    persons = np.concatenate([truth, [6] * 4])
+    photos = np.arange(len(vectors))
+    query = apart_by(rng, centre, 0.75)[None]
+    wide = attach_to_persons(query, np.array([999]), vectors, persons, photos,
+                             ClusterParams(attach_max_spread=100.0))
+    assert wide == [6]
+    assert attach_to_persons(query, np.array([999]), vectors, persons, photos,
+                             ClusterParams()) == [None]
