@@ -32,10 +32,11 @@ def open_photo(path: Path, settings: Settings,
     return photo, decode(photo, settings.decode)
 
 
-def faces_in_photo(photo: PhotoFile, settings: Settings, finder: FaceFinder) -> list[FoundFace]:
-    """Every face in a photo already read, aligned; raise DecodeError."""
+def faces_in_photo(photo: PhotoFile, settings: Settings,
+                   finder: FaceFinder) -> tuple[Decoded, list[FoundFace]]:
+    """A photo already read, decoded, and every face in it, aligned; raise DecodeError."""
     decoded = decode(photo, settings.decode)
-    return find_faces(finder, decoded.pixels, settings.embedding.margin, decoded.scale)
+    return decoded, find_faces(finder, decoded.pixels, settings.embedding.margin, decoded.scale)
 
 
 def faces_in_file(path: Path, settings: Settings, finder: FaceFinder,
@@ -43,7 +44,8 @@ def faces_in_file(path: Path, settings: Settings, finder: FaceFinder,
     """Every face in a photo file, aligned; raise ReadError or DecodeError. Symlinks are
     followed as configured unless `follow_symlinks` says otherwise."""
     follow = settings.follow_symlinks if follow_symlinks is None else follow_symlinks
-    return faces_in_photo(read_photo(path, settings.decode.max_file_bytes, follow), settings, finder)
+    return faces_in_photo(read_photo(path, settings.decode.max_file_bytes, follow), settings,
+                          finder)[1]
 
 
 def largest(faces: list[FoundFace]) -> FoundFace | None:

@@ -14,7 +14,7 @@ import numpy as np
 
 from facefold.core.clusterer import cluster_params
 from facefold.core.library import Library, runtimes
-from facefold.core.photo import decode, largest
+from facefold.core.photo import faces_in_photo, largest
 from facefold.db import faces as face_store
 from facefold.db import people as people_store
 from facefold.evaluate import Evaluation, Membership, evaluate, photo_membership
@@ -22,7 +22,6 @@ from facefold.files import ReadError, iter_photos, read_photo
 from facefold.train import TrainOptions, TrainResult, train
 from facefold.vision.decode import DecodeError
 from facefold.vision.embed import Embedder
-from facefold.vision.faces import find_faces
 from facefold.vision.pixels import SCENE_BYTES, photo_signature, pixel_signature, scene, signatures
 from facefold.vision.quality import face_quality
 from facefold.vision.shapes import CROP_SIZE
@@ -102,9 +101,8 @@ def load_dataset(lib: Library, root: Path) -> Dataset:
                 photo = read_photo(p, lib.settings.decode.max_file_bytes, follow_symlinks=True)
                 crop = cache.get(photo.sha256)
                 if crop is None:
-                    decoded = decode(photo, lib.settings.decode)
-                    face = largest(find_faces(lib.models.finder, decoded.pixels,
-                                              lib.settings.embedding.margin, decoded.scale))
+                    decoded, found = faces_in_photo(photo, lib.settings, lib.models.finder)
+                    face = largest(found)
                     crop = face.crop if face is not None else np.zeros((0,), np.uint8)
                     cache[photo.sha256] = crop
                     if face is not None:
