@@ -10,22 +10,9 @@ from facefold.db import faces as face_store
 from facefold.db import queue
 from facefold.db.faces import NewFace
 from facefold.people.cluster import ClusterParams, cluster_faces
+from facefold.vision.shapes import EMBEDDING_DIM as DIM
 from tests.helpers.postgres import both_backends  # noqa: F401  (SQLite and PostgreSQL)
-
-DIM = 128
-
-
-def _unit(v: np.ndarray) -> np.ndarray:
-    return (v / np.linalg.norm(v, axis=-1, keepdims=True)).astype(np.float32)
-
-
-def _near(rng: np.random.Generator, centre: np.ndarray, distance: float) -> np.ndarray:
-    """A unit vector `distance` (L2) from the unit vector `centre`."""
-    other = rng.normal(size=DIM)
-    other -= (other @ centre) * centre
-    other /= np.linalg.norm(other)
-    cos = 1.0 - distance ** 2 / 2.0
-    return _unit(cos * centre + np.sqrt(1.0 - cos ** 2) * other)
+from tests.helpers.vectors import apart_by, unit
 
 
 def _store(lib: Library, vectors: np.ndarray, quality: list[float]) -> list[int]:
@@ -46,12 +33,12 @@ def test_the_pool_is_clustered_as_a_batch(lib: Library, rng: np.random.Generator
     the second chance it gives leftover faces, where every face counts (three here)."""
     vectors, quality = [], []
     for _ in range(3):  # three ordinary people, five photos each
-        centre = _unit(rng.normal(size=DIM))
-        vectors += [_near(rng, centre, 0.45) for _ in range(5)]
+        centre = unit(rng.normal(size=DIM))
+        vectors += [apart_by(rng, centre, 0.45) for _ in range(5)]
         quality += [1.0] * 5
-    centre = _unit(rng.normal(size=DIM))
-    photo = _near(rng, centre, 0.3)
-    vectors += [photo, _near(rng, photo, 0.05), _near(rng, centre, 0.3), _near(rng, centre, 0.5)]
+    centre = unit(rng.normal(size=DIM))
+    photo = apart_by(rng, centre, 0.3)
+    vectors += [photo, apart_by(rng, photo, 0.05), apart_by(rng, centre, 0.3), apart_by(rng, centre, 0.5)]
     quality += [1.0, 1.0, 1.0, 0.3]
     v = np.stack(vectors)
     batch = cluster_faces(v, np.arange(len(v)), ClusterParams(), np.array(quality))

@@ -4,6 +4,7 @@ import pytest
 from facefold.people.assign import attach_to_persons, match_clusters, twins
 from facefold.people.cluster import ClusterParams
 from facefold.vision.shapes import EMBEDDING_DIM as DIM
+from tests.helpers.vectors import apart_by, around, blobs, unit
 
 
 def test_clusters_keep_the_person_they_overlap_most() -> None:
@@ -29,15 +30,11 @@ def _u(rows: list[list[float]]) -> np.ndarray:
     return a / np.linalg.norm(a, axis=1, keepdims=True)
 
 
-def _unit(v: np.ndarray) -> np.ndarray:
-    return (v / np.linalg.norm(v, axis=-1, keepdims=True)).astype(np.float32)
-
-
 def _people(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Two stored persons of 8 faces (ids 3 and 5, photos 0..15) and their centres."""
-    centres = _unit(rng.normal(size=(2, 128)))
+    centres = unit(rng.normal(size=(2, 128)))
     noise = rng.normal(size=(16, 128)) * 0.05
-    vectors = _unit(np.repeat(centres, 8, axis=0) + noise)
+    vectors = unit(np.repeat(centres, 8, axis=0) + noise)
     return vectors, np.repeat([3, 5], 8), np.arange(16), centres
 
 
@@ -48,9 +45,9 @@ def test_new_faces_join_by_the_clustering_rule_never_twice_in_a_photo() -> None:
     rng = np.random.default_rng(0)
     vectors, persons, photos, centres = _people(rng)
     twin = vectors[0] + 0.01  # near-identical to a face of person 3
-    close = _unit(centres[1] + rng.normal(size=128) * 0.05)
-    stranger = _unit(rng.normal(size=128))
-    queries = _unit(np.vstack([twin, close, stranger, close]))
+    close = unit(centres[1] + rng.normal(size=128) * 0.05)
+    stranger = unit(rng.normal(size=128))
+    queries = unit(np.vstack([twin, close, stranger, close]))
     got = attach_to_persons(queries, np.array([100, 101, 102, 101]), vectors, persons, photos,
                             ClusterParams())
     assert got == [3, 5, None, None]  # the second face of photo 101 cannot join person 5 too
@@ -64,8 +61,8 @@ def test_a_new_cluster_joins_the_person_it_would_merge_with() -> None:
 
     rng = np.random.default_rng(1)
     vectors, persons, photos, centres = _people(rng)
-    same = _unit(centres[0] + rng.normal(size=(3, 128)) * 0.05)
-    other = _unit(rng.normal(size=(3, 128)))
+    same = unit(centres[0] + rng.normal(size=(3, 128)) * 0.05)
+    other = unit(rng.normal(size=(3, 128)))
     p = ClusterParams()
     assert joining_person(same, {50, 51, 52}, vectors, persons, photos, p) == 3
     assert joining_person(same, {0, 51}, vectors, persons, photos, p) is None  # photo 0 is 3's
@@ -77,7 +74,7 @@ def test_identify_names_only_named_persons_once_per_photo() -> None:
 
     rng = np.random.default_rng(2)
     vectors, persons, photos, centres = _people(rng)
-    q = _unit(np.vstack([centres[0], centres[0], centres[1]]))
+    q = unit(np.vstack([centres[0], centres[0], centres[1]]))
     assert [p for p, _ in nearest_named(q, vectors, persons, {3}, 1.0)] == [3, 3, None]
     got = nearest_named(q, vectors, persons, {3, 5}, 1.0, np.array([20, 20, 21]), photos)
     assert [p for p, _ in got] == [3, None, 5]
@@ -150,11 +147,9 @@ def test_a_wide_person_of_strangers_takes_in_no_more_new_faces() -> None:
     """As in a full clustering (test_cluster): a person of four strangers, twice as spread as
     the library's people, would take a new face 0.75 from its centre; judged as spread like a
     typical person, it does not."""
-    from tests.people.test_cluster import apart_by, around, blobs
-
     rng = np.random.default_rng(3)
     people, truth = blobs(rng, 6, 6, rms=0.6)
-    centre = _unit(rng.normal(size=DIM))
+    centre = unit(rng.normal(size=DIM))
     vectors = np.vstack([people, around(rng, centre, 4, 1.1)])
     persons = np.concatenate([truth, [6] * 4])
     photos = np.arange(len(vectors))

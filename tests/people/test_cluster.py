@@ -18,35 +18,8 @@ from facefold.people.cluster import (
     merge_clusters,
     relabel,
 )
-
-DIM = 128
-
-
-def _unit(v: np.ndarray) -> np.ndarray:
-    return (v / np.linalg.norm(v, axis=-1, keepdims=True)).astype(np.float32)
-
-
-def around(rng: np.random.Generator, centre: np.ndarray, n: int, rms: float) -> np.ndarray:
-    """`n` unit vectors around `centre` whose pairwise RMS distance is about `rms`."""
-    noise = rng.normal(size=(n, DIM)) / np.sqrt(DIM)
-    return _unit(centre + noise * rms / np.sqrt(2.0 - rms ** 2))
-
-
-def apart_by(rng: np.random.Generator, centre: np.ndarray, distance: float) -> np.ndarray:
-    """A unit vector `distance` (L2) from the unit vector `centre`."""
-    other = rng.normal(size=DIM)
-    other -= (other @ centre) * centre
-    other /= np.linalg.norm(other)
-    cos = 1.0 - distance ** 2 / 2.0
-    return _unit(cos * centre + np.sqrt(1.0 - cos ** 2) * other)
-
-
-def blobs(rng: np.random.Generator, people: int, per: int,
-          rms: float = 0.7) -> tuple[np.ndarray, np.ndarray]:
-    """Photos of `people` random people, `per` each, same-person pairwise RMS `rms`."""
-    centres = _unit(rng.normal(size=(people, DIM)))
-    v = np.concatenate([around(rng, c, per, rms) for c in centres])
-    return v, np.repeat(np.arange(people), per)
+from facefold.vision.shapes import EMBEDDING_DIM as DIM
+from tests.helpers.vectors import apart_by, around, blobs, unit
 
 
 def rms_between(a: np.ndarray, b: np.ndarray) -> float:
@@ -68,7 +41,7 @@ def test_separated_people_are_found(rng: np.random.Generator) -> None:
 
 def test_a_two_photo_person_is_kept(rng: np.random.Generator) -> None:
     v, truth = blobs(rng, 3, 6)
-    pair = around(rng, _unit(rng.normal(size=DIM)), 2, 0.5)
+    pair = around(rng, unit(rng.normal(size=DIM)), 2, 0.5)
     labels = cluster_faces(np.vstack([v, pair]), np.arange(20), ClusterParams())
     assert labels[-1] == labels[-2] != NOISE and people_found(labels[:-2], truth) == (3, 0)
 
@@ -76,7 +49,7 @@ def test_a_two_photo_person_is_kept(rng: np.random.Generator) -> None:
 def test_look_alikes_stay_apart(rng: np.random.Generator) -> None:
     """Two men 0.99 apart (RMS) who each vary 0.40-0.48 across 15 photos: `merge_distance` 1.0
     merged them; they are many standard errors apart."""
-    a = _unit(rng.normal(size=DIM))
+    a = unit(rng.normal(size=DIM))
     b = apart_by(rng, a, 0.92)
     va, vb = around(rng, a, 15, 0.44), around(rng, b, 15, 0.44)
     assert 0.96 < rms_between(va, vb) < 1.0
@@ -87,7 +60,7 @@ def test_look_alikes_stay_apart(rng: np.random.Generator) -> None:
 def test_one_person_with_small_face_satellites_stays_one(rng: np.random.Generator) -> None:
     """An actor across years: a main cluster, and pairs of small, noisy faces 0.95-1.18 (RMS) from
     it, while the nearest other person is 1.24 away: the satellites join him."""
-    actor = _unit(rng.normal(size=DIM))
+    actor = unit(rng.normal(size=DIM))
     main = around(rng, actor, 20, 0.7)
     satellites = [around(rng, apart_by(rng, actor, 0.8), 2, 0.75) for _ in range(3)]
     other = around(rng, apart_by(rng, actor, 1.2), 12, 0.7)
@@ -109,14 +82,14 @@ def test_bursts_count_once(rng: np.random.Generator) -> None:
     labels = cluster_faces(frames, np.arange(len(frames)), ClusterParams())
     assert people_found(labels, np.repeat(truth, 4)) == (5, 0)
     # a lone burst is one piece of evidence: it founds nobody
-    lone = around(rng, _unit(rng.normal(size=DIM)), 4, 0.1)
+    lone = around(rng, unit(rng.normal(size=DIM)), 4, 0.1)
     labels = cluster_faces(np.vstack([frames, lone]), np.arange(len(frames) + 4), ClusterParams())
     assert (labels[-4:] == NOISE).all()
 
 
 def test_low_quality_faces_join_but_never_found(rng: np.random.Generator) -> None:
     v, _ = blobs(rng, 1, 6)
-    weak_pair = around(rng, _unit(rng.normal(size=DIM)), 2, 0.4)
+    weak_pair = around(rng, unit(rng.normal(size=DIM)), 2, 0.4)
     all_v = np.vstack([v, weak_pair])
     q = np.array([1.0] * 6 + [0.05, 0.05])
     labels = cluster_faces(all_v, np.arange(8), ClusterParams(), q)
@@ -141,7 +114,7 @@ def test_faces_of_persons_kept_apart_never_share_a_cluster(rng: np.random.Genera
 
 
 def test_bursts_group_near_identical_faces_only() -> None:
-    a = _unit(np.eye(DIM)[0] + 0.05 * np.eye(DIM)[1])
+    a = unit(np.eye(DIM)[0] + 0.05 * np.eye(DIM)[1])
     v = np.vstack([np.eye(DIM)[0], a, np.eye(DIM)[1], np.eye(DIM)[0]]).astype(np.float32)
     units = burst_units(v, np.array([0, 1, 2, 0]), 0.3)
     assert units[0] == units[1] != units[2]
@@ -154,7 +127,7 @@ def test_copies_by_pixels_are_a_burst_within_their_distance(rng: np.random.Gener
     they stay apart."""
     from facefold.vision.pixels import PIXEL_BYTES, PIXEL_SIDE
 
-    x = _unit(np.eye(DIM)[0] + 0.42 * np.eye(DIM)[1])
+    x = unit(np.eye(DIM)[0] + 0.42 * np.eye(DIM)[1])
     v = np.vstack([np.eye(DIM)[0], x, np.eye(DIM)[2]]).astype(np.float32)
     assert 0.38 < np.linalg.norm(v[0] - v[1]) < 0.45
     face = rng.integers(0, 256, (PIXEL_SIDE, PIXEL_SIDE), dtype=np.uint8)
@@ -237,13 +210,13 @@ def test_a_chain_of_alike_steps_is_not_one_burst() -> None:
 
 
 def test_cores_need_close_links_and_two_units() -> None:
-    v = _unit(np.array([[1.0, 0.0], [1.0, 0.3], [0.0, 1.0], [-1.0, 0.0]]))
+    v = unit(np.array([[1.0, 0.0], [1.0, 0.3], [0.0, 1.0], [-1.0, 0.0]]))
     labels = found_cores(v, np.zeros(4, np.int64), 0.5)
     assert labels[0] == labels[1] != NOISE and labels[2] == labels[3] == NOISE
 
 
 def test_merge_and_attach_by_standard_errors(rng: np.random.Generator) -> None:
-    centre = _unit(rng.normal(size=DIM))
+    centre = unit(rng.normal(size=DIM))
     halves = around(rng, centre, 12, 0.7)
     labels = np.array([0] * 6 + [1] * 6)
     photos = [{i} for i in range(12)]
@@ -253,21 +226,21 @@ def test_merge_and_attach_by_standard_errors(rng: np.random.Generator) -> None:
     assert len(set(merge_clusters(halves, shared, labels, ClusterParams()).tolist())) == 2
     refused = merge_clusters(halves, photos, labels, ClusterParams(), lambda a, b: False)
     assert len(set(refused.tolist())) == 2
-    loose = np.vstack([halves, around(rng, centre, 1, 0.7), _unit(rng.normal(size=(1, DIM)))])
+    loose = np.vstack([halves, around(rng, centre, 1, 0.7), unit(rng.normal(size=(1, DIM)))])
     out = attach_units(loose, [{i} for i in range(14)], np.array([0] * 12 + [NOISE] * 2),
                        ClusterParams())
     assert out[12] == 0 and out[13] == NOISE  # the far one stays alone
 
 
 def test_apart_splits_a_mixed_cluster() -> None:
-    v = _unit(np.array([[1.0, 0.0], [1.0, 0.1], [1.0, 0.9], [1.0, 1.0]]))
+    v = unit(np.array([[1.0, 0.0], [1.0, 0.1], [1.0, 0.9], [1.0, 1.0]]))
     cannot = Apart([{1}, set(), set(), {2}], frozenset({(1, 2)}))
     labels = cannot.split(v, np.zeros(4, np.int64))
     assert labels[0] == labels[1] != labels[2] == labels[3]
 
 
 def test_cannot_link_keeps_the_nearest_face_of_a_photo() -> None:
-    v = _unit(np.array([[1.0, 0.0], [1.0, 0.05], [1.0, 0.6]]))
+    v = unit(np.array([[1.0, 0.0], [1.0, 0.05], [1.0, 0.6]]))
     labels = enforce_cannot_link(v, np.array([0, 1, 1]), np.zeros(3, np.int64))
     assert labels.tolist() == [0, 0, NOISE]
 
@@ -297,10 +270,10 @@ def test_two_people_chained_into_one_cluster_are_split(rng: np.random.Generator)
     merge rule would never join are split apart again."""
     from facefold.people.cluster import split_apart
 
-    a = _unit(rng.normal(size=DIM))
+    a = unit(rng.normal(size=DIM))
     b = apart_by(rng, a, 1.2)
     va, vb = around(rng, a, 12, 0.6), around(rng, b, 12, 0.6)
-    bridge = _unit(np.linspace(0.3, 0.7, 3)[:, None] * b + (1 - np.linspace(0.3, 0.7, 3))[:, None] * a)
+    bridge = unit(np.linspace(0.3, 0.7, 3)[:, None] * b + (1 - np.linspace(0.3, 0.7, 3))[:, None] * a)
     v = np.vstack([va, vb, bridge])
     labels = split_apart(v, np.zeros(len(v), np.int64), ClusterParams())
     assert set(labels[:12].tolist()).isdisjoint(labels[12:24].tolist())
@@ -312,7 +285,7 @@ def test_two_people_chained_into_one_cluster_are_split(rng: np.random.Generator)
 def test_a_small_person_takes_only_full_quality_faces(rng: np.random.Generator) -> None:
     """A person of 2 units has an uncertain centre: a face near it joins only at full quality;
     a person of 3 units (attach_min_units) takes a weaker face too."""
-    centre = _unit(rng.normal(size=DIM))
+    centre = unit(rng.normal(size=DIM))
     small = around(rng, centre, 2, 0.6)
     face = apart_by(rng, centre, 0.6)[None]
     for members, q, joins in ((small, 1.0, True), (small, 0.9, False),
@@ -331,7 +304,7 @@ def test_a_wide_cluster_of_strangers_takes_in_no_more(rng: np.random.Generator) 
     spread makes far look near; judged as spread like a typical person, they do not. A face of a
     typical person still joins that person."""
     people, truth = blobs(rng, 6, 6, rms=0.6)
-    centre = _unit(rng.normal(size=DIM))
+    centre = unit(rng.normal(size=DIM))
     strangers = np.vstack([around(rng, centre, 4, 1.1), apart_by(rng, centre, 0.75)])
     own = around(rng, people[truth == 0].mean(axis=0), 1, 0.6)
     v = np.vstack([people, strangers, own])
@@ -348,7 +321,7 @@ def test_two_faces_of_one_photo_found_nobody(rng: np.random.Generator) -> None:
     enough to found a person, but no person holds two faces of a photo: the one face left is
     no person either."""
     v, truth = blobs(rng, 3, 5, rms=0.6)
-    pair = around(rng, _unit(rng.normal(size=DIM)), 2, 0.5)
+    pair = around(rng, unit(rng.normal(size=DIM)), 2, 0.5)
     photos = np.concatenate([np.arange(15), [99, 99]])
     labels = cluster_faces(np.vstack([v, pair]), photos, ClusterParams())
     assert people_found(labels[:15], truth) == (3, 0)
@@ -357,7 +330,7 @@ def test_two_faces_of_one_photo_found_nobody(rng: np.random.Generator) -> None:
 
 def test_faces_below_min_quality_found_nobody(rng: np.random.Generator) -> None:
     """Two close faces of quality 0.3 (small, blurred) make no person; at 0.5 they do."""
-    v = around(rng, _unit(rng.normal(size=DIM)), 2, 0.5)
+    v = around(rng, unit(rng.normal(size=DIM)), 2, 0.5)
     assert (cluster_faces(v, np.arange(2), ClusterParams(), np.full(2, 0.3)) == NOISE).all()
     labels = cluster_faces(v, np.arange(2), ClusterParams(), np.full(2, 0.5))
     assert labels[0] == labels[1] != NOISE
