@@ -99,6 +99,7 @@ class ClusteringSettings(_Section):
     small_min_quality: float = Field(1.0, ge=0.0, le=1.0)
     attach_max_spread: float = Field(1.2, gt=0.0, le=100.0)
     min_quality: float = Field(0.4, ge=0.0, le=1.0)
+    found_min_share: float = Field(0.75, ge=0.0, le=1.0)
     suggest_z: float = Field(6.0, ge=0.0, le=100.0)
     suggest_distance: float = Field(1.3, gt=0.0, le=2.0)
     pool_growth: int = Field(32, ge=1)

@@ -59,3 +59,30 @@ def test_the_pool_is_clustered_as_a_batch(lib: Library, rng: np.random.Generator
     same = {(a, b) for a in range(len(v) - 1) for b in range(len(v) - 1) if batch[a] == batch[b]}
     assert same == {(a, b) for a in range(len(v) - 1) for b in range(len(v) - 1)
                     if got[a] == got[b]}
+
+
+def test_passers_by_found_nobody_in_the_daemon(lib: Library, rng: np.random.Generator) -> None:
+    """Three strangers behind the people photographed (faces half the size of the photo's
+    largest), close enough to found a person: neither the full recluster nor the daemon's pool
+    makes them one; with `found_min_share` 0 both do."""
+    passer = unit(rng.normal(size=DIM))
+    with lib.session() as s:
+        for k in range(3):
+            front = NewFace((10, 10, 80, 80), [[0.0, 0.0]] * 5, 0.99, unit(rng.normal(size=DIM)))
+            behind = NewFace((120, 10, 40, 40), [[0.0, 0.0]] * 5, 0.99,
+                             apart_by(rng, passer, 0.35))
+            queue.record_processed(s, f"/photos/{k}.jpg", f"{k:064x}", 1, 0.0, 200, 200,
+                                   [front, behind])
+        s.commit()
+    for share, pool in ((0.75, False), (0.75, True), (0.0, False), (0.0, True)):
+        c = lib.settings.clustering.model_copy(update={
+            "found_min_share": share, "full_when_idle_max_faces": 0 if pool else 5000})
+        settings = lib.settings.model_copy(update={"clustering": c})
+        clusterer = Clusterer(settings)
+        with lib.session() as s:
+            face_store.set_face_persons(s, {f: None for f in face_store.face_persons(s)})
+            clusterer.load(s)
+            clusterer.step(s, idle=True)
+            s.commit()
+            placed = [p for p in face_store.face_persons(s).values() if p is not None]
+        assert len(placed) == (0 if share else 3), (share, pool)

@@ -17,6 +17,7 @@ from facefold.people.cluster import (
     found_cores,
     merge_clusters,
     relabel,
+    size_shares,
 )
 from facefold.vision.shapes import EMBEDDING_DIM as DIM
 from tests.helpers.vectors import apart_by, around, blobs, unit
@@ -334,3 +335,32 @@ def test_faces_below_min_quality_found_nobody(rng: np.random.Generator) -> None:
     assert (cluster_faces(v, np.arange(2), ClusterParams(), np.full(2, 0.3)) == NOISE).all()
     labels = cluster_faces(v, np.arange(2), ClusterParams(), np.full(2, 0.5))
     assert labels[0] == labels[1] != NOISE
+
+
+def test_passers_by_found_nobody_but_join_a_person(rng: np.random.Generator) -> None:
+    """Three strangers' faces behind the people photographed, close enough to chain into a
+    person (as three faces cut off at LFW photos' top edge did, and then took in 25 more
+    passers-by): smaller than `found_min_share` of their photo's largest face, they found
+    nobody. A passer-by near a person still joins that person."""
+    v, truth = blobs(rng, 2, 5, rms=0.6)
+    passers = around(rng, unit(rng.normal(size=DIM)), 3, 0.5)
+    known = around(rng, v[:5].mean(axis=0), 1, 0.6)  # person 0, small behind someone
+    vectors = np.vstack([v, passers, known])
+    photos = np.concatenate([np.arange(10), [0, 1, 2, 5]])  # each beside a large face
+    areas = np.array([80.0 ** 2] * 10 + [40.0 ** 2] * 4)
+    shares = size_shares(photos, areas)
+    assert np.allclose(shares, [1.0] * 10 + [0.5] * 4)
+    labels = cluster_faces(vectors, photos, ClusterParams(), shares=shares)
+    assert people_found(labels[:10], truth) == (2, 0)
+    assert (labels[10:13] == NOISE).all()
+    assert labels[13] == labels[0]
+    without = cluster_faces(vectors, photos, ClusterParams())
+    assert without[10] != NOISE and (without[10:13] == without[10]).all()
+
+
+def test_size_shares_by_photo() -> None:
+    """A face's size (the square root of its box's area) over its photo's largest face's."""
+    shares = size_shares(np.array([3, 3, 7, 3]), np.array([100.0, 25.0, 9.0, 400.0]))
+    assert np.allclose(shares, [0.5, 0.25, 1.0, 1.0])
+    assert size_shares(np.zeros(0, np.int64), np.zeros(0)).shape == (0,)
+

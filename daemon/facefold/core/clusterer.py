@@ -40,7 +40,8 @@ def cluster_params(settings: Settings) -> ClusterParams:
         min_quality=c.min_quality, burst_pixel_similarity=c.burst_pixel_similarity,
         burst_pixel_distance=c.burst_pixel_distance, burst_share=c.burst_share,
         burst_max_distance=c.burst_max_distance, copy_similarity=c.copy_similarity,
-        copy_place=c.copy_place, attach_max_spread=c.attach_max_spread)
+        copy_place=c.copy_place, attach_max_spread=c.attach_max_spread,
+        found_min_share=c.found_min_share)
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ def full_recluster(s: Session, params: ClusterParams) -> int:
     persons kept apart never end in one cluster. Return how many persons were created."""
     fm = face_store.face_matrix(s)
     labels = cluster_faces(fm.vectors, fm.image_ids, params, fm.quality, fm.person_ids,
-                           people_store.apart_pairs(s), fm.pixels, fm.scenes)
+                           people_store.apart_pairs(s), fm.pixels, fm.scenes, fm.shares)
     clusters = {int(lab): set(fm.face_ids[labels == lab].tolist())
                 for lab in np.unique(labels[labels != NOISE])}
     before: dict[int, int | None] = {
@@ -112,7 +113,7 @@ class Clusterer:
         fm = face_store.face_matrix(s)
         self.index = FaceIndex(capacity=max(1024, len(fm.face_ids)))
         self.index.add(fm.face_ids, fm.vectors, fm.person_ids, fm.image_ids, fm.pinned,
-                       fm.quality, fm.pixels, fm.scenes)
+                       fm.quality, fm.pixels, fm.scenes, fm.shares)
         self.people_rev = people_store.people_rev(s)
         self._pool_dirty = self._changed = True
 
@@ -162,7 +163,7 @@ class Clusterer:
                 changes[int(fm.face_ids[i])] = pid
         face_store.set_face_persons(s, changes)
         self.index.add(fm.face_ids, fm.vectors, persons_new, fm.image_ids, fm.pinned,
-                       fm.quality, fm.pixels, fm.scenes)
+                       fm.quality, fm.pixels, fm.scenes, fm.shares)
         if len(changes) < len(wanted):
             self._pool_dirty = True
         return len(changes)
@@ -184,7 +185,8 @@ class Clusterer:
         labels = cluster_faces(vecs[pool_rows], photos[pool_rows], params,
                                self.index.quality[: self.index.n][pool_rows],
                                pixels=self.index.pixels[: self.index.n][pool_rows],
-                               scenes=self.index.scenes[: self.index.n][pool_rows])
+                               scenes=self.index.scenes[: self.index.n][pool_rows],
+                               shares=self.index.shares[: self.index.n][pool_rows])
         created: list[int] = []
         changes: dict[int, int | None] = {}
         for lab in np.unique(labels[labels != NOISE]):

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import ColumnElement, Row, and_, func, or_, select, text, update
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from facefold.db.models import Face, Image, ImageStatus
 from facefold.db.types import EMBEDDING_DTYPE
@@ -57,14 +57,18 @@ class FaceMatrix:
     pixels: np.ndarray  # (N, PIXEL_BYTES) uint8 signatures; zeros where none was stored
     scenes: np.ndarray  # (N, SCENE_BYTES) uint8 vision.pixels scenes; zeros where the photo
     # has no signature (stored before they were)
+    shares: np.ndarray  # size over its photo's largest face's (people.cluster.size_shares)
 
 
 def face_matrix(s: Session, face_ids: Sequence[int] | None = None) -> FaceMatrix:
     """All faces (or those with the given ids) as one matrix."""
+    other = aliased(Face)
+    largest = select(func.max(other.box_w * other.box_h)).where(
+        other.image_id == Face.image_id).scalar_subquery()
     q = select(Face.id, Face.image_id, Face.person_id, Face.embedding, Face.pinned,
                Face.quality, Face.pixels, Image.pixels, Face.box_x, Face.box_y, Face.box_w,
-               Face.box_h, Image.width, Image.height).join(Image, Image.id == Face.image_id
-                                                           ).order_by(Face.id)
+               Face.box_h, Image.width, Image.height, largest
+               ).join(Image, Image.id == Face.image_id).order_by(Face.id)
     if face_ids is not None:
         q = q.where(Face.id.in_(list(face_ids)))
     rows = s.execute(q).all()
@@ -72,7 +76,7 @@ def face_matrix(s: Session, face_ids: Sequence[int] | None = None) -> FaceMatrix
         return FaceMatrix(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64),
                           np.zeros((0, EMBEDDING_DIM), np.float32), np.zeros(0, bool),
                           np.zeros(0, np.float32), signatures([]),
-                          np.zeros((0, SCENE_BYTES), np.uint8))
+                          np.zeros((0, SCENE_BYTES), np.uint8), np.ones(0, np.float32))
     vectors = np.frombuffer(b"".join(r[3] for r in rows), dtype=EMBEDDING_DTYPE)
     return FaceMatrix(
         face_ids=np.array([r[0] for r in rows], dtype=np.int64),
@@ -84,6 +88,8 @@ def face_matrix(s: Session, face_ids: Sequence[int] | None = None) -> FaceMatrix
         pixels=signatures([r[6] for r in rows]),
         scenes=np.stack([scene(r[7], (r[8], r[9], r[10], r[11]), (r[12], r[13]))
                          for r in rows]),
+        shares=np.sqrt(np.array([r[10] * r[11] / r[14] if r[14] else 1.0 for r in rows],
+                                dtype=np.float32)),
     )
 
 

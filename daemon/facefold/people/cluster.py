@@ -65,6 +65,8 @@ class ClusterParams:
     # this many times the library's typical spread (strangers merged by chance spread wide)
     prior_weight: float = 2.0  # units' worth of the library's typical spread in each estimate
     min_quality: float = 0.4  # units whose best face is below this never found a person
+    found_min_share: float = 0.75  # nor units whose faces are all smaller than this share of
+    # the largest face of their photos (passers-by behind the people photographed)
     burst_pixel_similarity: float = 0.9  # faces whose pixels correlate this much (or with the
     # mirror image) are one piece of evidence too ...
     burst_pixel_distance: float = 0.7  # ... when they are closer than this in FaceNet space
@@ -278,6 +280,17 @@ def burst_units(vectors: np.ndarray, photos: np.ndarray, distance: float,
         members[a] = ga + gb
         del members[b]
     return relabel(np.array([_find(parent, i) for i in range(n)], np.int64))
+
+
+def size_shares(photos: np.ndarray, areas: np.ndarray) -> np.ndarray:
+    """Each face's size (the square root of its box's area) over the size of the largest face
+    of its photo (1.0: the largest)."""
+    if len(photos) == 0:
+        return np.ones(0, np.float32)
+    _, inv = np.unique(photos, return_inverse=True)
+    largest = np.zeros(int(inv.max()) + 1)
+    np.maximum.at(largest, inv, areas)
+    return np.sqrt(areas / np.maximum(largest[inv], 1e-9)).astype(np.float32)
 
 
 def group_sums(vectors: np.ndarray, groups: np.ndarray, k: int) -> np.ndarray:
@@ -570,13 +583,16 @@ def cluster_faces(vectors: np.ndarray, photos: np.ndarray, params: ClusterParams
                   quality: np.ndarray | None = None, groups: np.ndarray | None = None,
                   apart: set[tuple[int, int]] | None = None,
                   pixels: np.ndarray | None = None,
-                  scenes: np.ndarray | None = None) -> np.ndarray:
+                  scenes: np.ndarray | None = None,
+                  shares: np.ndarray | None = None) -> np.ndarray:
     """Given (N, D) unit vectors, each face's photo id and quality (0..1, None: all good), return
     N labels (-1: nobody yet): bursts → cores → merges → attachment, no cluster ever holding two
     faces of one photo. With `groups` (a group per face, -1 for none: the person it is now) and
     `apart` pairs of groups, no cluster holds faces of both groups of a pair. With `pixels`
     (each face's vision.pixels signature), near-identical pixels make bursts as well; with
-    `scenes` (each face's vision.pixels scene), so do faces at one place of copies of a photo."""
+    `scenes` (each face's vision.pixels scene), so do faces at one place of copies of a photo.
+    With `shares` (each face's size over the largest face's in its photo, `size_shares`),
+    passers-by (below `found_min_share`) found nobody; they may still join someone."""
     n = len(vectors)
     if n < 2:
         return np.full(n, NOISE, dtype=np.int64)
@@ -600,7 +616,11 @@ def cluster_faces(vectors: np.ndarray, photos: np.ndarray, params: ClusterParams
     if quality is not None:
         unit_quality = np.zeros(len(uv))
         np.maximum.at(unit_quality, units, quality)
-    strong = unit_quality >= params.min_quality
+    leading = np.ones(len(uv), bool)  # units not only of passers-by
+    if shares is not None:
+        leading[:] = False
+        np.logical_or.at(leading, units, shares >= params.found_min_share)
+    strong = (unit_quality >= params.min_quality) & leading
     ul = np.full(len(uv), NOISE, np.int64)
     if strong.sum() >= params.min_cluster_size:
         sidx = np.flatnonzero(strong)

@@ -26,6 +26,7 @@ class FaceIndex:
         self.quality = np.ones(capacity, np.float32)
         self.pixels = np.zeros((capacity, PIXEL_BYTES), np.uint8)  # zeros: no signature
         self.scenes = np.zeros((capacity, SCENE_BYTES), np.uint8)  # zeros: no scene
+        self.shares = np.ones(capacity, np.float32)  # size over its photo's largest face's
         self._row: dict[int, int] = {}
 
     def __len__(self) -> int:
@@ -37,7 +38,7 @@ class FaceIndex:
             return
         new = max(need, cap * 2)
         for name in ("vectors", "face_ids", "persons", "photos", "pinned", "quality", "pixels",
-                     "scenes"):
+                     "scenes", "shares"):
             old = getattr(self, name)
             arr = np.zeros((new, *old.shape[1:]), old.dtype)
             arr[: self.n] = old[: self.n]
@@ -46,9 +47,9 @@ class FaceIndex:
     def add(self, face_ids: np.ndarray, vectors: np.ndarray, persons: np.ndarray,
             photos: np.ndarray, pinned: np.ndarray | None = None,
             quality: np.ndarray | None = None, pixels: np.ndarray | None = None,
-            scenes: np.ndarray | None = None) -> None:
+            scenes: np.ndarray | None = None, shares: np.ndarray | None = None) -> None:
         """Add rows (a face already present is replaced); no `quality`: all good; no `pixels`
-        (signatures) or `scenes`: none."""
+        (signatures) or `scenes`: none; no `shares`: every face the largest of its photo."""
         self.remove([int(f) for f in face_ids if int(f) in self._row])
         m = len(face_ids)
         self._grow(self.n + m)
@@ -61,6 +62,7 @@ class FaceIndex:
         self.quality[sl] = 1.0 if quality is None else quality
         self.pixels[sl] = 0 if pixels is None else pixels
         self.scenes[sl] = 0 if scenes is None else scenes
+        self.shares[sl] = 1.0 if shares is None else shares
         for i, f in enumerate(face_ids):
             self._row[int(f)] = self.n + i
         self.n += m
@@ -74,7 +76,7 @@ class FaceIndex:
             last = self.n - 1
             if r != last:
                 for arr in (self.vectors, self.face_ids, self.persons, self.photos, self.pinned,
-                            self.quality, self.pixels, self.scenes):
+                            self.quality, self.pixels, self.scenes, self.shares):
                     arr[r] = arr[last]
                 self._row[int(self.face_ids[r])] = r
             self.n -= 1
