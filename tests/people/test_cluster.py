@@ -5,6 +5,7 @@ look-alikes merged, one person split into satellites, bursts over-split."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from facefold.people.cluster import (
     NOISE,
@@ -364,3 +365,23 @@ def test_size_shares_by_photo() -> None:
     assert np.allclose(shares, [0.5, 0.25, 1.0, 1.0])
     assert size_shares(np.zeros(0, np.int64), np.zeros(0)).shape == (0,)
 
+
+def test_faces_join_in_rounds_as_their_person_grows(rng: np.random.Generator,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Six small faces of a person (quality 0.2: they join, never found) 0.6 from the centre of
+    the person's good faces and spread 0.7: the nearest join first, and the person they grow
+    reaches the rest in later rounds. Passers-by get only the first round."""
+    import facefold.people.cluster as cluster
+
+    v, truth = blobs(rng, 3, 5, rms=0.6)
+    small = around(rng, apart_by(rng, unit(v[:5].mean(axis=0)), 0.6), 6, 0.7)
+    vectors, photos = np.vstack([v, small]), np.arange(21)
+    quality = np.array([1.0] * 15 + [0.2] * 6)
+    labels = cluster_faces(vectors, photos, ClusterParams(), quality)
+    assert people_found(labels[:15], truth) == (3, 0) and (labels[15:] == labels[0]).all()
+    passers = cluster_faces(vectors, photos, ClusterParams(), quality,
+                            shares=np.array([1.0] * 15 + [0.5] * 6))
+    monkeypatch.setattr(cluster, "ATTACH_ROUNDS", 1)
+    once = cluster_faces(vectors, photos, ClusterParams(), quality)
+    assert 0 < (once[15:] == once[0]).sum() < 6
+    assert (passers == once).all()
