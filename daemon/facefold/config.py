@@ -91,6 +91,7 @@ class ClusteringSettings(_Section):
     copy_similarity: float = Field(0.97, ge=0.0, le=1.01)
     copy_place: float = Field(0.25, ge=0.0, le=1.0)
     found_distance: float = Field(0.85, gt=0.0, le=2.0)
+    pair_distance: float = Field(0.8, gt=0.0, le=2.0)
     merge_z: float = Field(3.0, ge=0.0, le=100.0)
     merge_distance: float = Field(1.15, ge=0.0, le=2.0)
     attach_z: float = Field(2.0, ge=0.0, le=100.0)

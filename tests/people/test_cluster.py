@@ -14,6 +14,7 @@ from facefold.people.cluster import (
     attach_units,
     burst_units,
     cluster_faces,
+    dissolve_far_pairs,
     enforce_cannot_link,
     found_cores,
     merge_clusters,
@@ -385,3 +386,29 @@ def test_faces_join_in_rounds_as_their_person_grows(rng: np.random.Generator,
     once = cluster_faces(vectors, photos, ClusterParams(), quality)
     assert 0 < (once[15:] == once[0]).sum() < 6
     assert (passers == once).all()
+
+
+def test_a_far_pair_is_a_person_only_with_more_faces(rng: np.random.Generator) -> None:
+    """Two strangers' faces 0.82 apart chain under `found_distance` (0.85) as a diverse
+    person's photos do; a pair that nobody else joins is a person only under `pair_distance`
+    (0.8). The same pair with a third photo of that person is kept."""
+    v, truth = blobs(rng, 3, 6)
+    a = unit(rng.normal(size=DIM))
+    strangers = np.stack([a, apart_by(rng, a, 0.82)])
+    b = unit(rng.normal(size=DIM))
+    pair = np.stack([b, apart_by(rng, b, 0.82)])
+    third = apart_by(rng, unit(pair.mean(axis=0)), 0.45)
+    vectors = np.vstack([v, strangers, pair, third])
+    labels = cluster_faces(vectors, np.arange(len(vectors)), ClusterParams())
+    assert people_found(labels[:18], truth) == (3, 0)
+    assert (labels[18:20] == NOISE).all()
+    assert labels[20] == labels[21] == labels[22] != NOISE
+    before = cluster_faces(vectors, np.arange(len(vectors)), ClusterParams(pair_distance=2.0))
+    assert before[18] == before[19] != NOISE
+
+
+def test_dissolve_far_pairs_looks_at_two_unit_clusters_only() -> None:
+    v = np.eye(4, DIM, dtype=np.float32)[[0, 0, 1, 2, 2, 3]]
+    labels = np.array([0, 1, 0, NOISE, 1, 1])  # 0: units 0 and 2, 1.41 apart; 1: three units
+    assert dissolve_far_pairs(v, labels, 0.8).tolist() == [NOISE, 1, NOISE, NOISE, 1, 1]
+    assert dissolve_far_pairs(v, labels, 1.5).tolist() == labels.tolist()

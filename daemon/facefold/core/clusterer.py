@@ -41,7 +41,7 @@ def cluster_params(settings: Settings) -> ClusterParams:
         burst_pixel_distance=c.burst_pixel_distance, burst_share=c.burst_share,
         burst_max_distance=c.burst_max_distance, copy_similarity=c.copy_similarity,
         copy_place=c.copy_place, attach_max_spread=c.attach_max_spread,
-        found_min_share=c.found_min_share)
+        found_min_share=c.found_min_share, pair_distance=c.pair_distance)
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,7 @@ class ClusterParams:
     # this many times the library's typical spread (strangers merged by chance spread wide)
     prior_weight: float = 2.0  # units' worth of the library's typical spread in each estimate
     min_quality: float = 0.4  # units whose best face is below this never found a person
+    pair_distance: float = 0.8  # a person of two units only needs them closer than this
     found_min_share: float = 0.75  # nor units whose faces are all smaller than this share of
     # the largest face of their photos (passers-by behind the people photographed)
     burst_pixel_similarity: float = 0.9  # faces whose pixels correlate this much (or with the
@@ -342,6 +343,19 @@ def split_apart(vectors: np.ndarray, labels: np.ndarray, params: ClusterParams,
         out[idx[halves == 1]] = nxt
         nxt += 1
         todo += [idx[halves == 0], idx[halves == 1]]
+    return out
+
+
+def dissolve_far_pairs(unit_vectors: np.ndarray, labels: np.ndarray,
+                       distance: float) -> np.ndarray:
+    """Clusters of exactly two units that are `distance` apart or more become noise."""
+    out = labels.copy()
+    ids, first, sizes = np.unique(labels, return_index=True, return_counts=True)
+    for lab, i in zip(ids[(ids != NOISE) & (sizes == 2)].tolist(),
+                      first[(ids != NOISE) & (sizes == 2)].tolist(), strict=True):
+        j = i + 1 + int(np.flatnonzero(labels[i + 1:] == lab)[0])
+        if float(np.linalg.norm(unit_vectors[i] - unit_vectors[j])) >= distance:
+            out[[i, j]] = NOISE
     return out
 
 
@@ -661,5 +675,5 @@ def cluster_faces(vectors: np.ndarray, photos: np.ndarray, params: ClusterParams
         ul = attach_units(uv, unit_photos, ul, params, left, cannot, unit_quality)
         if np.array_equal(ul, before):
             break
-    out = ul[units]
+    out = dissolve_far_pairs(uv, ul, params.pair_distance)[units]
     return relabel(enforce_cannot_link(vectors, photos, out))
