@@ -10,7 +10,10 @@ For each labelled folder (a sub-folder of photos per person, as `facefold evalua
 
 Both are scored by the same code (`facefold.evaluate.photo_membership`): membership F1 photo by
 photo with folders matched one to one to people, pairwise F1, people found against real ones
-(people seen in one photo are strangers: no folder expected), photos/s, and the ratios.
+(people seen in one photo are strangers: no folder expected), photos/s, and the ratios. Apart,
+what the scores leave out: passers-by (faces other than the largest of a photo labelled with
+one person) that put their photo in a labelled person's folder ("astray"), and folders holding
+passers-by alone.
 
     make peer                       # the 5-celebrity sets and the generated hard cases
     .venv/bin/python bench/peer.py [--peer-python .venv-peer/bin/python] [--copies] [SET_DIR …]
@@ -59,6 +62,8 @@ class Side:
     people: int
     splits: int
     merges: int
+    strays: int
+    passer_folders: int
     photos: int
     seconds: float
 
@@ -70,8 +75,8 @@ class Side:
 def score(faces: list[tuple[str, str | None, float]], root: Path, photos: int,
           seconds: float, extensions: tuple[str, ...]) -> Side:
     m, pairwise = photo_membership(faces, labelled_photos(root, extensions))
-    return Side(m.f1, pairwise, m.folders, m.identities, len(m.splits), len(m.merges), photos,
-                seconds)
+    return Side(m.f1, pairwise, m.folders, m.identities, len(m.splits), len(m.merges), m.strays,
+                m.passer_folders, photos, seconds)
 
 
 def facefold_side(root: Path, models: Models, work: Path) -> Side:
@@ -136,15 +141,16 @@ def main() -> int:
         ours = [facefold_side(r, models, Path(tmp) / f"set{i}") for i, r in enumerate(roots)]
     theirs = peer_sides(roots, args.peer_python, settings.decode.extensions)
     print(f"{'set':<22} {'membership F1':>15} {'pairwise F1':>13} {'people found':>14} "
-          f"{'splits/merges':>15} {'photos/s':>15} {'speed':>6}")
+          f"{'splits/merges':>15} {'astray':>8} {'passers':>8} {'photos/s':>15} {'speed':>6}")
     print(f"{'':<22} {'facefold/peer':>15} {'facefold/peer':>13} {'ff/peer/real':>14} "
-          f"{'ff | peer':>15} {'facefold/peer':>15}")
+          f"{'ff | peer':>15} {'ff/peer':>8} {'ff/peer':>8} {'facefold/peer':>15}")
     for root, a, b in zip(roots, ours, theirs, strict=True):
         name = root.name if root.name not in ("train", "val") else f"{root.parent.name}/{root.name}"
         name += "+copies" if args.copies else ""
         print(f"{name[:22]:<22} {a.f1:>7.3f}/{b.f1:.3f} {a.pairwise:>6.3f}/{b.pairwise:.3f} "
               f"{a.folders:>5}/{b.folders}/{a.people:<4} {a.splits:>4}/{a.merges} | "
-              f"{b.splits}/{b.merges}   {a.rate:>6.1f}/{b.rate:<6.1f} "
+              f"{b.splits}/{b.merges}   {a.strays:>4}/{b.strays:<4}{a.passer_folders:>4}/"
+              f"{b.passer_folders:<4} {a.rate:>6.1f}/{b.rate:<6.1f} "
               f"{a.rate / b.rate if b.rate else 0:>5.1f}×")
     speed = (sum(a.photos for a in ours) / sum(a.seconds for a in ours)) / (
         sum(b.photos for b in theirs) / sum(b.seconds for b in theirs))

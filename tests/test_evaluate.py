@@ -66,6 +66,10 @@ def test_photo_membership_counts_the_subject_and_everyone_in_group_photos() -> N
     m, pairwise = photo_membership(faces, truth)
     assert (m.precision, m.recall, m.f1, pairwise) == (1.0, 1.0, 1.0, 1.0)
     assert m.identities == 2  # cid, in one photo, is a stranger
+    assert (m.strays, m.passer_folders) == (0, 1)  # p9 holds the passer-by alone
+    astray = [("ana/1.jpg", "p2", 100.0) if f == "p9" else (p, f, a) for p, f, a in faces]
+    m, _ = photo_membership(astray, truth)  # the passer-by in ben's folder: not scored, counted
+    assert (m.f1, m.strays, m.passer_folders) == (1.0, 1, 0)
     stranger_in = faces[:-1] + [("cid/1.jpg", "p1", 900.0)]
     m, _ = photo_membership(stranger_in, truth)
     assert m.precision == 6 / 7 and m.recall == 1.0

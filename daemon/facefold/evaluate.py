@@ -4,7 +4,7 @@ cross-validated threshold, pairwise and BCubed scores). `core.training` loads th
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence, Set
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -141,6 +141,11 @@ class Membership:
     matched: dict[str, str]  # folder → identity
     splits: dict[str, list[str]]  # identity → its folder, then others holding 2+ of its photos
     merges: dict[str, list[str]]  # folder → its identity, then others it holds 2+ photos of
+    # what the scores above leave out (`photo_membership`): photos put in a labelled person's
+    # folder only by a passer-by's face (unlabelled, but almost always someone else), and
+    # folders holding passers-by alone
+    strays: int = 0
+    passer_folders: int = 0
 
 
 def membership_scores(folders: Mapping[str, Set[Hashable]],
@@ -184,6 +189,7 @@ def photo_membership(faces: Sequence[tuple[str, str | None, float]],
     (other faces there are unlabelled passers-by); a photo labelled with several counts in the
     folders of all its faces. People in one photo only are strangers: no folder is expected for
     them, and a folder holding them is wrong. Pairwise F1 is over photos of one labelled person.
+    What the passers-by did is counted apart (`Membership.strays`, `passer_folders`).
     """
     largest: dict[str, tuple[float, str | None]] = {}
     shows: dict[str, set[str]] = {}
@@ -209,4 +215,9 @@ def photo_membership(faces: Sequence[tuple[str, str | None, float]],
                      else NOISE for p in single], np.int64)
     labels = np.array([names.index(next(iter(truth[p]))) for p in single], np.int64)
     pairwise = pairwise_scores(pred, labels)[2] if len(single) > 1 else 0.0
-    return membership_scores(folders, people), pairwise
+    m = membership_scores(folders, people)
+    strays = sum(1 for photo, held in shows.items() for f in held
+                 if photo not in folders.get(str(f), ()) and m.matched.get(str(f)) is not None
+                 and m.matched[str(f)] not in truth.get(photo, ()))
+    passer_folders = len({str(f) for held in shows.values() for f in held} - set(folders))
+    return replace(m, strays=strays, passer_folders=passer_folders), pairwise
