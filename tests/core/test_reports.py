@@ -21,18 +21,18 @@ from tests.helpers.fakes import person_photo
 
 
 def test_status_persons_and_faces(lib: Library, rng: np.random.Generator) -> None:
-    for i in range(4):
+    for i in range(6):
         person_photo(lib.settings.inbox / f"p{i}.png", i % 2, rng)
     (lib.settings.inbox / "bad.jpg").write_text("no")
     scan(lib)
     st = reports.status(lib)
-    assert st.images_by_status == {"queued": 0, "processing": 0, "done": 4, "failed": 1}
-    assert (st.faces, st.assigned_faces, st.persons) == (4, 4, 2)
+    assert st.images_by_status == {"queued": 0, "processing": 0, "done": 6, "failed": 1}
+    assert (st.faces, st.assigned_faces, st.persons) == (6, 6, 2)
     assert [f.path for f in st.failures] == [str(lib.settings.inbox / "bad.jpg")]
     rows = reports.persons(lib)
-    assert sorted((r.faces, r.photos, r.hidden) for r in rows) == [(2, 2, False)] * 2
+    assert sorted((r.faces, r.photos, r.hidden) for r in rows) == [(3, 3, False)] * 2
     faces = reports.faces_of(lib, rows[0].id)
-    assert len(faces) == 2 and all(f.person_id == rows[0].id for f in faces)
+    assert len(faces) == 3 and all(f.person_id == rows[0].id for f in faces)
     with pytest.raises(PeopleError):
         reports.faces_of(lib, 999)
 
