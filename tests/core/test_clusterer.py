@@ -86,3 +86,23 @@ def test_passers_by_found_nobody_in_the_daemon(lib: Library, rng: np.random.Gene
             s.commit()
             placed = [p for p in face_store.face_persons(s).values() if p is not None]
         assert len(placed) == (0 if share else 3), (share, pool)
+
+
+def test_a_named_pair_survives_a_full_recluster(lib: Library, rng: np.random.Generator) -> None:
+    """Two photos of someone 0.83 apart: past `pair_distance`, so a full recluster makes them no
+    person; once the user has named that person, they stay its faces."""
+    from facefold.core.clusterer import full_recluster
+    from facefold.db import people as people_store
+
+    a = unit(rng.normal(size=DIM))
+    ids = _store(lib, np.stack([a, apart_by(rng, a, 0.83)]), [1.0, 1.0])
+    params = ClusterParams()
+    with lib.session() as s:
+        pid = people_store.create_person(s).id
+        face_store.set_face_persons(s, {ids[0]: pid, ids[1]: pid})
+        full_recluster(s, params)
+        assert set(face_store.face_persons(s).values()) == {None}
+        face_store.set_face_persons(s, {ids[0]: pid, ids[1]: pid})
+        people_store.set_name(s, pid, "Grandma")
+        full_recluster(s, params)
+        assert face_store.face_persons(s) == {ids[0]: pid, ids[1]: pid}

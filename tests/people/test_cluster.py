@@ -405,6 +405,12 @@ def test_a_far_pair_is_a_person_only_with_more_faces(rng: np.random.Generator) -
     assert labels[20] == labels[21] == labels[22] != NOISE
     before = cluster_faces(vectors, np.arange(len(vectors)), ClusterParams(pair_distance=2.0))
     assert before[18] == before[19] != NOISE
+    # the same pair, named by the user (person 7 now): it stays a person
+    groups = np.full(len(vectors), -1)
+    groups[18:20] = 7
+    named = cluster_faces(vectors, np.arange(len(vectors)), ClusterParams(), groups=groups,
+                          fixed={7})
+    assert named[18] == named[19] != NOISE
 
 
 def test_dissolve_far_pairs_looks_at_two_unit_clusters_only() -> None:

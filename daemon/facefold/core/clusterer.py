@@ -62,10 +62,12 @@ def _summary(s: Session, new: int, removed: int) -> ReclusterResult:
 def full_recluster(s: Session, params: ClusterParams) -> int:
     """Cluster every stored face and write the result as persons, keeping ids where clusters and
     existing persons share faces. Pinned faces keep their person (or stay unassigned); faces of
-    persons kept apart never end in one cluster. Return how many persons were created."""
+    persons kept apart never end in one cluster; a named or hidden person of two faces stays.
+    Return how many persons were created."""
     fm = face_store.face_matrix(s)
     labels = cluster_faces(fm.vectors, fm.image_ids, params, fm.quality, fm.person_ids,
-                           people_store.apart_pairs(s), fm.pixels, fm.scenes, fm.shares)
+                           people_store.apart_pairs(s), fm.pixels, fm.scenes, fm.shares,
+                           people_store.fixed_persons(s))
     clusters = {int(lab): set(fm.face_ids[labels == lab].tolist())
                 for lab in np.unique(labels[labels != NOISE])}
     before: dict[int, int | None] = {

@@ -346,14 +346,18 @@ def split_apart(vectors: np.ndarray, labels: np.ndarray, params: ClusterParams,
     return out
 
 
-def dissolve_far_pairs(unit_vectors: np.ndarray, labels: np.ndarray,
-                       distance: float) -> np.ndarray:
-    """Clusters of exactly two units that are `distance` apart or more become noise."""
+def dissolve_far_pairs(unit_vectors: np.ndarray, labels: np.ndarray, distance: float,
+                       fixed: np.ndarray | None = None) -> np.ndarray:
+    """Clusters of exactly two units that are `distance` apart or more become noise, unless
+    both units are of one person the user named or hid (`fixed`: that person's id per unit,
+    NOISE for none)."""
     out = labels.copy()
     ids, first, sizes = np.unique(labels, return_index=True, return_counts=True)
     for lab, i in zip(ids[(ids != NOISE) & (sizes == 2)].tolist(),
                       first[(ids != NOISE) & (sizes == 2)].tolist(), strict=True):
         j = i + 1 + int(np.flatnonzero(labels[i + 1:] == lab)[0])
+        if fixed is not None and fixed[i] != NOISE and fixed[i] == fixed[j]:
+            continue
         if float(np.linalg.norm(unit_vectors[i] - unit_vectors[j])) >= distance:
             out[[i, j]] = NOISE
     return out
@@ -599,7 +603,8 @@ def cluster_faces(vectors: np.ndarray, photos: np.ndarray, params: ClusterParams
                   apart: set[tuple[int, int]] | None = None,
                   pixels: np.ndarray | None = None,
                   scenes: np.ndarray | None = None,
-                  shares: np.ndarray | None = None) -> np.ndarray:
+                  shares: np.ndarray | None = None,
+                  fixed: set[int] | None = None) -> np.ndarray:
     """Given (N, D) unit vectors, each face's photo id and quality (0..1, None: all good), return
     N labels (-1: nobody yet): bursts → cores → merges → attachment, no cluster ever holding two
     faces of one photo. With `groups` (a group per face, -1 for none: the person it is now) and
@@ -607,7 +612,9 @@ def cluster_faces(vectors: np.ndarray, photos: np.ndarray, params: ClusterParams
     (each face's vision.pixels signature), near-identical pixels make bursts as well; with
     `scenes` (each face's vision.pixels scene), so do faces at one place of copies of a photo.
     With `shares` (each face's size over the largest face's in its photo, `size_shares`),
-    passers-by (below `found_min_share`) found nobody; they may still join someone."""
+    passers-by (below `found_min_share`) found nobody; they may still join someone. A pair of
+    faces of one of the `fixed` groups (persons the user named or hid) stays one at any
+    distance."""
     n = len(vectors)
     if n < 2:
         return np.full(n, NOISE, dtype=np.int64)
@@ -675,5 +682,13 @@ def cluster_faces(vectors: np.ndarray, photos: np.ndarray, params: ClusterParams
         ul = attach_units(uv, unit_photos, ul, params, left, cannot, unit_quality)
         if np.array_equal(ul, before):
             break
-    out = dissolve_far_pairs(uv, ul, params.pair_distance)[units]
+    unit_fixed = np.full(len(uv), NOISE, np.int64)  # the fixed person all a unit's faces are of
+    if groups is not None and fixed:
+        g = np.where(np.isin(groups, list(fixed)), groups, NOISE).astype(np.int64)
+        lo = np.full(len(uv), np.iinfo(np.int64).max, np.int64)
+        hi = np.full(len(uv), NOISE - 1, np.int64)
+        np.minimum.at(lo, units, g)
+        np.maximum.at(hi, units, g)
+        unit_fixed = np.where(lo == hi, lo, NOISE)
+    out = dissolve_far_pairs(uv, ul, params.pair_distance, unit_fixed)[units]
     return relabel(enforce_cannot_link(vectors, photos, out))
