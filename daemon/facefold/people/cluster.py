@@ -672,16 +672,16 @@ def cluster_faces(vectors: np.ndarray, photos: np.ndarray, params: ClusterParams
             np.isin(ul, list(side))))) for side in (a, b)))
 
     ul = merge_clusters(uv, unit_photos, ul, params, allowed if cannot is not None else None)
-    ul = attach_units(uv, unit_photos, ul, params, apart=cannot, unit_quality=unit_quality)
     # a person grown by the faces that joined it reaches farther: what is left gets more rounds
-    # while anything joins (small faces with copies 0.959 -> 0.991). Passers-by only had the
+    # while anything joins (small faces with copies 0.959 -> 0.991). Passers-by only have the
     # first: on LFW with strangers, all 16 that later rounds placed joined someone not theirs
-    for _ in range(ATTACH_ROUNDS - 1):
-        left = np.flatnonzero((ul == NOISE) & leading)
+    left = None  # the first round: every unit left over
+    for _ in range(ATTACH_ROUNDS):
         before = ul
         ul = attach_units(uv, unit_photos, ul, params, left, cannot, unit_quality)
         if np.array_equal(ul, before):
             break
+        left = np.flatnonzero((ul == NOISE) & leading)
     unit_fixed = np.full(len(uv), NOISE, np.int64)  # the fixed person all a unit's faces are of
     if groups is not None and fixed:
         g = np.where(np.isin(groups, list(fixed)), groups, NOISE).astype(np.int64)
