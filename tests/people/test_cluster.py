@@ -19,10 +19,9 @@ from facefold.people.cluster import (
     found_cores,
     merge_clusters,
     relabel,
-    size_shares,
 )
 from facefold.vision.shapes import EMBEDDING_DIM as DIM
-from tests.helpers.vectors import apart_by, around, blobs, unit
+from tests.helpers.vectors import apart_by, around, blobs, size_shares, unit
 
 
 def rms_between(a: np.ndarray, b: np.ndarray) -> float:

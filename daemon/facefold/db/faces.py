@@ -57,7 +57,7 @@ class FaceMatrix:
     pixels: np.ndarray  # (N, PIXEL_BYTES) uint8 signatures; zeros where none was stored
     scenes: np.ndarray  # (N, SCENE_BYTES) uint8 vision.pixels scenes; zeros where the photo
     # has no signature (stored before they were)
-    shares: np.ndarray  # size over its photo's largest face's (people.cluster.size_shares)
+    shares: np.ndarray  # size (sqrt of box area) over its photo's largest face's size
 
 
 def face_matrix(s: Session, face_ids: Sequence[int] | None = None) -> FaceMatrix:

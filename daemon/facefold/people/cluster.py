@@ -284,17 +284,6 @@ def burst_units(vectors: np.ndarray, photos: np.ndarray, distance: float,
     return relabel(np.array([_find(parent, i) for i in range(n)], np.int64))
 
 
-def size_shares(photos: np.ndarray, areas: np.ndarray) -> np.ndarray:
-    """Each face's size (the square root of its box's area) over the size of the largest face
-    of its photo (1.0: the largest)."""
-    if len(photos) == 0:
-        return np.ones(0, np.float32)
-    _, inv = np.unique(photos, return_inverse=True)
-    largest = np.zeros(int(inv.max()) + 1)
-    np.maximum.at(largest, inv, areas)
-    return np.sqrt(areas / np.maximum(largest[inv], 1e-9)).astype(np.float32)
-
-
 def group_sums(vectors: np.ndarray, groups: np.ndarray, k: int) -> np.ndarray:
     """(k, d) float64 sums of the vectors of each group 0..k-1 (NOISE rows left out), as one
     sparse product: np.add.at is ~20x slower at 100,000 faces."""
@@ -611,7 +600,7 @@ def cluster_faces(vectors: np.ndarray, photos: np.ndarray, params: ClusterParams
     `apart` pairs of groups, no cluster holds faces of both groups of a pair. With `pixels`
     (each face's vision.pixels signature), near-identical pixels make bursts as well; with
     `scenes` (each face's vision.pixels scene), so do faces at one place of copies of a photo.
-    With `shares` (each face's size over the largest face's in its photo, `size_shares`),
+    With `shares` (each face's size over the largest face's in its photo, db FaceMatrix.shares),
     passers-by (below `found_min_share`) found nobody; they may still join someone. A pair of
     faces of one of the `fixed` groups (persons the user named or hid) stays one at any
     distance."""
