@@ -14,7 +14,7 @@ from facefold.people.cluster import (
     attach_units,
     burst_units,
     cluster_faces,
-    dissolve_far_pairs,
+    dissolve_weak_pairs,
     enforce_cannot_link,
     found_cores,
     merge_clusters,
@@ -267,6 +267,18 @@ def test_knn_graph_hdbscan_matches_exact_hdbscan(rng: np.random.Generator) -> No
     assert (np.diff(dist, axis=1) >= -1e-6).all()
 
 
+def test_knn_of_face_means_keeps_self_first_and_the_nearest() -> None:
+    """The mean of a unit's spread faces (length 0.9) is nearer, by inner product, a tight unit
+    in its direction than itself: self still comes first, and that neighbour stays, at the
+    RMS distance between the two units' faces."""
+    from facefold.people.cluster import knn
+
+    v = np.stack([0.9 * np.eye(DIM)[0], np.eye(DIM)[0], np.eye(DIM)[1]]).astype(np.float32)
+    idx, dist = knn(v, 2)
+    assert idx[0].tolist() == [0, 1] and idx[1].tolist() == [1, 0] and idx[2, 0] == 2
+    assert dist[0, 0] == 0 and abs(dist[0, 1] - np.sqrt(2 - 1.8)) < 1e-6
+
+
 def test_two_people_chained_into_one_cluster_are_split(rng: np.random.Generator) -> None:
     """A chain of in-between faces can link two people into one HDBSCAN cluster; halves the
     merge rule would never join are split apart again."""
@@ -412,8 +424,68 @@ def test_a_far_pair_is_a_person_only_with_more_faces(rng: np.random.Generator) -
     assert named[18] == named[19] != NOISE
 
 
-def test_dissolve_far_pairs_looks_at_two_unit_clusters_only() -> None:
+def test_dissolve_weak_pairs_looks_at_two_unit_clusters_only() -> None:
     v = np.eye(4, DIM, dtype=np.float32)[[0, 0, 1, 2, 2, 3]]
     labels = np.array([0, 1, 0, NOISE, 1, 1])  # 0: units 0 and 2, 1.41 apart; 1: three units
-    assert dissolve_far_pairs(v, labels, 0.8).tolist() == [NOISE, 1, NOISE, NOISE, 1, 1]
-    assert dissolve_far_pairs(v, labels, 1.5).tolist() == labels.tolist()
+    assert dissolve_weak_pairs(v, labels, 0.8).tolist() == [NOISE, 1, NOISE, NOISE, 1, 1]
+    assert dissolve_weak_pairs(v, labels, 1.5).tolist() == labels.tolist()
+    asked: list[tuple[int, int]] = []
+
+    def one_sighting(a: int, b: int) -> bool:
+        asked.append((a, b))
+        return True
+
+    assert dissolve_weak_pairs(v, labels, 1.5, one_sighting=one_sighting).tolist() == [
+        NOISE, 1, NOISE, NOISE, 1, 1]
+    assert asked == [(0, 2)]
+
+
+def test_strangers_copies_chain_no_closer_than_their_faces() -> None:
+    """Three strangers, each one photo in 5 copies (one unit each), in a row 0.86 apart face to
+    face (above `found_distance`, 0.85): the means of their copies are 0.84 apart, and chained
+    into a person of 3 units when founding measured between means (LFW with strangers and
+    copies: 6 strangers' photos in one folder). Measured between faces, nobody is founded."""
+    eps = 0.18  # each copy off its photo in a direction of its own: copies 0.25 apart, one unit
+    theta = float(np.arccos(0.651))
+    photos_at = _arc([0.0, theta, 2 * theta])
+    copies = unit(np.stack([p + eps * np.eye(DIM)[10 + 5 * k + j]
+                            for k, p in enumerate(photos_at) for j in range(5)]))
+    rng = np.random.default_rng(3)
+    people, truth = blobs(rng, 2, 6, rms=0.6)
+    v = np.vstack([people, copies])
+    photos = np.arange(27)  # a copy is a photo file of its own
+    face_d = np.linalg.norm(copies[0] - copies[5])
+    means = unit(copies.reshape(3, 5, DIM).mean(axis=1))
+    assert 0.855 < face_d < 0.865 and 0.835 < np.linalg.norm(means[0] - means[1]) < 0.845
+    assert len(set(burst_units(v, photos, 0.3)[12:].tolist())) == 3
+    labels = cluster_faces(v, photos, ClusterParams())
+    assert people_found(labels[:12], truth) == (2, 0)
+    assert (labels[12:] == NOISE).all()
+    # founded between means (the old rule), as found_cores gives it unit-length means
+    assert len(set(found_cores(means, np.zeros(3, np.int64), 0.85).tolist())) == 1
+
+
+def test_a_drifted_copy_is_no_second_sighting() -> None:
+    """A stranger's photo in 5 copies, one of which MTCNN cropped differently: 0.29 from one
+    copy and 0.31-0.35 from the others, so it is a unit of its own beside the other four (fewer
+    than half its pairs alike). Two units 0.3 apart made a person of one photo (LFW with
+    strangers and copies: 2 such folders). The drifted copy, alike to a face of the other unit,
+    is no second sighting; a face alike to none (a second photo) is, and a person the user named
+    stays."""
+    copies = _arc([0.0, 0.02, 0.04, 0.06, 0.35])
+    second = _arc([0.0, 0.02, 0.04, 0.06, 0.45])
+    rng = np.random.default_rng(5)
+    people, truth = blobs(rng, 2, 6, rms=0.6)
+    photos = np.arange(17)
+    units = burst_units(np.vstack([people, copies]), photos, 0.3)[12:]
+    assert len(set(units[:4].tolist())) == 1 and units[4] != units[0]
+    labels = cluster_faces(np.vstack([people, copies]), photos, ClusterParams())
+    assert people_found(labels[:12], truth) == (2, 0)
+    assert (labels[12:] == NOISE).all()
+    labels = cluster_faces(np.vstack([people, second]), photos, ClusterParams())
+    assert labels[12] != NOISE and (labels[12:] == labels[12]).all()
+    groups = np.full(17, -1)
+    groups[12:] = 4
+    named = cluster_faces(np.vstack([people, copies]), photos, ClusterParams(), groups=groups,
+                          fixed={4})
+    assert named[12] != NOISE and (named[12:] == named[12]).all()

@@ -9,9 +9,12 @@ distance (measured in the README, "The right people"):
    neither founds a person by itself nor splits one.
 2. Cores. HDBSCAN over the units; inside each of its clusters (and among what it left out), only
    units linked by a chain of steps of at most `found_distance` stay together, and a core needs
-   two units. Units of faces
+   two units. A step is the RMS distance between two units' faces, not between their means (the
+   mean of a photo's copies is closer to everyone than any face is). Units of faces
    below the quality bar never found a core. So strangers seen once, which sit ~0.8-1.1 from
-   everyone, never chain into a person.
+   everyone, never chain into a person. A person of two units needs them closer than
+   `pair_distance`, and not one sighting (one of them a single face near-identical to a face of
+   the other: a copy that drifted out of its burst).
 3. Merges. Two clusters become one while the distance between their centres is small compared
    with how precisely those centres are known: z = centre distance / its standard error, with
    each cluster's spread shrunk towards the library's typical spread (few faces say little).
@@ -112,9 +115,10 @@ def relabel(labels: np.ndarray) -> np.ndarray:
 
 
 def knn(vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Exact k nearest neighbours of unit vectors (self included, first): (indices, distances).
-    FAISS's exact inner-product search: the same neighbours as a plain matrix product, ~7x
-    faster at 50,000 faces (bench/cluster.py)."""
+    """Exact k nearest neighbours (self included, first, at distance 0): (indices, distances
+    sqrt(2 - 2 a·b), nearest first). For unit vectors, the Euclidean ones; for `face_means`,
+    RMS distances between units' faces. FAISS's exact inner-product search: the same
+    neighbours as a plain matrix product, ~7x faster at 50,000 faces (bench/cluster.py)."""
     import faiss
 
     n = len(vectors)
@@ -125,12 +129,16 @@ def knn(vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     index = faiss.IndexFlatIP(x.shape[1])
     index.add(x)
     sims, idx = index.search(x, k)
-    # ties (near-identical faces) may put another face before a face itself: self goes first
+    # ties (near-identical faces) may put another face before a face itself, and a mean of
+    # spread faces is nearer a tight one than itself: self goes first, the rest keep their order
+    # (the farthest drops when self was not among them)
     own = idx == np.arange(n)[:, None]
-    first = np.where(own.any(axis=1), own.argmax(axis=1), 0)
-    rows = np.arange(n)
-    idx[rows, first], idx[:, 0] = idx[:, 0], rows
-    sims[rows, first], sims[:, 0] = sims[:, 0], 1.0
+    first = np.where(own.any(axis=1), own.argmax(axis=1), k - 1)
+    for r in np.flatnonzero(first > 0).tolist():
+        f = int(first[r])
+        idx[r, 1:f + 1], sims[r, 1:f + 1] = idx[r, :f].copy(), sims[r, :f].copy()
+        idx[r, 0] = r
+    sims[:, 0] = 1.0
     return idx.astype(np.int64), np.sqrt(np.maximum(0.0, 2.0 - 2.0 * sims)).astype(np.float32)
 
 
@@ -302,6 +310,17 @@ def unit_means(vectors: np.ndarray, units: np.ndarray) -> np.ndarray:
     return (sums / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)).astype(np.float32)
 
 
+def face_means(vectors: np.ndarray, units: np.ndarray) -> np.ndarray:
+    """The mean vector of each unit's faces, not rescaled: for unit faces, 2 - 2 a·b of two of
+    these is the mean squared distance between the two units' faces, so `knn` and
+    `found_cores` measure RMS distances between faces. Founding chains are judged on those:
+    the mean of five copies of a photo lies closer to everyone than any one face does (two
+    strangers 0.86 apart face to face were 0.83 apart as means of copies, and chained)."""
+    k = int(units.max()) + 1 if len(units) else 0
+    sums = group_sums(vectors, units, k)
+    return (sums / np.maximum(np.bincount(units, minlength=k), 1)[:, None]).astype(np.float32)
+
+
 def split_apart(vectors: np.ndarray, labels: np.ndarray, params: ClusterParams,
                 prior_s2: float | None = None) -> np.ndarray:
     """Split every cluster whose two halves (average linkage) the merge rule would not make one
@@ -335,11 +354,12 @@ def split_apart(vectors: np.ndarray, labels: np.ndarray, params: ClusterParams,
     return out
 
 
-def dissolve_far_pairs(unit_vectors: np.ndarray, labels: np.ndarray, distance: float,
-                       fixed: np.ndarray | None = None) -> np.ndarray:
-    """Clusters of exactly two units that are `distance` apart or more become noise, unless
-    both units are of one person the user named or hid (`fixed`: that person's id per unit,
-    NOISE for none)."""
+def dissolve_weak_pairs(unit_vectors: np.ndarray, labels: np.ndarray, distance: float,
+                        fixed: np.ndarray | None = None,
+                        one_sighting: Callable[[int, int], bool] | None = None) -> np.ndarray:
+    """Clusters of exactly two units become noise when the units are `distance` apart or more
+    or `one_sighting(i, j)` says they are one sighting, unless both units are of one person the
+    user named or hid (`fixed`: that person's id per unit, NOISE for none)."""
     out = labels.copy()
     ids, first, sizes = np.unique(labels, return_index=True, return_counts=True)
     for lab, i in zip(ids[(ids != NOISE) & (sizes == 2)].tolist(),
@@ -347,7 +367,8 @@ def dissolve_far_pairs(unit_vectors: np.ndarray, labels: np.ndarray, distance: f
         j = i + 1 + int(np.flatnonzero(labels[i + 1:] == lab)[0])
         if fixed is not None and fixed[i] != NOISE and fixed[i] == fixed[j]:
             continue
-        if float(np.linalg.norm(unit_vectors[i] - unit_vectors[j])) >= distance:
+        far = float(np.linalg.norm(unit_vectors[i] - unit_vectors[j])) >= distance
+        if far or (one_sighting is not None and one_sighting(i, j)):
             out[[i, j]] = NOISE
     return out
 
@@ -355,7 +376,8 @@ def dissolve_far_pairs(unit_vectors: np.ndarray, labels: np.ndarray, distance: f
 def found_cores(vectors: np.ndarray, labels: np.ndarray, distance: float,
                 min_size: int = 2) -> np.ndarray:
     """Split each cluster into the parts its members reach by steps of at most `distance`
-    (single linkage on the cluster's k-NN graph); parts smaller than `min_size` become noise."""
+    (single linkage on the cluster's k-NN graph; a step is sqrt(2 - 2 a·b): for `face_means`,
+    the RMS distance between two units' faces); parts smaller than `min_size` become noise."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
@@ -612,6 +634,7 @@ def cluster_faces(vectors: np.ndarray, photos: np.ndarray, params: ClusterParams
                         params.burst_share, params.burst_max_distance, scenes,
                         params.copy_similarity, params.copy_place)
     uv = unit_means(vectors, units)
+    means = face_means(vectors, units)
     unit_photos: list[set[int]] = [set() for _ in range(len(uv))]
     for u, ph in zip(units.tolist(), photos.tolist(), strict=True):
         unit_photos[u].add(int(ph))
@@ -639,7 +662,7 @@ def cluster_faces(vectors: np.ndarray, photos: np.ndarray, params: ClusterParams
         # HDBSCAN never makes one cluster of everything: what it leaves out may still hold
         # closely linked units (a library of one person, a person's last few faces)
         found[found == NOISE] = int(found.max()) + 1
-        cores = found_cores(uv[sidx], found, params.found_distance, params.min_cluster_size)
+        cores = found_cores(means[sidx], found, params.found_distance, params.min_cluster_size)
         ul[sidx] = split_apart(uv[sidx], cores, params)
     labels = np.where(ul[units] != NOISE, ul[units], NOISE)
     labels = enforce_cannot_link(vectors, photos, labels)
@@ -679,5 +702,25 @@ def cluster_faces(vectors: np.ndarray, photos: np.ndarray, params: ClusterParams
         np.minimum.at(lo, units, g)
         np.maximum.at(hi, units, g)
         unit_fixed = np.where(lo == hi, lo, NOISE)
-    out = dissolve_far_pairs(uv, ul, params.pair_distance, unit_fixed)[units]
+    by_unit = np.argsort(units, kind="stable")
+    starts = np.searchsorted(units[by_unit], np.arange(len(uv) + 1))
+
+    def one_sighting(a: int, b: int) -> bool:
+        """A unit of one face near-identical to a face of the other: a copy or frame that
+        drifted out of its burst (a different crop, 0.24-0.43 from its copies), no second
+        sighting. Units of several faces each, a session's photos, are two (ORL: 6 of 21 pairs
+        alike)."""
+        fa, fb = by_unit[starts[a]:starts[a + 1]], by_unit[starts[b]:starts[b + 1]]
+        if min(len(fa), len(fb)) > 1:
+            return False
+        d = np.sqrt(np.maximum(0.0, 2.0 - 2.0 * vectors[fa] @ vectors[fb].T))
+        return bool(alike(d, params.burst_distance, params.burst_pixel_distance,
+                          params.burst_pixel_similarity,
+                          None if pixels is None else _crosswise(pixels[fa], pixels[fb]),
+                          params.burst_max_distance,
+                          None if scenes is None else _crosswise_copies(
+                              scenes[fa], scenes[fb], params.copy_similarity,
+                              params.copy_place)).any())
+
+    out = dissolve_weak_pairs(uv, ul, params.pair_distance, unit_fixed, one_sighting)[units]
     return relabel(enforce_cannot_link(vectors, photos, out))
