@@ -96,6 +96,17 @@ class Daemon:
                             "(SELECT MAX(updated_at) FROM images)")
         return busy[0][0] == 0 and synced[0][0] == 1
 
+    def state(self) -> str:
+        """What `done` and `idle` read, for a timeout's message: each photo's status and times,
+        and the last batch."""
+        try:
+            rows = self.query("SELECT path, status, attempts, updated_at FROM images ORDER BY path")
+            last = self.query("SELECT MAX(finished_at) FROM batches")[0][0]
+        except (sqlite3.OperationalError, OperationalError) as exc:
+            return f"database not readable: {exc}"
+        lines = [f"  {Path(str(p)).name} {st} attempts={a} updated={u}" for p, st, a, u in rows]
+        return f"last batch finished {last}; images:\n" + "\n".join(lines)
+
     def links(self) -> dict[str, set[str]]:
         """Folder name → set of link targets."""
         out: dict[str, set[str]] = {}
@@ -110,7 +121,8 @@ class Daemon:
 
 
 def wait_for(cond: Callable[[], bool], timeout: float, log: Path | None = None,
-             proc: subprocess.Popen[bytes] | None = None) -> None:
+             proc: subprocess.Popen[bytes] | None = None,
+             state: Callable[[], str] | None = None) -> None:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         try:
@@ -122,7 +134,8 @@ def wait_for(cond: Callable[[], bool], timeout: float, log: Path | None = None,
             break
         time.sleep(0.3)
     tail = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
-    raise AssertionError(f"timed out after {timeout}s (or the daemon exited)\n{tail}")
+    seen = f"\n{state()}" if state is not None else ""
+    raise AssertionError(f"timed out after {timeout}s (or the daemon exited)\n{tail}{seen}")
 
 
 def copy_in(src: Path, dest: Path) -> Path:
@@ -174,5 +187,5 @@ def kill_loop(d: Daemon, files: list[Path], kills: int, rng: np.random.Generator
         assert d.stop(signal.SIGKILL) == -signal.SIGKILL
         hit += busy > 0
     d.start()
-    wait_for(lambda: d.done() == len(files) and d.idle(), WORK_TIMEOUT, d.log, d.proc)
+    wait_for(lambda: d.done() == len(files) and d.idle(), WORK_TIMEOUT, d.log, d.proc, d.state)
     return hit

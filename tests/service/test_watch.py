@@ -41,14 +41,16 @@ def test_daemon_follows_the_inbox(daemon: Daemon, celebrities: Path) -> None:
     for p in mindy[:3]:
         shutil.copy(p, daemon.inbox / f"mindy-{p.name}")
     daemon.start()
-    wait_for(lambda: daemon.done() == 3 and daemon.idle(), WORK_TIMEOUT, daemon.log)
+    wait_for(lambda: daemon.done() == 3 and daemon.idle(), WORK_TIMEOUT, daemon.log,
+             state=daemon.state)
     assert len(daemon.targets()) == 3
 
     # copied in while running: they show up in person folders
     (daemon.inbox / "elton").mkdir()
     for p in elton[:5]:
         copy_in(p, daemon.inbox / "elton" / p.name)
-    wait_for(lambda: daemon.done() == 8 and daemon.idle(), WORK_TIMEOUT, daemon.log)
+    wait_for(lambda: daemon.done() == 8 and daemon.idle(), WORK_TIMEOUT, daemon.log,
+             state=daemon.state)
     by_folder = daemon.links()
     assert len(by_folder) == 2
     for targets in by_folder.values():  # no folder mixes the two people
@@ -66,7 +68,8 @@ def test_daemon_follows_the_inbox(daemon: Daemon, celebrities: Path) -> None:
             f.write(data[i:i + max(1, len(data) // 6)])
             f.flush()
             time.sleep(0.3)
-    wait_for(lambda: daemon.done() == 9 and daemon.idle(), WORK_TIMEOUT, daemon.log)
+    wait_for(lambda: daemon.done() == 9 and daemon.idle(), WORK_TIMEOUT, daemon.log,
+             state=daemon.state)
     assert daemon.query("SELECT status, attempts FROM images WHERE path = ?", str(slow)) == [("done", 1)]
     assert daemon.query("SELECT COUNT(*) FROM faces f JOIN images i ON i.id = f.image_id "
                         "WHERE i.path = ?", str(slow)) == [(1,)]
@@ -79,14 +82,16 @@ def test_daemon_follows_the_inbox(daemon: Daemon, celebrities: Path) -> None:
     assert faces_before
     os.rename(old, new)
     wait_for(lambda: str(new) in daemon.targets() and str(old) not in daemon.targets(),
-             WORK_TIMEOUT, daemon.log)
+             WORK_TIMEOUT, daemon.log,
+             state=daemon.state)
     assert daemon.query("SELECT f.id FROM faces f JOIN images i ON i.id = f.image_id "
                         "WHERE i.path = ?", str(new)) == faces_before
 
     # deleted: its links go
     gone = Path(sorted(t for t in daemon.targets() if "mindy-" in t)[0])
     gone.unlink()
-    wait_for(lambda: str(gone) not in daemon.targets() and daemon.idle(), WORK_TIMEOUT, daemon.log)
+    wait_for(lambda: str(gone) not in daemon.targets() and daemon.idle(), WORK_TIMEOUT, daemon.log,
+             state=daemon.state)
     assert daemon.query("SELECT COUNT(*) FROM images WHERE path = ?", str(gone)) == [(0,)]
 
     # SIGHUP: an invalid config is refused with every error and the daemon goes on; a valid
@@ -111,7 +116,8 @@ def test_daemon_follows_the_inbox(daemon: Daemon, celebrities: Path) -> None:
     for p in jerry[:3]:
         shutil.copy(p, daemon.inbox / f"jerry-{p.name}")
     daemon.start()
-    wait_for(lambda: daemon.done() == 11 and daemon.idle(), WORK_TIMEOUT, daemon.log)
+    wait_for(lambda: daemon.done() == 11 and daemon.idle(), WORK_TIMEOUT, daemon.log,
+             state=daemon.state)
     assert sum("jerry-" in t for t in daemon.targets()) >= 2
     assert daemon.stop() == 0
     log = daemon.log.read_text()
