@@ -29,7 +29,7 @@ distance (measured in the README, "The right people"):
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -240,6 +240,19 @@ def _crosswise_copies(a: np.ndarray, b: np.ndarray, similarity: float,
     return lambda m: same_scene_matrix(a, b, similarity, place)[m]
 
 
+def alike_across(sims: np.ndarray, ga: Sequence[int] | np.ndarray, gb: Sequence[int] | np.ndarray,
+                 distance: float, pixels: np.ndarray | None, min_similarity: float,
+                 pixel_distance: float, max_distance: float, scenes: np.ndarray | None,
+                 copy_similarity: float, copy_place: float) -> np.ndarray:
+    """`alike` for every face of group `ga` with every face of group `gb` (face indices), given
+    their FaceNet similarities `sims` (len(ga), len(gb)) and, where known, their pixels and
+    scenes: what `burst_units` asks of two groups, and a pair of one sighting of them."""
+    return alike(np.sqrt(np.maximum(0.0, 2.0 - 2.0 * sims)), distance, pixel_distance,
+                 min_similarity, None if pixels is None else _crosswise(pixels[ga], pixels[gb]),
+                 max_distance, None if scenes is None else _crosswise_copies(
+                     scenes[ga], scenes[gb], copy_similarity, copy_place))
+
+
 def burst_units(vectors: np.ndarray, photos: np.ndarray, distance: float,
                 pixels: np.ndarray | None = None, min_similarity: float = 0.9,
                 pixel_distance: float = 0.7, share: float = 0.5,
@@ -280,10 +293,8 @@ def burst_units(vectors: np.ndarray, photos: np.ndarray, distance: float,
         sims = vectors[ga] @ vectors[gb].T
         if sims.min() <= 1.0 - max_distance ** 2 / 2:
             continue
-        same = alike(np.sqrt(np.maximum(0.0, 2.0 - 2.0 * sims)), distance, pixel_distance,
-                     min_similarity, None if pixels is None else _crosswise(pixels[ga], pixels[gb]),
-                     max_distance, None if scenes is None else _crosswise_copies(
-                         scenes[ga], scenes[gb], copy_similarity, copy_place))
+        same = alike_across(sims, ga, gb, distance, pixels, min_similarity, pixel_distance,
+                            max_distance, scenes, copy_similarity, copy_place)
         if same.mean() < share:
             continue
         parent[b] = a
@@ -713,14 +724,10 @@ def cluster_faces(vectors: np.ndarray, photos: np.ndarray, params: ClusterParams
         fa, fb = by_unit[starts[a]:starts[a + 1]], by_unit[starts[b]:starts[b + 1]]
         if min(len(fa), len(fb)) > 1:
             return False
-        d = np.sqrt(np.maximum(0.0, 2.0 - 2.0 * vectors[fa] @ vectors[fb].T))
-        return bool(alike(d, params.burst_distance, params.burst_pixel_distance,
-                          params.burst_pixel_similarity,
-                          None if pixels is None else _crosswise(pixels[fa], pixels[fb]),
-                          params.burst_max_distance,
-                          None if scenes is None else _crosswise_copies(
-                              scenes[fa], scenes[fb], params.copy_similarity,
-                              params.copy_place)).any())
+        return bool(alike_across(vectors[fa] @ vectors[fb].T, fa, fb, params.burst_distance,
+                                 pixels, params.burst_pixel_similarity,
+                                 params.burst_pixel_distance, params.burst_max_distance, scenes,
+                                 params.copy_similarity, params.copy_place).any())
 
     out = dissolve_weak_pairs(uv, ul, params.pair_distance, unit_fixed, one_sighting)[units]
     return relabel(enforce_cannot_link(vectors, photos, out))
