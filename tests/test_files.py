@@ -94,3 +94,30 @@ def test_symlinks_are_followed_only_when_configured(tmp_path: Path) -> None:
     assert read_photo(inbox / "b.jpg", 100, follow_symlinks=True).data == b"b"
     with pytest.raises(ReadError, match="broken symbolic link"):
         read_photo(inbox / "broken.jpg", 100, follow_symlinks=True)
+
+
+def test_folders_past_the_path_limit_are_left_out_with_a_warning(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+    import os
+
+    from facefold.files import iter_photos
+
+    (tmp_path / "near.jpg").write_bytes(b"x")
+    deep = tmp_path
+    fd = os.open(tmp_path, os.O_RDONLY)
+    try:  # 40 folders of 203 bytes: past PATH_MAX (4096), made relative to each other
+        for _ in range(40):
+            os.mkdir("d" * 203, dir_fd=fd)
+            nxt = os.open("d" * 203, os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = nxt
+            deep = deep / ("d" * 203)
+        with os.fdopen(os.open("far.jpg", os.O_CREAT | os.O_WRONLY, dir_fd=fd), "wb") as f:
+            f.write(b"x")
+    finally:
+        os.close(fd)
+    with caplog.at_level(logging.WARNING, logger="facefold.files"):
+        assert [p.name for p in iter_photos([tmp_path], (".jpg",))] == ["near.jpg"]
+        assert list(iter_photos([deep], (".jpg",))) == []  # a root too long to even look at
+    assert "longer than the system allows" in caplog.text

@@ -30,6 +30,7 @@ class DecodeSettings(_Section):
     max_pixels: int = Field(120_000_000, gt=0)
     max_file_bytes: int = Field(100 * 1024 * 1024, gt=0)
     draft_min_side: int = Field(1536, ge=0)
+    max_scans: int = Field(256, ge=0)
     extensions: tuple[str, ...] = (
         ".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".heic", ".heif", ".gif",
     )

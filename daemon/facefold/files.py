@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import logging
 import os
 import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 
 class ReadError(Exception):
@@ -29,8 +32,20 @@ class PhotoFile:
     mtime: float
 
 
+def shown(path: str) -> str:
+    """A path for people to read: bytes of its name that are not UTF-8 shown as U+FFFD."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def is_hidden(name: str) -> bool:
     return name.startswith(".") or name.startswith("~") or name.endswith("~")
+
+
+def _left_out(exc: OSError) -> None:
+    """A folder that cannot be listed is left out, and the log says which and why."""
+    reason = ("its path is longer than the system allows" if exc.errno == errno.ENAMETOOLONG
+              else exc.strerror or str(exc))
+    log.warning("left out: %s: %s", shown(os.fsdecode(exc.filename or "")), reason)
 
 
 def iter_photos(roots: Iterable[Path], extensions: tuple[str, ...],
@@ -38,18 +53,25 @@ def iter_photos(roots: Iterable[Path], extensions: tuple[str, ...],
     """Yield absolute paths of regular files with a photo extension under each root, recursively.
 
     Hidden files and folders are skipped, roots that are files are yielded as they are (when
-    their extension fits). Symlinks (to files or folders) are skipped unless `follow_symlinks`;
+    their extension fits). A folder that cannot be listed (unreadable, or a path longer than
+    the system allows) is left out with a warning in the log. Symlinks (to files or folders) are skipped unless `follow_symlinks`;
     then each folder is visited once, so a symlink loop ends.
     """
     exts = tuple(e.lower() for e in extensions)
     for root in roots:
         root = Path(os.path.abspath(root))
-        if root.is_file():
+        try:
+            is_file = root.is_file()
+        except OSError as exc:  # a path longer than the system allows, say
+            _left_out(exc)
+            continue
+        if is_file:
             if root.suffix.lower() in exts:
                 yield root
             continue
         seen: set[tuple[int, int]] = set()
-        for dirpath, dirnames, filenames in os.walk(root, followlinks=follow_symlinks):
+        for dirpath, dirnames, filenames in os.walk(root, onerror=_left_out,
+                                                    followlinks=follow_symlinks):
             if follow_symlinks:
                 try:
                     st = os.stat(dirpath)
@@ -88,6 +110,8 @@ def read_photo(path: Path, max_bytes: int, follow_symlinks: bool = False) -> Pho
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise ReadError("a symbolic link loop") from None
+        if exc.errno == errno.ENAMETOOLONG:
+            raise ReadError("its path is longer than the system allows") from None
         raise ReadError(f"cannot stat file: {exc.strerror or exc}", transient=True) from None
     if stat.S_ISLNK(st.st_mode):
         raise ReadError("a symbolic link: not followed")

@@ -34,3 +34,32 @@ def test_migrations_go_down_and_up_again(engine: Engine) -> None:
 def test_an_unusable_database_url_is_a_clear_error(url: str) -> None:
     with pytest.raises(DatabaseURLError, match="database: cannot use"):
         make_engine(url)
+
+
+def test_a_database_that_refuses_writes_is_a_clear_error(tmp_path: Path) -> None:
+    from facefold.db.engine import DatabaseUnusable, check_writable
+
+    db = tmp_path / "facefold.db"
+    e = make_engine(f"sqlite:///{db}")
+    upgrade_head(e)
+    check_writable(e)  # writable: nothing to say
+    e.dispose()
+    ro = make_engine(f"sqlite:///file:{db}?mode=ro&uri=true")  # as a read-only mount opens it
+    with pytest.raises(DatabaseUnusable, match="cannot be written"):
+        check_writable(ro)
+    ro.dispose()
+
+
+def test_a_database_file_deleted_while_running_is_noticed(tmp_path: Path) -> None:
+    from facefold.config import load_settings
+    from facefold.core import Library
+    from facefold.db.engine import DatabaseUnusable
+    from tests.helpers.data import write_config
+
+    lib = Library(load_settings(write_config(tmp_path)))
+    lib.check_writable()
+    lib.check_database()  # still there
+    (tmp_path / "state" / "facefold.db").unlink()
+    with pytest.raises(DatabaseUnusable, match="deleted or replaced while facefold was running"):
+        lib.check_database()
+    lib.close()

@@ -4,7 +4,7 @@ from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session
 
 from facefold.db import faces, people, queue, reports
-from facefold.db.models import Face, Image, ImageStatus, utcnow
+from facefold.db.models import Face, Image, ImageStatus, KeptFace, utcnow
 from tests.db.conftest import new_face
 from tests.helpers.postgres import both_backends  # noqa: F401  (SQLite and PostgreSQL)
 
@@ -89,19 +89,23 @@ def test_transient_failures_wait_then_retry_and_retry_requeues(engine: Engine) -
         assert bad is not None and bad.status.value == "queued" and bad.attempts == 0
 
 
-def test_enqueue_leaves_photos_a_worker_holds_and_handles_long_lists(engine: Engine) -> None:
+def test_enqueue_leaves_photos_a_worker_holds_to_it_and_handles_long_lists(
+        engine: Engine) -> None:
     paths = [f"/in/{i}.jpg" for i in range(queue.IN_LIST_MAX + 10)]
     with Session(engine) as s:
         assert queue.enqueue(s, paths) == len(paths)
         s.commit()
         held = queue.claim_batch(s, 3, ME, 60)
         s.commit()
-        assert queue.enqueue(s, paths) == len(paths) - 3
+        assert [h.path for h in held] == paths[:3]  # the oldest first
+        assert queue.enqueue(s, paths) == len(paths)  # the held three: again after their turn
         s.commit()
+        assert queue.queued_count(s) == len(paths) - 3
+        assert {i.path for i in queue.images_by_path(s).values()
+                if i.status.value == "processing"} == set(paths[:3])
         assert queue.recover_interrupted(s, "other-host/watch") == 0  # not its photos
         assert queue.recover_interrupted(s, ME) == 3
         assert queue.queued_count(s) == len(paths)
-        assert {h.path for h in held} <= set(paths)
 
 
 def test_a_lease_keeps_a_photo_until_it_ends_then_anyone_takes_it(engine: Engine) -> None:
@@ -139,3 +143,122 @@ def test_huge_file_sizes_fit(engine: Engine) -> None:
         s.commit()
         img = queue.image_by_path(s, "/in/huge.tif")
         assert img is not None and img.size == 5 * 2**30
+
+
+def test_a_photo_that_keeps_stopping_the_process_is_set_aside_as_failed(engine: Engine) -> None:
+    paths = [f"/in/{i}.jpg" for i in range(5)]
+    with Session(engine) as s:
+        queue.enqueue(s, paths)
+        s.commit()
+        assert len(queue.claim_batch(s, 10, ME, 60, max_interrupted=3)) == 5
+        s.commit()
+        # the process dies holding the batch (paths[0] kills it): each photo is a suspect now
+        assert queue.recover_interrupted(s, ME, max_interrupted=3) == 5
+        s.commit()
+        for _ in range(2):  # tried alone, it kills the process twice more
+            assert [h.path for h in queue.claim_batch(s, 10, ME, 60, 3)] == [paths[0]]
+            queue.recover_interrupted(s, ME, max_interrupted=3)
+            s.commit()
+        bad = queue.image_by_path(s, paths[0])
+        assert bad is not None and bad.status.value == "failed"
+        assert bad.error == ("stopped the process 3 times while it was being processed: "
+                             "it is set aside")
+        # the others, each tried alone once, are done; the failed one is never claimed again
+        for want in paths[1:]:
+            assert [h.path for h in queue.claim_batch(s, 10, ME, 60, 3)] == [want]
+            queue.record_processed(s, want, "h" + want, 1, 1.0, 10, 10, [])
+            s.commit()
+        assert queue.claim_batch(s, 10, ME, 60, 3) == []
+        assert {i.path for i in queue.images_by_path(s).values()
+                if i.status.value == "done"} == set(paths[1:])
+        assert queue.retry_failed(s) == 1  # `facefold retry` gives it another chance
+        s.commit()
+        img = queue.image_by_path(s, paths[0])
+        assert img is not None and img.status.value == "queued"
+
+
+def test_a_finished_photo_forgets_how_often_it_was_interrupted(engine: Engine) -> None:
+    with Session(engine) as s:
+        queue.enqueue(s, ["/in/a.jpg"])
+        s.commit()
+        for _ in range(2):  # two kills that had nothing to do with the photo
+            queue.claim_batch(s, 1, ME, 60)
+            queue.recover_interrupted(s, ME, max_interrupted=3)
+            s.commit()
+        queue.claim_batch(s, 1, ME, 60)
+        queue.record_processed(s, "/in/a.jpg", "h", 1, 1.0, 10, 10, [])
+        s.commit()
+        img = queue.image_by_path(s, "/in/a.jpg")
+        assert img is not None and img.interrupted == 0 and img.status.value == "done"
+
+
+def test_a_photo_changed_while_processed_goes_round_again(engine: Engine) -> None:
+    with Session(engine) as s:
+        queue.enqueue(s, ["/in/a.jpg", "/in/b.jpg", "/in/c.jpg"])
+        s.commit()
+        queue.claim_batch(s, 3, ME, 60)
+        s.commit()
+        # while held: a.jpg rewritten, b.jpg renamed, c.jpg deleted (the watcher's events)
+        assert queue.enqueue(s, ["/in/a.jpg", "/in/c.jpg"]) == 2
+        assert not queue.move_path(s, "/in/b.jpg", "/in/b2.jpg")  # it stays at b until done
+        assert queue.enqueue(s, ["/in/b.jpg", "/in/b2.jpg"]) == 2
+        s.commit()
+        for p in ("/in/a.jpg", "/in/b.jpg", "/in/c.jpg"):
+            queue.record_processed(s, p, "h" + p, 1, 1.0, 10, 10, [new_face(1)])
+        s.commit()
+        status = {i.path: i.status.value for i in queue.images_by_path(s).values()}
+        assert status == {"/in/a.jpg": "queued", "/in/b.jpg": "queued", "/in/c.jpg": "queued",
+                          "/in/b2.jpg": "queued"}
+        # b2's content is b's, whose file is gone: b2 takes b's faces over, nothing re-embedded
+        old = queue.image_by_path(s, "/in/b.jpg")
+        assert old is not None
+        queue.record_moved(s, old, "/in/b2.jpg", 1, 1.0)
+        s.commit()
+        moved = queue.image_by_path(s, "/in/b2.jpg")
+        assert moved is not None and len(moved.faces) == 1
+        assert queue.image_by_path(s, "/in/b.jpg") is None
+
+
+def test_a_persons_work_comes_back_with_the_photo_under_any_path(engine: Engine) -> None:
+    with Session(engine) as s:
+        ana = people.create_person(s)
+        ana.name = "Ana"
+        nobody_but_pinned = queue.record_processed(
+            s, "/in/a.jpg", "shaA", 1, 1.0, 100, 100, [new_face(1), new_face(2), new_face(3)])
+        s.flush()
+        f1, f2, f3 = (s.get(Face, i) for i in nobody_but_pinned)
+        assert f1 is not None and f2 is not None and f3 is not None
+        f2.box_x = 50  # three faces at three places
+        f3.box_x = 90
+        f1.person_id = ana.id  # in a named person
+        f2.pinned = True  # taken out by hand: stays out
+        s.commit()
+        assert queue.forget_path(s, "/in/a.jpg")  # the file is gone
+        s.commit()
+        assert s.query(Face).count() == 0
+        assert people.delete_empty_unnamed_persons(s) == 0 and s.get(type(ana), ana.id)
+        # the same content comes back elsewhere, found with boxes a few pixels off
+        back = [new_face(4), new_face(5), new_face(6)]
+        ids = queue.record_processed(s, "/elsewhere/a-copy.jpg", "shaA", 1, 1.0, 100, 100, [
+            faces.NewFace((b + 2, 3, 30, 40), f.landmarks, f.confidence, f.embedding)
+            for b, f in zip((1, 50, 90), back, strict=True)])
+        s.commit()
+        got = [(s.get(Face, i).person_id, s.get(Face, i).pinned) for i in ids]  # type: ignore[union-attr]
+        assert got == [(ana.id, False), (None, True), (None, False)]
+        assert s.query(KeptFace).count() == 0  # given back, no longer kept
+
+
+def test_a_path_that_is_not_utf8_is_stored_and_found_again(engine: Engine) -> None:
+    import os
+
+    name = os.fsdecode(b"/in/live-\xe9t\xe9.jpg")  # Latin-1 bytes: surrogates in Python
+    with Session(engine) as s:
+        assert queue.enqueue(s, [name, "/in/\uf7e9.jpg"]) == 2
+        s.commit()
+        assert set(queue.images_by_path(s, [name])) == {name}
+        (item, _other) = queue.claim_batch(s, 2, ME, 60)
+        assert item.path == name
+        queue.record_processed(s, name, "h", 1, 1.0, 10, 10, [new_face(1)])
+        s.commit()
+        assert name in queue.path_states(s)
+        assert faces.photo_faces(s)[0][0] == name

@@ -115,3 +115,45 @@ def test_a_person_folder_swapped_for_a_symlink_is_never_followed(tmp_path: Path)
     sync_folders(people, {}, manifest)  # and then the whole person
     assert sorted(p.name for p in victim.iterdir()) == ["a.jpg", "b.txt"]
     assert os.path.islink(people / "person_0001")
+
+
+def test_link_names_never_collide_even_with_a_photo_named_like_a_tag() -> None:
+    a, b = "/p/a/x.jpg", "/p/b/x.jpg"
+    first = plan_links([("ana", a), ("ana", b)])["ana"]
+    tagged = next(name for name, target in first.items() if target == a)  # x~<tag of a>.jpg
+    c = f"/p/c/{tagged}"  # a third photo that happens to carry that very name
+    links = plan_links([("ana", a), ("ana", b), ("ana", c)])["ana"]
+    assert sorted(links.values()) == sorted([a, b, c])  # three photos, three links
+    assert links[tagged] == c  # a photo keeps its own name; the tagged one takes a longer tag
+
+
+def test_long_names_make_links_that_fit_and_sync(tmp_path: Path) -> None:
+    photos = tmp_path / "photos"
+    long_jp = "顔" * 81 + ".jpg"  # 247 bytes of UTF-8
+    long_255 = "n" * 251 + ".jpg"  # the longest a name may be
+    rows = []
+    for d in ("one", "two"):
+        for name in (long_jp, long_255):
+            (photos / d).mkdir(parents=True, exist_ok=True)
+            (photos / d / name).write_bytes(b"x")
+            rows.append(("ana", str(photos / d / name)))
+    plan = plan_links(rows)
+    assert len(plan["ana"]) == 4 and all(len(n.encode()) <= 255 for n in plan["ana"])
+    people = tmp_path / "people"
+    sync_folders(people, {"ana": {long_255: rows[1][1]}}, tmp_path / "links.json")
+    r = sync_folders(people, plan, tmp_path / "links.json")  # into a folder that exists
+    assert r.links_created == 4 and not r.skipped
+    assert sorted(_links(people / "ana").values()) == sorted(p for _f, p in rows)
+
+
+def test_a_folder_planned_empty_stays_and_keeps_foreign_files(tmp_path: Path) -> None:
+    people, manifest = tmp_path / "people", tmp_path / "links.json"
+    photo = tmp_path / "a.jpg"
+    photo.write_bytes(b"x")
+    sync_folders(people, {"Tony": {"a.jpg": str(photo)}}, manifest)
+    (people / "Tony" / "notes.txt").write_text("mine")
+    r = sync_folders(people, {"Tony": {}}, manifest)  # a named person whose photos are away
+    assert r.links_removed == 1 and r.folders_removed == 0
+    assert sorted(p.name for p in (people / "Tony").iterdir()) == ["notes.txt"]
+    sync_folders(people, {"Ana": {}}, manifest)
+    assert (people / "Ana").is_dir()

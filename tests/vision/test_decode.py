@@ -125,3 +125,59 @@ def test_reduced_decoding_keeps_orientation_and_full_size() -> None:
 def test_only_jpegs_are_drafted() -> None:
     d = decode_photo(_encode(_gradient(4000, 3000), "PNG"), LIMIT, 1536)
     assert d.scale == 1.0 and d.pixels.shape == (3000, 4000, 3)
+
+
+# Single files that once stopped the daemon (tests/helpers/hostile.py): each decodes upright or
+# is refused with a reason; nothing else escapes.
+
+@pytest.mark.parametrize(("tag", "typ", "count", "fmt"), [
+    (0x011A, 2, 4, "JPEG"),  # XResolution as text: TypeError in exif_transpose
+    (0x0128, 1, 1, "JPEG"),  # ResolutionUnit as a byte: struct.error
+    (0x0128, 1, 1, "WEBP"),
+    (0x0131, 5, 1, "JPEG"),  # Software as a fraction: AttributeError
+])
+def test_malformed_exif_still_turns_the_photo_upright(tag: int, typ: int, count: int,
+                                                      fmt: str) -> None:
+    from tests.helpers.hostile import bad_exif, noise
+
+    out = decode_image(bad_exif(noise(64, 48), tag, typ, count, fmt), LIMIT)
+    assert out.shape == (64, 48, 3)  # Orientation 6 applied: 64 wide became 64 high
+
+
+def test_jpeg_scans_are_counted_past_an_exif_thumbnail() -> None:
+    from facefold.vision.decode import jpeg_scans
+    from tests.helpers.hostile import noise
+
+    img = noise(120, 90)
+    thumb = Image.Exif()
+    thumb[0x0112] = 1
+    assert jpeg_scans(_encode(img, "JPEG")) == 1
+    assert 5 <= jpeg_scans(_encode(img, "JPEG", progressive=True)) <= 12
+    assert jpeg_scans(_encode(img, "JPEG", exif=thumb.tobytes())) == 1
+    assert jpeg_scans(_encode(img, "PNG")) == 0
+
+
+def test_a_jpeg_of_too_many_scans_is_refused_before_decoding() -> None:
+    from tests.helpers.hostile import many_scans_jpeg, noise
+
+    data = many_scans_jpeg(noise(120, 90), 300)
+    with pytest.raises(DecodeError, match="300 scans, limit is 256"):
+        decode_photo(data, LIMIT, max_scans=256)
+    assert decode_photo(data, LIMIT, max_scans=0).pixels.shape == (90, 120, 3)  # 0: no limit
+
+
+def test_any_decoder_failure_is_a_decode_error() -> None:
+    from tests.helpers.hostile import heic_over_limits, noise
+
+    data = heic_over_limits(noise())
+    if data is None:
+        pytest.skip("pillow_heif is not installed")
+    with pytest.raises(DecodeError, match="Security limit exceeded"):
+        decode_photo(data, LIMIT)
+
+
+def test_a_one_pixel_wide_photo_of_a_million_rows_decodes_small() -> None:
+    from tests.helpers.hostile import png
+
+    out = decode_image(png(1, 1_000_000), LIMIT)
+    assert out.shape == (1_000_000, 1, 3)

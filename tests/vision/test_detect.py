@@ -77,3 +77,42 @@ def test_doubtful_faces_are_kept_only_on_a_second_opinion() -> None:
     assert confirmed([sure, low], 0.9, 0.8, 0.8, second) == [sure] and len(asked) == 2
     # floor at the cut: never
     assert confirmed([sure, other], 0.9, 0.9, 0.8, second) == [sure]
+
+
+class _SeenShapes:
+    """A stand-in for MTCNN that finds a face only in a bordered copy and records what it saw."""
+
+    def __init__(self, face_in_pass: int) -> None:
+        self.shapes: list[tuple[int, ...]] = []
+        self.face_in_pass = face_in_pass
+
+    def detect_faces(self, img: np.ndarray, **_kw: object) -> list[dict[str, object]]:
+        self.shapes.append(img.shape)
+        if len(self.shapes) != self.face_in_pass:
+            return []
+        return [_raw(0.99, [100, 100, 40, 40])]
+
+
+def _detector(fake: _SeenShapes, max_side: int = 1024) -> object:
+    from facefold.vision.detect import DetectParams, FaceDetector
+
+    det = FaceDetector(DetectParams(max_side=max_side, confirm_min_confidence=1.0))
+    det._mtcnn = fake  # the real MTCNN has its own tests: here only what it is shown matters
+    return det
+
+
+def test_the_second_look_borders_the_small_copy_however_odd_the_photo() -> None:
+    fake = _SeenShapes(face_in_pass=0)
+    det = _detector(fake)
+    det.detect(np.zeros((40_000, 30, 3), np.uint8))  # 1 x 40,000 px once asked for 3.6 GB
+    assert fake.shapes  # the photo was looked at, and no copy was larger than 1.5 x max_side
+    assert all(max(s[:2]) <= 1024 * 1.5 + 2 for s in fake.shapes)
+
+
+def test_the_second_look_maps_faces_back_to_the_full_photo() -> None:
+    fake = _SeenShapes(face_in_pass=2)  # nothing in the photo, a face with the border
+    det = _detector(fake, max_side=500)
+    (found,) = det.detect(np.zeros((2000, 1000, 3), np.uint8))
+    # the copy was 500 x 250 with a 125 px border: the face at 100 in the copy is at -25 in
+    # the photo's copy, times 4 in the full photo
+    assert found.box == (-100.0, -100.0, 160.0, 160.0)

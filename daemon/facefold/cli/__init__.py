@@ -5,6 +5,9 @@ database (migrate-db, similar)."""
 
 from __future__ import annotations
 
+import io
+import sys
+
 import typer
 
 from facefold.cli import daemon, database, model, people, photos
@@ -16,4 +19,8 @@ for area in (photos, people, model, daemon, database):
 
 
 def main() -> None:
+    # a file name that is not UTF-8 prints as its own bytes, as `ls` prints it
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="surrogateescape")
     app()

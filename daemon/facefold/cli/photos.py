@@ -39,7 +39,11 @@ def scan(
     missing = [p for p in paths or [] if not p.exists()]
     if missing:
         raise UsageError(f"{missing[0]}: no such file or folder")
-    lib.settings.inbox.mkdir(parents=True, exist_ok=True)
+    lib.check_writable()
+    try:
+        lib.settings.inbox.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        pass  # a share not there: the scan says the inbox is unavailable
     lib.models.load()
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeRemainingColumn(), console=err, transient=True) as progress:
@@ -51,6 +55,9 @@ def scan(
     say(result.summary())
     if timings:
         say(f"stages: {result.stages.summary()}")
+    if result.away:
+        warn(f"inbox unavailable: {result.away}; nothing in it was forgotten")
+        raise typer.Exit(EXIT_FAILED)
 
 
 @command(group)
@@ -67,6 +74,9 @@ def status(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     if as_json:
         return print_json({**asdict(st), "detection_runtime": rt.detection,
                            "embedding_runtime": rt.embedding, "gpus": list(rt.gpus)})
+    if st.inbox_away:
+        say(f"inbox unavailable since {st.inbox_away.since}: {st.inbox_away.reason}; "
+            "nothing in it is forgotten while it is away")
     counts = ", ".join(f"{k} {v}" for k, v in st.images_by_status.items())
     say(f"photos: {counts}" + (f" ({st.retrying} waiting to retry)" if st.retrying else ""))
     if q := st.oldest_queued:

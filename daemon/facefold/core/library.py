@@ -2,21 +2,39 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from facefold.config import Settings
-from facefold.db.engine import make_engine, upgrade_head
+from facefold.db.engine import (
+    DatabaseUnusable,
+    check_writable,
+    database_file,
+    make_engine,
+    upgrade_head,
+)
 from facefold.vision.detect import DetectParams, FaceDetector
 from facefold.vision.device import Runtimes, choose_runtimes
 from facefold.vision.embed import Embedder
 from facefold.vision.ports import FaceEmbedder, FaceFinder
+
+
+def _identity(file: Path | None) -> tuple[int, int] | None:
+    if file is None:
+        return None
+    try:
+        st = os.stat(file)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 def runtimes(settings: Settings) -> Runtimes:
@@ -79,6 +97,7 @@ class Library:
         self._models = models
         self._engine = engine
         self._lock = threading.Lock()
+        self._db_identity: tuple[int, int] | None = None  # the SQLite file's (device, inode)
 
     @property
     def engine(self) -> Engine:
@@ -89,7 +108,23 @@ class Library:
                 engine = make_engine(s.database, s.database_busy_seconds)
                 upgrade_head(engine)
                 self._engine = engine
+                self._db_identity = _identity(database_file(engine))
             return self._engine
+
+    def check_writable(self) -> None:
+        """Raise DatabaseUnusable when the database refuses writes (for the processes that
+        write: watch, worker, scan)."""
+        check_writable(self.engine)
+
+    def check_database(self) -> None:
+        """Raise DatabaseUnusable when the SQLite file this process opened was deleted or
+        replaced since: what it wrote would go into a file nobody can open again."""
+        file = database_file(self.engine)
+        if file is not None and _identity(file) != self._db_identity:
+            raise DatabaseUnusable(
+                f"database: {file} was deleted or replaced while facefold was running; "
+                "nothing more is written to it. Put it back from a backup, or start facefold "
+                "again to begin a new one")
 
     @property
     def models(self) -> Models:

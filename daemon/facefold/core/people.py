@@ -20,7 +20,7 @@ from facefold.db import edits
 from facefold.db import people as store
 from facefold.db.models import EditLog
 from facefold.people.folders import SyncResult, plan_links, sync_folders
-from facefold.people.names import clean_name, person_folders
+from facefold.people.names import assign_folders, clean_name
 from facefold.timing import Stopwatch
 
 T = TypeVar("T")
@@ -28,13 +28,16 @@ T = TypeVar("T")
 
 def sync_people_folders(lib: Library) -> SyncResult:
     """Bring the people folder in line with the persons in the store: one folder per visible
-    person with photos, named after the person (or `person_0001`). Runs under a lock in the state
+    person with photos, named after the person (or `person_0001`); a named person's folder stays
+    while they have none (their photos away: a disk unplugged). Runs under a lock in the state
     dir, so the daemon and a CLI command never sync at once."""
     settings = lib.settings
     with lib.session() as s:
         rows = store.person_photo_rows(s)
-    folders = person_folders(rows)
+        folders = assign_folders(store.foldered_persons(s))
     plan = plan_links((folders[pid], path) for pid, _name, path in rows)
+    for folder in folders.values():
+        plan.setdefault(folder, {})
     settings.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     with (settings.state_dir / "sync.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

@@ -19,7 +19,7 @@ from facefold.vision.shapes import CROP_SIZE
 def decode(photo: PhotoFile, d: DecodeSettings) -> Decoded:
     """The photo's pixels, upright, decoded at a reduced scale when it is a large JPEG; raise
     DecodeError."""
-    return decode_photo(photo.data, d.max_pixels, d.draft_min_side)
+    return decode_photo(photo.data, d.max_pixels, d.draft_min_side, d.max_scans)
 
 
 def open_photo(path: Path, settings: Settings,

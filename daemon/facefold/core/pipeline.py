@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from sqlalchemy.exc import SQLAlchemyError
 
+from facefold.core.inbox import inbox_away, note_inbox
 from facefold.core.library import Library
 from facefold.core.photo import decode
 from facefold.db import queue
@@ -73,10 +75,17 @@ class BatchResult:
 
 @dataclass
 class _Detected:
+    item: queue.QueueItem
     photo: PhotoFile
     size: tuple[int, int]  # full-size (width, height), upright
     faces: list[FoundFace]
     pixels: bytes  # the photo in small (vision.pixels.photo_signature)
+
+
+def _photo_error(exc: BaseException) -> DecodeError:
+    """Any failure while looking at one photo, as the reason it failed (final: it would fail the
+    same way again)."""
+    return DecodeError(f"cannot process the photo: {type(exc).__name__}: {exc}"[:500])
 
 
 def _fail(lib: Library, res: BatchResult, item: queue.QueueItem, exc: ReadError | DecodeError,
@@ -103,11 +112,15 @@ def _fail(lib: Library, res: BatchResult, item: queue.QueueItem, exc: ReadError 
 
 
 def _vanished(lib: Library, res: BatchResult, item: queue.QueueItem, more_waiting: bool,
-              deferred: set[str]) -> None:
+              deferred: set[str], away: str | None) -> None:
     """The file is gone: put it at the back of the queue once while other work waits (a rename
-    seen as delete + create then keeps its faces), else forget it."""
+    seen as delete + create then keeps its faces), else forget it; but while the inbox is
+    `away`, set it aside as it was (nothing is forgotten)."""
     with lib.session() as s:
-        if more_waiting and item.path not in deferred:
+        if away is not None:
+            queue.set_aside(s, item.id)
+            res.requeued += 1
+        elif more_waiting and item.path not in deferred:
             deferred.add(item.path)
             queue.requeue(s, [item.id], to_back=True)
             res.requeued += 1
@@ -150,7 +163,8 @@ def process_batch(lib: Library, limit: int, deferred: set[str],
     res = BatchResult()
     lease = settings.watch.lease_seconds
     with lib.session() as s:
-        items = queue.claim_batch(s, limit, lib.claimer, lease)
+        items = queue.claim_batch(s, limit, lib.claimer, lease,
+                                   settings.watch.max_attempts)
         s.commit()
         more_waiting = queue.queued_count(s) > 0
     res.claimed = len(items)
@@ -196,23 +210,57 @@ def process_batch(lib: Library, limit: int, deferred: set[str],
         try:
             with res.stages.stage("decode"):
                 decoded = decode(photo, settings.decode)
-        except DecodeError as exc:
-            _fail(lib, res, item, exc, photo)
+            with res.stages.stage("detect"):
+                found = finder.detect(decoded.pixels, decoded.scale)
+            with res.stages.stage("align"):
+                faces = align_all(decoded.pixels, found, settings.embedding.margin,
+                                  decoded.scale)
+            signature = photo_signature(decoded.pixels)
+        except SQLAlchemyError:
+            raise  # storage: the batch stops, the worker backs off and tries again
+        except Exception as exc:  # this photo alone fails; the batch goes on
+            _fail(lib, res, item, exc if isinstance(exc, DecodeError) else _photo_error(exc),
+                  photo)
             continue
-        with res.stages.stage("detect"):
-            found = finder.detect(decoded.pixels, decoded.scale)
-        with res.stages.stage("align"):
-            faces = align_all(decoded.pixels, found, settings.embedding.margin, decoded.scale)
-        detected.append(_Detected(photo, decoded.full_size, faces,
-                                  photo_signature(decoded.pixels)))
+        detected.append(_Detected(item, photo, decoded.full_size, faces, signature))
         batch_shas.add(photo.sha256)
         res.processed += 1
     heartbeat()
     _store(lib, detected, dupes, res)
-    for item in gone:
-        _vanished(lib, res, item, more_waiting, deferred)
+    if gone:
+        away = inbox_away(lib)
+        note_inbox(lib, away)
+        for item in gone:
+            _vanished(lib, res, item, more_waiting, deferred, away)
     res.seconds = time.monotonic() - t0
     return res
+
+
+def _embed(lib: Library, detected: list[_Detected],
+           res: BatchResult) -> tuple[list[_Detected], np.ndarray]:
+    """The faces of all detected photos embedded together: (the photos, their faces' vectors in
+    order). Should the batch fail, each photo is embedded alone, and a photo that fails alone
+    is failed with its reason; the others go on."""
+    embedder = lib.models.embedder
+    try:
+        return detected, embedder.embed([f.crop for d in detected for f in d.faces])
+    except SQLAlchemyError:
+        raise
+    except Exception:
+        log.warning("embedding a batch of %d photos failed: embedding them one by one",
+                    len(detected))
+    kept, parts = [], []
+    for d in detected:
+        try:
+            parts.append(embedder.embed([f.crop for f in d.faces]))
+            kept.append(d)
+        except SQLAlchemyError:
+            raise
+        except Exception as exc:
+            _fail(lib, res, d.item, _photo_error(exc), d.photo)
+            res.processed -= 1
+    dim = parts[0].shape[1] if parts else 0
+    return kept, np.concatenate(parts) if parts else np.zeros((0, dim), np.float32)
 
 
 def _store(lib: Library, detected: list[_Detected], dupes: list[PhotoFile],
@@ -221,7 +269,7 @@ def _store(lib: Library, detected: list[_Detected], dupes: list[PhotoFile],
     write each face's thumbnail (a missing one is made again from the photo when needed)."""
     embedder = lib.models.embedder
     with res.stages.stage("embed"):
-        vectors = embedder.embed([f.crop for d in detected for f in d.faces])
+        detected, vectors = _embed(lib, detected, res)
     k = 0
     thumbs: list[tuple[int, np.ndarray]] = []
     with res.stages.stage("store"), lib.session() as s:
@@ -262,9 +310,10 @@ def _store(lib: Library, detected: list[_Detected], dupes: list[PhotoFile],
 
 def recover_interrupted(lib: Library) -> int:
     """Photos a crash or a failed turn of this process (by its claimer name) left `processing`,
-    or whose lease ended, go back to the queue; return how many."""
+    or whose lease ended, go back to the queue, each to be tried alone next; one that has
+    stopped the process `watch.max_attempts` times fails instead. Return how many."""
     with lib.session() as s:
-        n = queue.recover_interrupted(s, lib.claimer)
+        n = queue.recover_interrupted(s, lib.claimer, lib.settings.watch.max_attempts)
         s.commit()
     return n
 

@@ -21,7 +21,7 @@ from facefold.db.faces import StoredFace
 from facefold.db.people import PeopleError, PersonSummary
 from facefold.db.reports import StatusSummary
 from facefold.files import ReadError
-from facefold.people.names import person_folders
+from facefold.people.names import assign_folders
 from facefold.review import ReviewPair, ReviewPerson, compose_sheet, render_review
 from facefold.thumbs import thumb_path, write_thumb
 from facefold.vision.decode import DecodeError
@@ -89,7 +89,7 @@ def review(lib: Library, out_dir: Path | None = None) -> ReviewResult:
     with lib.session() as s:
         summaries = people_store.person_summaries(s)
         faces = face_store.top_faces(s, FACES_PER_PERSON, UNASSIGNED_SHOWN)
-        folders = person_folders(people_store.person_photo_rows(s))
+        folders = assign_folders(people_store.foldered_persons(s))
     thumbs: dict[int | None, list[tuple[int, str]]] = {}
     for f in faces:
         p = ensure_thumb(lib, f)

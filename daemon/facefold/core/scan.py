@@ -30,6 +30,7 @@ class ScanResult:
     failures: list[tuple[str, str]] = field(default_factory=list)
     recluster: ReclusterResult | None = None
     sync: SyncResult | None = None
+    away: str | None = None  # the inbox was unavailable (why): nothing in it was forgotten
     seconds: float = 0.0
     stages: Stopwatch = field(default_factory=Stopwatch)
 
@@ -74,7 +75,7 @@ def scan(lib: Library, paths: Sequence[Path] = (),
         photos=rec.files, processed=done.processed, unchanged=rec.unchanged + done.unchanged,
         duplicates=done.duplicates, moved=done.moved, removed=done.removed, faces=done.faces,
         failures=list(dict(done.failures).items()),  # a photo retried in this run: listed once
-        stages=stages,
+        away=rec.away, stages=stages,
     )
     stages.add(done.stages)
     clusterer = Clusterer(lib.settings)

@@ -17,6 +17,8 @@ from sqlalchemy import Select, func, select, text
 from sqlalchemy.orm import Session
 
 from facefold.db.models import Face, Image, ImageStatus, Person
+from facefold.db.people import foldered_persons
+from facefold.db.types import text_to_path
 from facefold.people.names import assign_folders
 
 
@@ -108,7 +110,7 @@ def photos_of_person(s: Session, pid: int, offset: int = 0, limit: int = 60) -> 
     rows = s.execute(text(f"SELECT DISTINCT i.id, i.path {base} ORDER BY i.path "
                           "LIMIT :limit OFFSET :offset"),
                      {"pid": pid, "limit": limit, "offset": offset}).all()
-    return Page(total, [PhotoRef(int(i), str(p)) for i, p in rows])
+    return Page(total, [PhotoRef(int(i), text_to_path(str(p))) for i, p in rows])
 
 
 def count_faces_of(s: Session, pid: int | None) -> int:
@@ -119,10 +121,8 @@ def count_faces_of(s: Session, pid: int | None) -> int:
 
 def folder_of(s: Session, pid: int) -> str | None:
     """The person's folder name under the people folder, or None when they have none (hidden,
-    or no faces)."""
-    rows = s.execute(select(Person.id, Person.name).where(
-        Person.hidden.is_(False), Person.id.in_(select(Face.person_id).distinct()))).all()
-    return assign_folders([(int(i), n) for i, n in rows]).get(pid)
+    or unnamed without faces)."""
+    return assign_folders(foldered_persons(s)).get(pid)
 
 
 @dataclass(frozen=True)

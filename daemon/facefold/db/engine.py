@@ -12,11 +12,43 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 
 class DatabaseURLError(ValueError):
     """The configured database URL cannot be used; a person has to fix the configuration."""
+
+
+class DatabaseUnusable(DatabaseURLError):
+    """The database cannot be used as it is (read-only, its file deleted while facefold ran);
+    a person has to act first."""
+
+
+def _read_only(exc: DBAPIError) -> bool:
+    text_ = str(exc.orig).lower()
+    return any(k in text_ for k in ("readonly", "read-only", "permission denied"))
+
+
+def check_writable(engine: Engine) -> None:
+    """Raise DatabaseUnusable when the database refuses writes (a read-only file or mount, a
+    read-only PostgreSQL server or role): a daemon that cannot write must say so at start,
+    not retry for ever. The probe deletes nothing."""
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM meta WHERE 1 = 0"))
+    except DBAPIError as exc:
+        if _read_only(exc):
+            raise DatabaseUnusable(f"database: {engine.url.render_as_string(hide_password=True)}"
+                                   f" cannot be written: {exc.orig}") from None
+        raise
+
+
+def database_file(engine: Engine) -> Path | None:
+    """The file of a SQLite database, None for any other."""
+    u = engine.url
+    if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:":
+        return Path(u.database).resolve()
+    return None
 
 
 def migrations_dir() -> Path:
@@ -101,8 +133,16 @@ MIGRATION_LOCK_KEY = int.from_bytes(b"ffmigrat", "big", signed=True)
 
 
 def upgrade_head(engine: Engine) -> None:
-    """Apply every pending migration (Alembic `upgrade head`) on this engine's database."""
-    with _alembic_lock, engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
-        command.upgrade(alembic_config(conn), "head")
+    """Apply every pending migration (Alembic `upgrade head`) on this engine's database; raise
+    DatabaseUnusable when one is pending and the database cannot be written."""
+    try:
+        with _alembic_lock, engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
+            command.upgrade(alembic_config(conn), "head")
+    except DBAPIError as exc:
+        if _read_only(exc):
+            raise DatabaseUnusable(f"database: {engine.url.render_as_string(hide_password=True)}"
+                                   f" needs its schema brought up to date and cannot be "
+                                   f"written: {exc.orig}") from None
+        raise

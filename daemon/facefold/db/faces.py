@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, aliased
 
 from facefold.db.models import Face, Image, ImageStatus
-from facefold.db.types import EMBEDDING_DTYPE
+from facefold.db.types import EMBEDDING_DTYPE, text_to_path
 from facefold.vision.pixels import SCENE_BYTES, scene, signatures
 from facefold.vision.shapes import EMBEDDING_DIM
 
@@ -216,7 +216,8 @@ def photo_faces(s: Session) -> list[tuple[str, int | None, float]]:
         "SELECT i.path, f.person_id, f.box_w * f.box_h FROM images AS i "
         "JOIN images AS src ON src.sha256 = i.sha256 JOIN faces AS f ON f.image_id = src.id "
         "WHERE i.status = 'done'"))
-    return [(str(p), None if pid is None else int(pid), float(a)) for p, pid, a in rows]
+    return [(text_to_path(str(p)), None if pid is None else int(pid), float(a))
+            for p, pid, a in rows]
 
 
 def nearest_faces(s: Session, fid: int, limit: int) -> list[tuple[StoredFace, float]]:

@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from facefold.db.types import Embedding
+from facefold.db.types import Embedding, FsPath
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -61,7 +61,7 @@ class Image(Base):
     __table_args__ = (Index("ix_images_status_queued_at", "status", "queued_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    path: Mapped[str] = mapped_column(Text, unique=True)
+    path: Mapped[str] = mapped_column(FsPath, unique=True)  # any name (db.types.FsPath)
     sha256: Mapped[str | None] = mapped_column(String(64), index=True)
     size: Mapped[int | None] = mapped_column(BigInteger)
     mtime: Mapped[float | None] = mapped_column(Float)
@@ -78,6 +78,12 @@ class Image(Base):
     next_attempt_at: Mapped[datetime | None] = mapped_column()  # a retry waits until then
     claimed_by: Mapped[str | None] = mapped_column(String(200))  # who is processing it
     lease_until: Mapped[datetime | None] = mapped_column()  # back on the queue after this
+    # times a process stopped (crashed, was killed) while holding it: a photo that keeps
+    # stopping the process is failed instead of being tried for ever
+    interrupted: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # the file changed (rewritten, deleted, renamed) while it was being processed: queue it
+    # again once this turn is done
+    requeue: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     faces: Mapped[list[Face]] = relationship(back_populates="image", cascade="all, delete-orphan")
@@ -143,6 +149,25 @@ class PersonApart(Base):
                                           primary_key=True)
     person_b: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"),
                                           primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+
+
+class KeptFace(Base):
+    """A person's work on a face whose photo was forgotten (its file gone): the person it was
+    in, when that person was named, hidden or kept apart from another, or that it was placed or
+    taken out by hand (`pinned`). Kept by the photo's content and the face's box, so the same
+    photo coming back under any path gets it again."""
+
+    __tablename__ = "kept_faces"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    box_x: Mapped[float] = mapped_column(Float)
+    box_y: Mapped[float] = mapped_column(Float)
+    box_w: Mapped[float] = mapped_column(Float)
+    box_h: Mapped[float] = mapped_column(Float)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"))
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
 
 

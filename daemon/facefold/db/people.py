@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from facefold.db.models import Face, Meta, Person, PersonApart
+from facefold.db.models import Face, KeptFace, Meta, Person, PersonApart
+from facefold.db.types import text_to_path
 
 PEOPLE_REV = "people_rev"  # the Meta key bumped by every change to people made outside the worker
 
@@ -126,11 +127,23 @@ def apart_pairs(s: Session) -> set[tuple[int, int]]:
 
 
 def delete_empty_unnamed_persons(s: Session) -> int:
-    """Delete persons with no faces, no name and not hidden (their apart links go with them);
-    return how many."""
+    """Delete persons with no faces, no name and not hidden (their apart links go with them),
+    unless faces kept for a forgotten photo name them (`KeptFace`): those wait for it to come
+    back. Return how many."""
     has_face = select(Face.id).where(Face.person_id == Person.id).exists()
-    res = s.execute(delete(Person).where(Person.name.is_(None), ~Person.hidden, ~has_face))
+    awaited = select(KeptFace.id).where(KeptFace.person_id == Person.id).exists()
+    res = s.execute(delete(Person).where(Person.name.is_(None), ~Person.hidden, ~has_face,
+                                         ~awaited))
     return int(getattr(res, "rowcount", 0) or 0)
+
+
+def foldered_persons(s: Session) -> list[tuple[int, str | None]]:
+    """(id, name) of the persons that have a folder: those not hidden with faces, and those
+    named (a named person's folder stays, empty, while their photos are away)."""
+    has_face = Person.id.in_(select(Face.person_id).where(Face.person_id.is_not(None)))
+    return [(int(i), n) for i, n in s.execute(
+        select(Person.id, Person.name).where(~Person.hidden,
+                                             has_face | Person.name.is_not(None)))]
 
 
 def named_persons(s: Session) -> set[int]:
@@ -172,7 +185,7 @@ def person_photo_rows(s: Session, include_hidden: bool = False) -> list[tuple[in
              + ("" if include_hidden else "WHERE NOT p.hidden ") +
              "ORDER BY v.person_id, v.photo_path")
     ).all()
-    return [(int(r[0]), r[1], str(r[2])) for r in rows]
+    return [(int(r[0]), r[1], text_to_path(str(r[2]))) for r in rows]
 
 
 @dataclass(frozen=True)

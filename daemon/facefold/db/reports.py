@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from facefold.db.models import Batch, Image, ImageStatus
+from facefold.db.models import Batch, Image, ImageStatus, Meta, utcnow
 from facefold.db.people import PeopleCounts, people_counts
 
 
@@ -32,6 +32,43 @@ class Waiting:
     queued_at: str  # ISO time
 
 
+INBOX_AWAY = "inbox_away"  # meta key: why the inbox is unavailable, and since when
+
+
+def set_inbox_away(s: Session, reason: str | None) -> bool:
+    """Record that the inbox is unavailable (`reason`), or that it is back (None). Return True
+    when that changed what was recorded."""
+    row = s.get(Meta, INBOX_AWAY)
+    if reason is None:
+        if row is None:
+            return False
+        s.delete(row)
+        return True
+    if row is not None and row.value.split("\t", 1)[1] == reason:
+        return False
+    since = row.value.split("\t", 1)[0] if row is not None else utcnow().isoformat(
+        timespec="seconds")
+    if row is None:
+        s.add(Meta(key=INBOX_AWAY, value=f"{since}\t{reason}"))
+    else:
+        row.value = f"{since}\t{reason}"
+    return True
+
+
+@dataclass(frozen=True)
+class InboxAway:
+    since: str  # ISO time, UTC
+    reason: str
+
+
+def inbox_away(s: Session) -> InboxAway | None:
+    row = s.get(Meta, INBOX_AWAY)
+    if row is None:
+        return None
+    since, _, reason = row.value.partition("\t")
+    return InboxAway(since, reason)
+
+
 @dataclass(frozen=True)
 class StatusSummary:
     images_by_status: dict[str, int]
@@ -42,6 +79,7 @@ class StatusSummary:
     oldest_queued: Waiting | None
     last_batch: dict[str, object] | None
     retrying: int = 0  # queued again after a failure that may pass
+    inbox_away: InboxAway | None = None  # the inbox is unavailable: nothing is forgotten
 
 
 def status_summary(s: Session, last_errors: int = 20) -> StatusSummary:
@@ -70,7 +108,7 @@ def status_summary(s: Session, last_errors: int = 20) -> StatusSummary:
         persons=people.persons, failures=[Failure(str(p), str(e or "")) for p, e in failures],
         oldest_queued=None if oldest is None else Waiting(
             str(oldest[0]), oldest[1].isoformat(timespec="seconds") if oldest[1] else ""),
-        last_batch=last, retrying=retrying,
+        last_batch=last, retrying=retrying, inbox_away=inbox_away(s),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sqlalchemy import LargeBinary
+from sqlalchemy import LargeBinary, Text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
@@ -38,3 +38,34 @@ class Embedding(TypeDecorator[bytes]):
         if value is None or isinstance(value, bytes):
             return value
         return np.asarray(value, dtype=EMBEDDING_DTYPE).tobytes()
+
+
+# A file name on Linux is bytes; Python reads one that is not UTF-8 with each stray byte as a
+# lone surrogate (U+DC80-U+DCFF, `surrogateescape`), which no database's text can hold. Stored,
+# each such byte becomes a character of a private-use block instead (U+F780-U+F7FF), and the
+# way back undoes it: any name round-trips, and names that are UTF-8 are stored as they are.
+_SURROGATES = {c: c - 0xDC00 + 0xF700 for c in range(0xDC80, 0xDD00)}
+_PRIVATE = {v: k for k, v in _SURROGATES.items()}
+
+
+def path_to_text(path: str) -> str:
+    """A path as Python reads it from the file system → text any database stores."""
+    return path.translate(_SURROGATES) if not path.isascii() else path
+
+
+def text_to_path(text: str) -> str:
+    """Stored text → the path as the file system knows it (`path_to_text` undone)."""
+    return text.translate(_PRIVATE) if not text.isascii() else text
+
+
+class FsPath(TypeDecorator[str]):
+    """A file system path: text in the database (`path_to_text`), the path itself in Python."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else path_to_text(value)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else text_to_path(value)

@@ -23,17 +23,37 @@ TMP_PREFIX = ".facefold-tmp-"
 Plan = dict[str, dict[str, str]]  # folder name → link name → absolute target path
 
 
-def _disambiguate(path: str) -> str:
+NAME_MAX = 255  # bytes in one file name (Linux, and most file systems)
+TAG_SIZES = (8, 16, 40)  # hex digits of a link's tag, longer only when a shorter one collides
+
+
+def _bytes(name: str) -> int:
+    return len(name.encode("utf-8", "surrogateescape"))
+
+
+def _fitted(stem: str, tail: str) -> str:
+    """`stem + tail`, the stem cut (at a character) so that the name fits NAME_MAX bytes."""
+    room = NAME_MAX - _bytes(tail)
+    while _bytes(stem) > room:
+        stem = stem[:-1]
+    return stem + tail
+
+
+def _tagged(path: str, size: int) -> str:
+    """The link name of a photo whose file name another photo of the folder has too: its stem,
+    `~`, the first `size` hex digits of a hash of its full path, its suffix."""
     p = Path(path)
-    tag = hashlib.sha1(path.encode("utf-8", "surrogateescape")).hexdigest()[:8]
-    return f"{p.stem}~{tag}{p.suffix}"
+    tag = hashlib.sha1(path.encode("utf-8", "surrogateescape")).hexdigest()[:size]
+    return _fitted(p.stem, f"~{tag}{p.suffix}")
 
 
 def plan_links(rows: Iterable[tuple[str, str]]) -> Plan:
     """Given (folder name, absolute photo path) rows, return the links each folder should hold.
 
     A link is named like its photo; photos with the same file name in one folder get a short hash
-    of their full path in the name, so both keep a link and names are stable for a given set.
+    of their full path in the name, so both keep a link and names are stable for a given set. A
+    tagged name that another photo already has as its own takes a longer hash: no two photos of
+    a folder ever share a link name, and no name is longer than NAME_MAX bytes.
     """
     by_folder: dict[str, set[str]] = {}
     for folder, path in rows:
@@ -43,13 +63,18 @@ def plan_links(rows: Iterable[tuple[str, str]]) -> Plan:
         names: dict[str, list[str]] = {}
         for path in paths:
             names.setdefault(Path(path).name, []).append(path)
-        links: dict[str, str] = {}
-        for name, group in names.items():
+        links = {name: group[0] for name, group in names.items() if len(group) == 1}
+        for _name, group in sorted(names.items()):
             if len(group) == 1:
-                links[name] = group[0]
-            else:
-                for path in group:
-                    links[_disambiguate(path)] = path
+                continue
+            for path in sorted(group):
+                link = next((t for t in (_tagged(path, n) for n in TAG_SIZES)
+                             if t not in links), None)
+                k = 2
+                while link is None or link in links:
+                    link = _fitted(Path(path).stem, f"~{k}{Path(path).suffix}")
+                    k += 1
+                links[link] = path
         plan[folder] = links
     return plan
 
@@ -89,8 +114,14 @@ def _safe_child(parent: Path, name: str) -> Path:
     return parent / name
 
 
+def _tmp_name(name: str) -> str:
+    """A temporary name for `name` that fits NAME_MAX bytes however long `name` is."""
+    digest = hashlib.sha1(name.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    return f"{TMP_PREFIX}{os.getpid()}-{digest}"
+
+
 def _replace_link(path: Path, target: str) -> None:
-    tmp = path.with_name(f"{TMP_PREFIX}{os.getpid()}-{path.name}")
+    tmp = path.with_name(_tmp_name(path.name))
     if os.path.lexists(tmp):
         tmp.unlink()
     os.symlink(target, tmp)
@@ -136,7 +167,7 @@ def sync_folders(people_dir: Path, plan: Plan, manifest_path: Path) -> SyncResul
             continue
         owned = set(old.get(folder, []))
         if not fpath.exists():
-            tmp = people_dir / f"{TMP_PREFIX}{folder}"
+            tmp = people_dir / _tmp_name(folder)
             tmp.mkdir()
             for name, target in sorted(links.items()):
                 os.symlink(target, _safe_child(tmp, name))

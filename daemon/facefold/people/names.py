@@ -55,8 +55,3 @@ def assign_folders(persons: list[tuple[int, str | None]],
         taken.add(candidate.casefold())
         out[pid] = candidate
     return out
-
-
-def person_folders(rows: list[tuple[int, str | None, str]]) -> dict[int, str]:
-    """person id → folder name, for the (person, name, photo) rows of visible persons."""
-    return assign_folders(sorted({pid: name for pid, name, _path in rows}.items()))

@@ -17,11 +17,12 @@ from sqlalchemy.exc import OperationalError
 
 from facefold.config import ConfigError, load_settings
 from facefold.core import Library
-from facefold.core.inbox import apply_events, reconcile
+from facefold.core.inbox import apply_events, inbox_away, reconcile
+from facefold.core.pipeline import retry_delay
 from facefold.db.lock import OwnerLock
 from facefold.service.queue import SettleQueue
-from facefold.service.watcher import InboxHandler, start_observer
-from facefold.service.worker import Worker
+from facefold.service.watcher import InboxHandler, InboxWatch
+from facefold.service.worker import MAX_STORAGE_RETRY_SECONDS, Worker
 
 if TYPE_CHECKING:
     from facefold.web.server import WebServer
@@ -32,6 +33,8 @@ LOOP_SECONDS = 0.25  # how often the main loop hands settled files to the queue
 STOP_JOIN_SECONDS = 20.0  # longest wait for the worker to finish its batch at shutdown
 LOCK_WAIT_SECONDS = 5.0  # a second watch looks this often whether the owner lock is free
 LOCK_CHECK_SECONDS = 10.0  # the owner checks this often that its lock is still held
+WORKER_STALL_SECONDS = 120.0  # a worker silent this long (inside one photo) is wedged
+INBOX_CHECK_SECONDS = 2.0  # how often the daemon looks whether the inbox folder was replaced
 RESTART_ONLY_KEYS = ("inbox", "people", "database", "state_dir", "models_dir", "embedding")
 
 
@@ -63,10 +66,20 @@ class Daemon:
         self.notifier = sdnotify.SystemdNotifier()
         self.flags = _Flags(threading.Event(), threading.Event())
         self._last_ping = 0.0
+        self._last_beat = time.monotonic()
+        self._away: str | None = None  # why the inbox was unavailable at the last rescan
 
     def heartbeat(self) -> None:
+        """The worker is alive (called between photos, and while idle)."""
+        self._last_beat = time.monotonic()
+        self.ping()
+
+    def ping(self) -> None:
+        """Tell systemd's watchdog we are well, while the worker showed life in the last
+        WORKER_STALL_SECONDS: one slow photo does not get the daemon killed, a wedged worker
+        does (after WatchdogSec more)."""
         now = time.monotonic()
-        if now - self._last_ping >= 1.0:
+        if now - self._last_ping >= 1.0 and now - self._last_beat < WORKER_STALL_SECONDS:
             self._last_ping = now
             self.notifier.notify("WATCHDOG=1")
 
@@ -92,13 +105,17 @@ class Daemon:
     def run(self) -> int:
         """Run until SIGTERM or SIGINT; return the exit code (0, or 1 when the worker died or
         another process took the owner lock). Raise WeightsError or DatabaseURLError before
-        anything starts when those are unusable. While another `watch` owns the library, wait
+        anything starts when those are unusable (DatabaseUnusable: the database refuses writes),
+        and DatabaseUnusable when its file is deleted while running. While another `watch` owns the library, wait
         for it (saying so) and touch nothing."""
         s = self.lib.settings
-        s.inbox.mkdir(parents=True, exist_ok=True)
+        try:
+            s.inbox.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # a share not there yet: watched once it is
+            log.warning("inbox %s not available: %s", s.inbox, exc.strerror or exc)
         s.people.mkdir(parents=True, exist_ok=True)
         s.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.lib.engine  # noqa: B018  # migrate now: a bad database fails before the models load
+        self.lib.check_writable()  # migrated now: a bad database fails before the models load
         _install_signals(self.flags)
         lock = OwnerLock(self.lib.engine)
         try:
@@ -153,7 +170,8 @@ class Daemon:
 
         settle = SettleQueue(s.watch.settle_seconds)
         handler = InboxHandler(s.inbox, settle, s.decode.extensions, s.watch.ignore)
-        observer = start_observer(s.inbox, handler)  # before the catch-up: no event is missed
+        watch = InboxWatch(s.inbox, handler)
+        watch.start()  # before the catch-up: no event is missed
         worker = Worker(self.lib, self.heartbeat)
         code = 0
         try:
@@ -161,32 +179,34 @@ class Daemon:
             self.notifier.notify("READY=1")
             self.notifier.notify("STATUS=catching up")
             rec = reconcile(self.lib, [s.inbox])
+            self._away = rec.away
             log.info("watching %s: %d photos, %d queued, %d unchanged", s.inbox, rec.files,
                      rec.queued, rec.unchanged)
             worker.request_sync()
             self.notifier.notify("STATUS=watching")
-            code = self._loop(settle, handler, worker, lock)
+            code = self._loop(settle, handler, watch, worker, lock)
         finally:
             self.notifier.notify("STOPPING=1")
             worker.stop()
-            observer.stop()
+            watch.stop()
             if worker.is_alive():
                 worker.join(STOP_JOIN_SECONDS)
-            observer.join(5.0)
             if worker.is_alive():
                 log.error("worker did not finish within %.0fs", STOP_JOIN_SECONDS)
                 code = code or 1
         log.info("stopped")
         return code
 
-    def _loop(self, settle: SettleQueue, handler: InboxHandler, worker: Worker,
-              lock: OwnerLock) -> int:
+    def _loop(self, settle: SettleQueue, handler: InboxHandler, watch: InboxWatch,
+              worker: Worker, lock: OwnerLock) -> int:
         """Hand settled files and renames to the queue, rescan when due, reload on SIGHUP, until
         stopped; return 1 when the worker died or the owner lock went to another process,
         else 0."""
         interval = self.lib.settings.watch.rescan_interval
         next_rescan = time.monotonic() + (interval or float("inf"))
         next_lock_check = time.monotonic() + LOCK_CHECK_SECONDS
+        next_inbox_check = time.monotonic() + INBOX_CHECK_SECONDS
+        storage_failures = 0
         while not self.flags.stop.is_set():
             if worker.error is not None or not worker.is_alive():
                 log.error("worker stopped unexpectedly; exiting")
@@ -206,6 +226,13 @@ class Daemon:
                 log.warning("file events were lost (inotify queue overflow): rescanning")
                 next_rescan = now
             try:
+                if now >= next_inbox_check:
+                    next_inbox_check = now + INBOX_CHECK_SECONDS
+                    self.lib.check_database()  # deleted under us: stop, a person must act
+                    # a new inbox folder, or one back from away: a rescan sees what was missed
+                    if watch.check() or (self._away is not None
+                                         and inbox_away(self.lib) is None):
+                        next_rescan = now
                 moves = settle.take_moves()
                 files, folders = settle.ready(now)
                 if moves or files or folders:
@@ -216,6 +243,7 @@ class Daemon:
                         worker.wake()
                 if now >= next_rescan:
                     rec = reconcile(self.lib, [self.lib.settings.inbox])
+                    self._away = rec.away
                     if rec.queued:
                         log.info("rescan: %d photos queued that events missed", rec.queued)
                     worker.request_sync()  # and put back what was edited in the people folder
@@ -224,9 +252,14 @@ class Daemon:
             except OperationalError as exc:
                 # events taken off the settle queue are not lost: the rescan compares the
                 # inbox with the database and finds every file they named
-                delay = self.lib.settings.watch.storage_retry_seconds
+                delay = retry_delay(storage_failures, self.lib.settings.watch.storage_retry_seconds,
+                                    MAX_STORAGE_RETRY_SECONDS)
+                storage_failures += 1
                 log.error("storage error: %s; rescanning in %.0fs", exc.orig, delay)
                 next_rescan = now + delay
+            else:
+                storage_failures = 0
+            self.ping()
             self.flags.stop.wait(LOOP_SECONDS)
         return 0
 
@@ -258,7 +291,7 @@ class PhotoWorker:
     def run(self) -> int:
         """Return 0 when stopped, 1 when the worker thread died."""
         flags = self.daemon.flags
-        self.lib.engine  # noqa: B018  # a bad database fails before the models load
+        self.lib.check_writable()  # a bad database fails before the models load
         self.lib.models.load()
         _install_signals(flags)
         worker = Worker(self.lib, self.daemon.heartbeat, owns_people=False)
@@ -273,6 +306,8 @@ class PhotoWorker:
                     log.error("worker stopped unexpectedly; exiting")
                     code = 1
                     break
+                self.lib.check_database()
+                self.daemon.ping()
                 flags.stop.wait(LOOP_SECONDS)
         finally:
             self.daemon.notifier.notify("STOPPING=1")

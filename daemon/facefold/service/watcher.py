@@ -6,6 +6,7 @@ from __future__ import annotations
 import fnmatch
 import logging
 import os
+import stat
 import threading
 import time
 from pathlib import Path
@@ -105,3 +106,50 @@ def start_observer(root: Path, handler: InboxHandler) -> BaseObserver:
     observer.daemon = True
     observer.start()
     return observer
+
+
+def _identity(root: Path) -> tuple[int, int] | None:
+    """(device, inode) of the folder `root`, or None when it is not there as a folder."""
+    try:
+        st = os.stat(root)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino) if stat.S_ISDIR(st.st_mode) else None
+
+
+class InboxWatch:
+    """The observer on the inbox, started again on the new folder whenever the inbox folder is
+    replaced: a disk mounted again, a share back, the folder deleted and made anew. A watch on a
+    folder that is gone sees nothing more. The caller calls `check` now and then, and `stop`."""
+
+    def __init__(self, root: Path, handler: InboxHandler) -> None:
+        self.root = root
+        self.handler = handler
+        self._identity: tuple[int, int] | None = None
+        self._observer: BaseObserver | None = None
+
+    def start(self) -> None:
+        self._identity = _identity(self.root)
+        if self._identity is not None:
+            self._observer = start_observer(self.root, self.handler)
+
+    def check(self) -> bool:
+        """Arm the watch again when the inbox folder changed; True when it did (the caller
+        rescans: events of the gap were not seen)."""
+        now = _identity(self.root)
+        if now == self._identity:
+            return False
+        self._identity = now
+        self.stop()
+        if now is None:
+            return False
+        self._observer = start_observer(self.root, self.handler)
+        log.info("watching %s again (the folder changed: a disk mounted, a folder made)",
+                 self.root)
+        return True
+
+    def stop(self) -> None:
+        if self._observer is not None:
+            self._observer.stop()
+            self._observer.join(5.0)
+            self._observer = None

@@ -204,12 +204,14 @@ class FaceDetector:
         lenient = {"threshold_pnet": p.retry_stage_score, "threshold_rnet": p.retry_stage_score}
         found = self._pass(pixels, scale, 0)
         if not found and p.retry_pad > 0:
-            off = round(max(pixels.shape[:2]) * p.retry_pad)
-            padded = np.pad(pixels, ((off, off), (off, off), (0, 0)), mode="edge")
-            # the border must not shrink the photo itself in the detector's copy
-            found = self._pass(padded, scale, off, p.retry_min_confidence,
-                               round(p.max_side * (1 + 2 * p.retry_pad)), p.retry_min_face_size,
-                               **lenient)
+            # the border goes around the detector's copy, not the full photo: its size is then
+            # bounded by max_side whatever the photo's shape (a 1 x 1,000,000 px photo padded
+            # in full asked for 2 TiB), and the photo keeps its scale in the padded copy
+            small, factor = downscale(pixels, p.max_side)
+            off = round(max(small.shape[:2]) * p.retry_pad)
+            padded = np.pad(small, ((off, off), (off, off), (0, 0)), mode="edge")
+            found = self._pass(padded, scale * factor, off, p.retry_min_confidence,
+                               max(padded.shape[:2]), p.retry_min_face_size, **lenient)
         if not found and p.enlarge_min_face_size > 0:
             found = self._pass(pixels, scale, 0, p.enlarge_min_confidence, None,
                                p.enlarge_min_face_size, **lenient)

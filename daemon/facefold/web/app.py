@@ -42,6 +42,7 @@ from facefold.core import browse
 from facefold.core import people as people_uc
 from facefold.core.library import Library
 from facefold.db.people import PeopleError
+from facefold.files import shown
 from facefold.people.names import NameRefused
 from facefold.web.access import Access
 
@@ -70,6 +71,21 @@ SECURITY_HEADERS = {
 }
 
 templates = Jinja2Templates(directory=HERE / "templates")
+
+
+def _printable(value: object) -> object:
+    """A file name that is not UTF-8 shows its stray bytes as U+FFFD (a page must be UTF-8);
+    everything else, Markup included, is left as it is."""
+    if not isinstance(value, str) or value.isascii():
+        return value
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return type(value)(shown(value))
+    return value
+
+
+templates.env.finalize = _printable
 
 
 class SecurityHeaders:
