@@ -19,8 +19,9 @@ def encoded(img: Image.Image, fmt: str, **kw: object) -> bytes:
 
 
 def bad_exif(img: Image.Image, tag: int, typ: int, count: int, fmt: str = "JPEG") -> bytes:
-    """A photo turned by its EXIF (Orientation 6) with one more tag stored with a type it must
-    not have (`typ`, `count`): Pillow's `exif_transpose` raises writing the EXIF back. Tag
+    """`img`, stored turned and marked so by its EXIF (Orientation 6), with one more tag stored
+    with a type it must not have (`typ`, `count`): Pillow's `exif_transpose` raises writing the
+    EXIF back. Decoded upright, it is `img` again. Tag
     0x011A (XResolution) as text: TypeError; 0x0128 (ResolutionUnit) as a byte: struct.error;
     0x0131 (Software) as a fraction: AttributeError."""
     exif = Image.Exif()
@@ -34,7 +35,7 @@ def bad_exif(img: Image.Image, tag: int, typ: int, count: int, fmt: str = "JPEG"
         entry = ifd + 2 + 12 * k
         if struct.unpack(order + "H", block[entry:entry + 2])[0] == 0x010F:
             block[entry:entry + 8] = struct.pack(order + "HHI", tag, typ, count)
-    return encoded(img, fmt, exif=bytes(block))
+    return encoded(img.transpose(Image.Transpose.ROTATE_90), fmt, exif=bytes(block))
 
 
 def malformed_exif_jpeg(img: Image.Image) -> bytes:
@@ -67,9 +68,10 @@ def heic_over_limits(img: Image.Image) -> bytes | None:
     """A HEIC whose image declares 100,000 x 100,000 pixels in its `ispe` box: libheif refuses
     it ("Security limit exceeded"). None when pillow_heif is missing."""
     try:
-        import pillow_heif  # noqa: F401
+        import pillow_heif
     except ImportError:
         return None
+    pillow_heif.register_heif_opener()
     data = bytearray(encoded(img, "HEIF"))
     at = data.find(b"ispe")
     if at < 0:

@@ -138,10 +138,12 @@ def test_only_jpegs_are_drafted() -> None:
 ])
 def test_malformed_exif_still_turns_the_photo_upright(tag: int, typ: int, count: int,
                                                       fmt: str) -> None:
-    from tests.helpers.hostile import bad_exif, noise
+    from tests.helpers.hostile import bad_exif
 
-    out = decode_image(bad_exif(noise(64, 48), tag, typ, count, fmt), LIMIT)
-    assert out.shape == (64, 48, 3)  # Orientation 6 applied: 64 wide became 64 high
+    img = _gradient()  # smooth: JPEG keeps it; red rises left to right
+    out = decode_image(bad_exif(img, tag, typ, count, fmt), LIMIT)
+    assert out.shape == (48, 64, 3)  # stored turned, Orientation 6 applied: upright again
+    assert np.abs(out.astype(int) - np.asarray(img, int)).mean() < 10
 
 
 def test_jpeg_scans_are_counted_past_an_exif_thumbnail() -> None:

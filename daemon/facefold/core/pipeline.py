@@ -207,6 +207,9 @@ def process_batch(lib: Library, limit: int, deferred: set[str],
             continue
         if _known_content(lib, res, photo):
             continue
+        with lib.session() as s:  # durable before the work: a photo that kills it is known
+            queue.record_attempt(s, item.id, photo.size, photo.mtime)
+            s.commit()
         try:
             with res.stages.stage("decode"):
                 decoded = decode(photo, settings.decode)

@@ -262,6 +262,13 @@ def claim_batch(s: Session, limit: int, claimer: str, lease_seconds: float,
             for img in rows]
 
 
+def record_attempt(s: Session, image_id: int, size: int, mtime: float) -> None:
+    """Work starts on the file of a claimed photo as it is now (`size`, `mtime`): recorded
+    before the work, so that a photo that stops the process is known by its file, and a
+    rescan does not queue it again unless the file changes."""
+    s.execute(update(Image).where(Image.id == image_id).values(size=size, mtime=mtime))
+
+
 STOPPED = "stopped the process {n} times while it was being processed: it is set aside"
 
 

@@ -7,11 +7,12 @@ place, so nobody sees it half-built; links in an existing folder are each replac
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -90,7 +91,7 @@ class SyncResult:
 
 def _load_manifest(path: Path) -> dict[str, list[str]]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8", errors="surrogateescape"))
     except FileNotFoundError:
         return {}
     except (OSError, ValueError) as exc:
@@ -103,8 +104,10 @@ def _load_manifest(path: Path) -> dict[str, list[str]]:
 def _save_manifest(path: Path, folders: dict[str, list[str]]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
+    # a link named after a file name that is not UTF-8 keeps its bytes (surrogateescape)
     tmp.write_text(json.dumps({"version": MANIFEST_VERSION, "folders": folders}, indent=1,
-                              ensure_ascii=False, sort_keys=True), encoding="utf-8")
+                              ensure_ascii=False, sort_keys=True), encoding="utf-8",
+                   errors="surrogateescape")
     os.replace(tmp, path)
 
 
@@ -126,6 +129,26 @@ def _replace_link(path: Path, target: str) -> None:
         tmp.unlink()
     os.symlink(target, tmp)
     os.replace(tmp, path)
+
+
+# what a file system says of a name it will not take (too long, not valid for it): that link
+# is left out; any other error (a full disk, a read-only folder) stops the sync
+NAME_REFUSED = (errno.ENAMETOOLONG, errno.EILSEQ, errno.EINVAL)
+
+
+def _linked(res: SyncResult, path: Path, target: str,
+            link: Callable[[str, Path], None]) -> bool:
+    """Make one link; False (and why in `res.skipped` and the log) when the file system refuses
+    its name."""
+    try:
+        link(target, path)
+    except OSError as exc:
+        if exc.errno not in NAME_REFUSED:
+            raise
+        res.skipped.append(f"{path}: cannot be made: {exc.strerror}")
+        log.warning("link %s not made: %s", path, exc.strerror)
+        return False
+    return True
 
 
 def _remove_leftover(path: Path) -> None:
@@ -169,12 +192,14 @@ def sync_folders(people_dir: Path, plan: Plan, manifest_path: Path) -> SyncResul
         if not fpath.exists():
             tmp = people_dir / _tmp_name(folder)
             tmp.mkdir()
+            made = []
             for name, target in sorted(links.items()):
-                os.symlink(target, _safe_child(tmp, name))
+                if _linked(res, _safe_child(tmp, name), target, os.symlink):
+                    made.append(name)
             os.rename(tmp, fpath)
             res.folders_created += 1
-            res.links_created += len(links)
-            new[folder] = sorted(links)
+            res.links_created += len(made)
+            new[folder] = made
             continue
         kept: list[str] = []
         for name, target in sorted(links.items()):
@@ -186,9 +211,9 @@ def sync_folders(people_dir: Path, plan: Plan, manifest_path: Path) -> SyncResul
                 if name not in owned or not lpath.is_symlink():
                     res.skipped.append(f"{lpath}: exists and is not facefold's; left alone")
                     continue
-            _replace_link(lpath, target)
-            res.links_created += 1
-            kept.append(name)
+            if _linked(res, lpath, target, lambda t, p: _replace_link(p, t)):
+                res.links_created += 1
+                kept.append(name)
         for name in sorted(owned - set(links)):
             lpath = fpath / name
             if lpath.is_symlink():
