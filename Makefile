@@ -75,10 +75,13 @@ $(PEER)/.installed-stamp:
 peer: setup $(PEER)/.installed-stamp
 	$(BIN)/python bench/peer.py --peer-python $(PEER)/bin/python $(SETS)
 
-# The fault loops at full size (kill -9 during 200-photo runs), then a bounded fuzz run.
+# The fault loops at full size (kill -9 during 200-photo runs), a hostile mix of 500 photos
+# under kill -9 every ~20 s, then bounded fuzz runs (the decoder, and whole photos in scans).
 soak: setup
 	$(BIN)/python bench/soak.py --photos 200 --kills 5 --rounds 3
+	$(BIN)/python bench/soak.py --hostile 500 --kill-every 20
 	$(BIN)/python bench/fuzz.py --seconds 300
+	$(BIN)/python bench/fuzz.py --photos 20000
 
 fuzz: setup
 	$(BIN)/python bench/fuzz.py --seconds 300

@@ -1,6 +1,16 @@
-"""Fuzz the photo decoder and the config loader with Hypothesis for a bounded time.
+"""Fuzz the photo decoder and the config loader with Hypothesis for a bounded time, and the
+whole per-photo path with mutated whole photos in real scans.
 
     .venv/bin/python bench/fuzz.py [--seconds 300]
+    .venv/bin/python bench/fuzz.py --photos 20000 [--chunk 1000] [--seed 0]
+
+Whole photos (`--photos`): real face photos (the 5-celebrity set) saved in every format with
+random EXIF of every tag type, ICC profiles, XMP packets, and then any of: declared dimensions
+set to anything, a chunk's or segment's length broken, a JPEG's scan repeated up to 2,000 times,
+bytes flipped, cut, repeated or spliced (tests.helpers.hostile.fuzzed_photo). Each chunk goes
+through a real `facefold scan` (a process of its own, one photo per batch) of a fresh library.
+Each scan must exit 0 with every photo done or failed with a reason; peak memory must stay
+under 2 GB and no photo may take more than 30 s (the time between two photos' ends).
 
 Decoder: random bytes, and real small images in every supported format (JPEG, progressive JPEG,
 PNG, 16-bit PNG, GIF, WEBP, BMP, TIFF, HEIC) with bytes flipped, cut, repeated or spliced; also
@@ -16,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import re
 import sys
 import tempfile
 import time
@@ -29,8 +40,11 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from facefold.config import ConfigError, Settings, load_settings
-from facefold.vision.decode import DecodeError, decode_photo
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from facefold.config import ConfigError, Settings, load_settings  # noqa: E402
+from facefold.vision.decode import DecodeError, decode_photo  # noqa: E402
 
 MAX_PIXELS = 20_000_000
 SLOW_SECONDS = 1.0
@@ -161,10 +175,87 @@ def run(name: str, test: Callable[[], None], budget: float) -> None:
             findings.append(f"{name}: {type(exc).__name__}: {exc}"[:2000])
 
 
+PEAK_MB = 2048  # whole photos: the most a scan process may hold
+PHOTO_SECONDS = 30.0  # ... and the longest one photo may take
+
+
+def fuzz_photos(total: int, chunk: int, seed: int) -> int:
+    """Whole mutated photos through real scans; print a line per chunk and a total; return 1
+    when any limit is broken."""
+    import os
+    import resource
+    import sqlite3
+    import subprocess
+    from datetime import datetime
+
+    from tests.helpers.data import celebrity_photos, write_config
+    from tests.helpers.hostile import fuzzed_photo
+
+    base_dir = celebrity_photos(load_settings(REPO / "config.yaml").models_dir)
+    bases = [Image.open(p).convert("RGB") for p in sorted(base_dir.rglob("*.jpg"))]
+    rng = np.random.default_rng(seed)
+    totals = {"cases": 0, "done": 0, "failed": 0, "unfinished": 0, "exits": 0}
+    slowest = 0.0
+    reasons: dict[str, int] = {}
+    for start in range(0, total, chunk):
+        n = min(chunk, total - start)
+        with tempfile.TemporaryDirectory() as tmp:
+            root = Path(tmp)
+            config = write_config(root, watch={"batch_photos": 1, "max_attempts": 1})
+            inbox = root / "inbox"
+            inbox.mkdir()
+            for i in range(n):
+                suffix, data = fuzzed_photo(bases[int(rng.integers(len(bases)))], rng)
+                (inbox / f"{start + i:06d}{suffix}").write_bytes(data)
+            t0 = time.monotonic()
+            proc = subprocess.run([sys.executable, "-m", "facefold.cli", "scan", "--config",
+                                   str(config)], capture_output=True, text=True,
+                                  timeout=n * PHOTO_SECONDS,
+                                  env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+            seconds = time.monotonic() - t0
+            with sqlite3.connect(root / "state" / "facefold.db") as db:
+                rows = db.execute("SELECT status, error, updated_at FROM images").fetchall()
+        ends = sorted(datetime.fromisoformat(str(u)) for _s, _e, u in rows)
+        gaps = [(b - a).total_seconds() for a, b in zip(ends, ends[1:], strict=False)]
+        slowest = max([slowest, *gaps])
+        statuses = [st for st, _e, _u in rows]
+        for _st, error, _u in rows:
+            if error:
+                key = re.sub(r"\d+", "N", error.split(":")[0])[:60]
+                reasons[key] = reasons.get(key, 0) + 1
+        exits = int(proc.returncode != 0 or "Traceback" in proc.stderr)
+        unfinished = n - statuses.count("done") - statuses.count("failed")
+        for k, v in (("cases", n), ("done", statuses.count("done")),
+                     ("failed", statuses.count("failed")), ("unfinished", unfinished),
+                     ("exits", exits)):
+            totals[k] += v
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        print(f"photos {start}-{start + n - 1}: exit {proc.returncode}, "
+              f"{statuses.count('done')} done, {statuses.count('failed')} failed, "
+              f"{unfinished} unfinished, slowest photo {max(gaps, default=0):.1f}s, "
+              f"{seconds:.0f}s, peak memory so far {peak:.0f} MB", flush=True)
+        if exits:
+            print(proc.stderr[-3000:], flush=True)
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print("failure reasons: " + ", ".join(f"{k} {v}" for k, v in
+                                           sorted(reasons.items(), key=lambda kv: -kv[1])[:12]))
+    print("whole photos: " + ", ".join(f"{k} {v}" for k, v in totals.items())
+          + f", peak memory {peak:.0f} MB, slowest photo {slowest:.1f}s")
+    broken = (totals["exits"] or totals["unfinished"] or peak > PEAK_MB
+              or slowest > PHOTO_SECONDS)
+    return 1 if broken else 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--seconds", type=float, default=300.0, help="total time, split evenly")
+    ap.add_argument("--photos", type=int, default=0,
+                    help="whole mutated photos through real scans instead (e.g. 20000)")
+    ap.add_argument("--chunk", type=int, default=1000, help="photos per scan")
+    ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
+    if args.photos:
+        return fuzz_photos(args.photos, args.chunk, args.seed)
     warnings.filterwarnings("ignore", category=UserWarning)  # Pillow's notes on odd TIFF tags
     cfg = settings(max_examples=300, deadline=None, database=None, derandomize=False,
                    phases=[Phase.generate, Phase.shrink],

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import struct
+import warnings
 import zlib
 
 import numpy as np
@@ -82,3 +83,148 @@ def heic_over_limits(img: Image.Image) -> bytes | None:
 
 def noise(w: int = 64, h: int = 48, seed: int = 0) -> Image.Image:
     return Image.fromarray(np.random.default_rng(seed).integers(0, 255, (h, w, 3), np.uint8))
+
+
+# --- Whole photos mutated at random (bench/fuzz.py, bench/soak.py) -----------------------------
+
+FUZZ_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "TIFF", "BMP", "HEIF")
+EXIF_TAGS = (0x0100, 0x0101, 0x0103, 0x010F, 0x0110, 0x0112, 0x011A, 0x011B, 0x0128, 0x0131,
+             0x0132, 0x0201, 0x0202, 0x0213, 0x8769, 0x8825, 0x9286, 0x927C, 0xA002, 0xA003,
+             0xA005)
+SUFFIX = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "GIF": ".gif", "TIFF": ".tif",
+          "BMP": ".bmp", "HEIF": ".heic"}
+
+
+def random_exif(rng: np.random.Generator) -> bytes:
+    """An EXIF block of one IFD of random entries: real tags with any type (0-20), counts from
+    0 to 2^32 - 1, random values and offsets, and random bytes after it."""
+    big = bool(rng.integers(2))
+    order = ">" if big else "<"
+    entries = []
+    for _ in range(int(rng.integers(1, 14))):
+        count = int(rng.choice([rng.integers(0, 17), rng.integers(0, 2**32)]))
+        entries.append(struct.pack(order + "HHI", int(rng.choice(EXIF_TAGS)),
+                                   int(rng.integers(0, 21)), count) + rng.bytes(4))
+    ifd = struct.pack(order + "H", len(entries)) + b"".join(entries) + struct.pack(
+        order + "I", int(rng.choice([0, rng.integers(0, 2**32)])))
+    return (b"Exif\0\0" + (b"MM" if big else b"II") + struct.pack(order + "HI", 42, 8) + ifd
+            + rng.bytes(int(rng.integers(0, 256))))
+
+
+def _segment(marker: int, payload: bytes) -> bytes:
+    return bytes([0xFF, marker]) + struct.pack(">H", min(len(payload) + 2, 0xFFFF)) + payload
+
+
+def _with_xmp(data: bytes, rng: np.random.Generator) -> bytes:
+    """A JPEG with an XMP packet (APP1) of random XML-ish text or bytes after its SOI."""
+    body = rng.choice([b"<x:xmpmeta xmlns:x='adobe:ns:meta/'><rdf:RDF>" + rng.bytes(40) * 3,
+                       rng.bytes(int(rng.integers(0, 3000))),
+                       b"<?xpacket begin='\xef\xbb\xbf'?>" + b"<a>" * 500])
+    return data[:2] + _segment(0xE1, b"http://ns.adobe.com/xap/1.0/\0" + bytes(body)) + data[2:]
+
+
+def _set_dimensions(data: bytes, rng: np.random.Generator) -> bytes:
+    """Declared width and height set to anything (0, 1, huge, negative), where the format
+    keeps them."""
+    b = bytearray(data)
+    w, h = (int(rng.choice([0, 1, rng.integers(0, 70000), 2**31 - 1, 2**32 - 1]))
+            for _ in range(2))
+    if b[:2] == b"\xff\xd8":
+        for sof in (b"\xff\xc0", b"\xff\xc2"):
+            at = b.find(sof)
+            if at >= 0:
+                b[at + 5:at + 9] = struct.pack(">HH", h & 0xFFFF, w & 0xFFFF)
+    elif b[:8] == b"\x89PNG\r\n\x1a\n":
+        b[16:24] = struct.pack(">II", w, h)  # IHDR (its CRC now wrong, or not checked)
+    elif b[:3] == b"GIF":
+        b[6:10] = struct.pack("<HH", w & 0xFFFF, h & 0xFFFF)
+    elif b[:2] == b"BM":
+        b[18:26] = struct.pack("<II", w, h)  # negative heights (bottom-up) among them
+    elif b[:4] == b"RIFF":
+        at = b.find(b"VP8 ")
+        if at >= 0:
+            b[at + 14:at + 18] = struct.pack("<HH", w & 0x3FFF, h & 0x3FFF)
+    elif b"ispe" in b:
+        at = b.find(b"ispe")
+        b[at + 8:at + 16] = struct.pack(">II", w, h)
+    return bytes(b)
+
+
+def _bad_length(data: bytes, rng: np.random.Generator) -> bytes:
+    """One chunk's or segment's length field set to anything."""
+    b = bytearray(data)
+    if b[:8] == b"\x89PNG\r\n\x1a\n":
+        starts, at = [], 8
+        while at + 8 <= len(b):
+            starts.append(at)
+            at += 12 + struct.unpack(">I", b[at:at + 4])[0]
+        if starts:
+            k = int(rng.choice(starts))
+            b[k:k + 4] = struct.pack(">I", int(rng.integers(0, 2**32)))
+    elif b[:2] == b"\xff\xd8":
+        marks = [i for i in range(2, min(len(b) - 4, 2000)) if b[i] == 0xFF and b[i + 1] >= 0xC0
+                 and b[i + 1] not in (0xD8, 0xD9, 0xFF)]
+        if marks:
+            k = int(rng.choice(marks))
+            b[k + 2:k + 4] = struct.pack(">H", int(rng.integers(0, 0x10000)))
+    else:
+        k = int(rng.integers(0, max(1, min(len(b) - 4, 64))))
+        b[k:k + 4] = rng.bytes(4)
+    return bytes(b)
+
+
+def _bytes_mutated(data: bytes, rng: np.random.Generator) -> bytes:
+    b = bytearray(data)
+    for _ in range(int(rng.integers(1, 6))):
+        if not b:
+            break
+        i = int(rng.integers(0, len(b)))
+        op = int(rng.integers(4))
+        if op == 0:
+            b[i] = int(rng.integers(256))
+        elif op == 1:
+            del b[i:]
+        elif op == 2:
+            n = int(rng.integers(1, 64))
+            b[i:i] = b[i:i + n] * int(rng.integers(1, 8))
+        else:
+            b[i:i] = rng.bytes(int(rng.integers(1, 64)))
+    return bytes(b)
+
+
+def fuzzed_photo(base: Image.Image, rng: np.random.Generator) -> tuple[str, bytes]:
+    """A whole photo made from `base` (a real one) and mutated at random: saved in one of
+    FUZZ_FORMATS with random EXIF, ICC profile or XMP, then any of: its dimensions set to
+    anything, a chunk's length broken, a JPEG's last scan repeated up to 2,000 times, bytes
+    flipped, cut, repeated or spliced. Return (file suffix, bytes)."""
+    fmt = str(rng.choice(FUZZ_FORMATS))
+    side = int(rng.integers(40, 420))
+    img = base.copy()
+    img.thumbnail((side, side))
+    if rng.integers(4) == 0:
+        img = img.convert(str(rng.choice(["L", "RGBA", "P", "CMYK", "I;16", "1"])))
+    kw: dict[str, object] = {}
+    if rng.integers(2):
+        kw["exif"] = random_exif(rng)
+    if rng.integers(3) == 0:
+        kw["icc_profile"] = rng.bytes(int(rng.integers(0, 4000)))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            data = encoded(img, fmt, **kw)
+    except Exception:  # a mode or tag this format's writer cannot hold: as a plain JPEG
+        fmt = "JPEG"
+        data = encoded(img.convert("RGB"), fmt, exif=random_exif(rng))
+    for _ in range(int(rng.integers(1, 4))):
+        op = int(rng.integers(6))
+        if op == 0 and fmt == "JPEG":
+            data = _with_xmp(data, rng)
+        elif op == 1:
+            data = _set_dimensions(data, rng)
+        elif op == 2:
+            data = _bad_length(data, rng)
+        elif op == 3 and fmt == "JPEG":
+            data = many_scans_jpeg(img.convert("RGB"), int(rng.integers(2, 2000)))
+        elif op >= 4:
+            data = _bytes_mutated(data, rng)
+    return SUFFIX[fmt], data
