@@ -7,9 +7,8 @@ distances look like FaceNet's on real photos (median ≈ 0.85, different people 
 For each size: the full recluster (`cluster_faces`, as `facefold recluster --full` runs it), the
 incremental assignment of new faces against the in-memory index (per face, in batches of 16 as
 the worker does), the pairwise F1 of both against the truth, and peak memory (ru_maxrss). Each
-face has a pixel signature and a scene (random grain and a random photo: no two match), so the
-copy tests by pixels and by whole photos are paid for as in a real library, and their 1.3 KB a
-face are in the memory figure.
+face has a pixel signature and a scene (random grain and a random photo: no two match), made
+when the clustering asks for them (those of close pairs only), as it reads them from the store.
 
     .venv/bin/python bench/cluster.py [--sizes 10000 50000 100000]
 """
@@ -23,10 +22,9 @@ import time
 
 import numpy as np
 
-from facefold.people.assign import attach_to_persons
+from facefold.people.assign import Persons, attach_to_persons
 from facefold.people.cluster import NOISE, ClusterParams, cluster_faces
-from facefold.people.index import FaceIndex
-from facefold.vision.pixels import PHOTO_BYTES, PIXEL_BYTES, scene
+from facefold.vision.pixels import PHOTO_BYTES, PIXEL_BYTES, SCENE_BYTES, scene
 
 
 def synth(n: int, rng: np.random.Generator, dim: int = 128) -> tuple[np.ndarray, np.ndarray]:
@@ -39,6 +37,19 @@ def synth(n: int, rng: np.random.Generator, dim: int = 128) -> tuple[np.ndarray,
     x = centres[truth] + rng.normal(size=(n, dim)) * (0.66 / np.sqrt(dim))
     x /= np.linalg.norm(x, axis=1, keepdims=True)
     return x.astype(np.float32), truth
+
+
+def random_signatures(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Signatures of the faces asked for: each face's own random grain and photo (seeded by its
+    row, so asked twice it is the same), the face at a random place in it."""
+    pixels = np.zeros((len(rows), PIXEL_BYTES), np.uint8)
+    scenes = np.zeros((len(rows), SCENE_BYTES), np.uint8)
+    for k, r in enumerate(np.asarray(rows).tolist()):
+        g = np.random.default_rng(r)
+        pixels[k] = g.integers(0, 256, PIXEL_BYTES, dtype=np.uint8)
+        scenes[k] = scene(g.integers(0, 256, PHOTO_BYTES, dtype=np.uint8).tobytes(),
+                          (float(g.integers(0, 580)), 100.0, 60.0, 60.0), (640, 480))
+    return pixels, scenes
 
 
 def pairwise_f1(pred: np.ndarray, truth: np.ndarray) -> float:
@@ -67,33 +78,23 @@ def main() -> int:
         x, truth = x[shuffle], truth[shuffle]
         base, new, t_base, t_new = x[:n], x[n:], truth[:n], truth[n:]
         photos = np.arange(n + 1000) * photos_per
-        pixels = rng.integers(0, 256, (n + 1000, PIXEL_BYTES), dtype=np.uint8)
-        scenes = np.stack([scene(rng.integers(0, 256, PHOTO_BYTES, dtype=np.uint8).tobytes(),
-                                 (float(x0), 100.0, 60.0, 60.0), (640, 480))
-                           for x0 in rng.integers(0, 580, n + 1000)])
+        params = ClusterParams()
+        quality = np.ones(n + 1000)
         t0 = time.perf_counter()
-        labels = cluster_faces(base, photos[:n], ClusterParams(), pixels=pixels[:n],
-                               scenes=scenes[:n])
+        labels = cluster_faces(base, photos[:n], params, quality[:n],
+                               signatures=random_signatures)
         full_s = time.perf_counter() - t0
         f1_full = pairwise_f1(labels, t_base)
 
-        idx = FaceIndex(capacity=n + 1000)
-        idx.add(np.arange(n), base, labels, photos[:n], pixels=pixels[:n], scenes=scenes[:n])
-        params = ClusterParams()
+        persons = Persons.of(base, labels, photos[:n], quality[:n], params)
         got: list[int | None] = []
         t0 = time.perf_counter()
         for start in range(0, len(new), 16):
-            ids, vecs, persons, phs = idx.view()
-            batch = attach_to_persons(new[start:start + 16], photos[n + start:n + start + 16],
-                                      vecs, persons, phs, params,
-                                      query_pixels=pixels[n + start:n + start + 16],
-                                      pixels=idx.pixels[: idx.n],
-                                      query_scenes=scenes[n + start:n + start + 16],
-                                      scenes=idx.scenes[: idx.n])
-            idx.add(np.arange(n + start, n + start + len(batch)), new[start:start + 16],
-                    np.array([NOISE if p is None else p for p in batch]),
-                    photos[n + start:n + start + 16], pixels=pixels[n + start:n + start + 16],
-                    scenes=scenes[n + start:n + start + 16])
+            sl = slice(n + start, n + start + 16)
+            batch = attach_to_persons(new[start:start + 16], photos[sl], quality[sl], persons,
+                                      params)
+            persons.add(new[start:start + 16], np.array([NOISE if p is None else p for p in batch]),
+                        photos[sl], quality[sl], params)
             got += batch
         per_face_ms = (time.perf_counter() - t0) / len(new) * 1000
         # a new face is right when its person is the cluster holding most of its identity

@@ -28,14 +28,14 @@ def test_every_error_is_reported_at_once_with_its_key(tmp_path: Path) -> None:
     cfg = tmp_path / "config.yaml"
     cfg.write_text(
         "detection:\n  min_confidence: 2\n  max_side: -1\n  enlarge_min_face_size: 8\n"
-        "clustering:\n  min_cluster_size: 1\n"
+        "clustering:\n  person_distance: 5\n"
         "embeding: {}\n"
         "database: not-a-url\n"
     )
     with pytest.raises(ConfigError) as info:
         load_settings(cfg)
     text = "\n".join(info.value.errors)
-    for key in ("detection.min_confidence", "detection.max_side", "clustering.min_cluster_size",
+    for key in ("detection.min_confidence", "detection.max_side", "clustering.person_distance",
                 "embeding", "database", "detection.enlarge_min_face_size"):
         assert key in text
     assert "0 (never) or 12..20" in text

@@ -76,11 +76,12 @@ def test_photo_membership_counts_the_subject_and_everyone_in_group_photos() -> N
 
 
 def test_evaluate_counts_copies_once_by_their_pixels() -> None:
-    """As the library does: two photos of B that are copies (FaceNet 0.4 apart, one mirrored, the
-    same pixels) are one piece of evidence and found no person; without signatures they do."""
+    """As the library does: two photos of B that are copies (FaceNet 0.25 apart, one mirrored, the
+    same photo and place) are one piece of evidence and found no person; without signatures they
+    do."""
     from facefold.evaluate import evaluate
     from facefold.people.cluster import ClusterParams
-    from facefold.vision.pixels import PIXEL_BYTES, PIXEL_SIDE
+    from facefold.vision.pixels import PHOTO_BYTES, PIXEL_BYTES, PIXEL_SIDE, scene
 
     rng = np.random.default_rng(0)
     e = np.eye(128, dtype=np.float32)
@@ -89,11 +90,13 @@ def test_evaluate_counts_copies_once_by_their_pixels() -> None:
         a = 2 * np.arcsin(d / 2)
         return np.cos(a) * e[base] + np.sin(a) * e[other]
 
-    vectors = np.stack([e[0], at(0, 1, 0.5), at(0, 2, 0.5), e[10], at(10, 11, 0.4)])
+    vectors = np.stack([e[0], at(0, 1, 0.5), at(0, 2, 0.5), e[10], at(10, 11, 0.25)])
     labels = np.array([0, 0, 0, 1, 1])
     pixels = rng.integers(0, 256, (5, PIXEL_BYTES), dtype=np.uint8)
-    copy = pixels[3].reshape(PIXEL_SIDE, PIXEL_SIDE)[:, ::-1].ravel()
-    pixels[4] = copy
+    pixels[4] = pixels[3].reshape(PIXEL_SIDE, PIXEL_SIDE)[:, ::-1].ravel()
+    photos = rng.integers(0, 256, (5, PHOTO_BYTES), dtype=np.uint8)
+    photos[4] = photos[3]
+    scenes = np.stack([scene(p.tobytes(), (40.0, 30.0, 50.0, 60.0), (200, 150)) for p in photos])
     plain = evaluate(vectors, labels, ClusterParams(), "w")
-    counted = evaluate(vectors, labels, ClusterParams(), "w", pixels=pixels)
+    counted = evaluate(vectors, labels, ClusterParams(), "w", pixels=pixels, scenes=scenes)
     assert plain.clusters == 2 and counted.clusters == 1

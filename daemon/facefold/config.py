@@ -82,28 +82,15 @@ class TrainSettings(_Section):
 
 
 class ClusteringSettings(_Section):
-    min_cluster_size: int = Field(2, ge=2)
-    min_samples: int = Field(1, ge=1)
-    burst_distance: float = Field(0.3, ge=0.0, le=1.0)
-    burst_pixel_similarity: float = Field(0.9, ge=0.0, le=1.0)
-    burst_pixel_distance: float = Field(0.7, ge=0.0, le=1.0)
-    burst_share: float = Field(0.5, gt=0.0, le=1.0)
-    burst_max_distance: float = Field(0.8, ge=0.0, le=2.0)
-    copy_similarity: float = Field(0.97, ge=0.0, le=1.01)
-    copy_place: float = Field(0.25, ge=0.0, le=1.0)
-    found_distance: float = Field(0.85, gt=0.0, le=2.0)
-    pair_distance: float = Field(0.8, gt=0.0, le=2.0)
-    merge_z: float = Field(3.0, ge=0.0, le=100.0)
-    merge_distance: float = Field(1.15, ge=0.0, le=2.0)
-    attach_z: float = Field(2.0, ge=0.0, le=100.0)
-    max_distance: float = Field(1.2, gt=0.0, le=2.0)
-    attach_min_units: int = Field(3, ge=1, le=1000)
-    small_min_quality: float = Field(1.0, ge=0.0, le=1.0)
-    attach_max_spread: float = Field(1.2, gt=0.0, le=100.0)
+    person_distance: float = Field(0.75, gt=0.0, le=2.0)
+    face_noise: float = Field(0.2, ge=0.0, le=2.0)
+    small_face_noise: float = Field(1.0, ge=0.0, le=20.0)
     min_quality: float = Field(0.4, ge=0.0, le=1.0)
-    found_min_share: float = Field(0.75, ge=0.0, le=1.0)
-    suggest_z: float = Field(6.0, ge=0.0, le=100.0)
-    suggest_distance: float = Field(1.3, gt=0.0, le=2.0)
+    weak_distance: float = Field(1.25, ge=0.0, le=2.0)
+    weak_margin: float = Field(0.9, ge=0.0, le=1.0)
+    copy_distance: float = Field(0.3, ge=0.0, le=2.0)
+    copy_match: float = Field(0.9, ge=0.0, le=1.01)
+    suggest_distance: float = Field(0.85, gt=0.0, le=2.0)
     pool_growth: int = Field(32, ge=1)
     full_interval_hours: float = Field(24.0, ge=0.0)
     full_when_idle_max_faces: int = Field(5000, ge=0)
@@ -219,9 +206,32 @@ def _resolve_db_url(base: Path, url: str) -> str:
 
 # Keys older versions knew that no longer do anything: accepted, with a warning, so an old
 # config.yaml still starts.
+# clustering keys of the rule before December 2026 (22 thresholds); its eight settings replace
+# them (docs/people.md)
+_REPLACED = "the clustering's rule changed; see docs/people.md for its settings"
 RETIRED_KEYS = {
-    ("clustering", "neighbours"): "new faces now join by the clustering's own rule (attach_z)",
-    ("clustering", "min_support"): "new faces now join by the clustering's own rule (attach_z)",
+    ("clustering", "neighbours"): "new faces join by the clustering's own rule",
+    ("clustering", "min_support"): "new faces join by the clustering's own rule",
+    ("clustering", "min_cluster_size"): _REPLACED,
+    ("clustering", "min_samples"): _REPLACED,
+    ("clustering", "burst_distance"): _REPLACED,
+    ("clustering", "burst_pixel_similarity"): _REPLACED,
+    ("clustering", "burst_pixel_distance"): _REPLACED,
+    ("clustering", "burst_share"): _REPLACED,
+    ("clustering", "burst_max_distance"): _REPLACED,
+    ("clustering", "copy_similarity"): _REPLACED,
+    ("clustering", "copy_place"): _REPLACED,
+    ("clustering", "found_distance"): _REPLACED,
+    ("clustering", "pair_distance"): _REPLACED,
+    ("clustering", "merge_z"): _REPLACED,
+    ("clustering", "merge_distance"): _REPLACED,
+    ("clustering", "attach_z"): _REPLACED,
+    ("clustering", "max_distance"): _REPLACED,
+    ("clustering", "attach_min_units"): _REPLACED,
+    ("clustering", "small_min_quality"): _REPLACED,
+    ("clustering", "attach_max_spread"): _REPLACED,
+    ("clustering", "found_min_share"): _REPLACED,
+    ("clustering", "suggest_z"): _REPLACED,
 }
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from facefold.people.cluster import NOISE, ClusterParams, cluster_faces
+from facefold.people.cluster import NOISE, ClusterParams, cluster_faces, signatures_of
 
 FOLDS = 10  # cross-validation folds for the verification threshold
 
@@ -107,12 +107,12 @@ def evaluate(vectors: np.ndarray, labels: np.ndarray, params: ClusterParams, wei
              quality: np.ndarray | None = None, no_face: list[str] | None = None,
              pixels: np.ndarray | None = None, scenes: np.ndarray | None = None) -> Evaluation:
     """Measure vectors (one face per photo) with person labels: verification, and the clustering
-    with `params` (near-identical `pixels` signatures, and faces in copies of a photo by their
-    `scenes`, count once, as in the library), including
+    with `params` (copies of a photo, known by their `pixels` and `scenes` signatures, count
+    once, as in the library), including
     which people it split and which it merged (named by `names`)."""
     acc, std, cut = verification(vectors, labels)
-    pred = cluster_faces(vectors, np.arange(len(vectors)), params, quality, pixels=pixels,
-                         scenes=scenes)
+    sig = None if pixels is None or scenes is None else signatures_of(pixels, scenes)
+    pred = cluster_faces(vectors, np.arange(len(vectors)), params, quality, signatures=sig)
     pp, pr, pf = pairwise_scores(pred, labels)
     bp, br, bf = bcubed_scores(pred, labels)
     who = names or [str(i) for i in range(int(labels.max()) + 1 if len(labels) else 0)]

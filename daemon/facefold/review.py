@@ -71,7 +71,7 @@ class ReviewPair:
     b: int
     title_a: str
     title_b: str
-    z: float
+    distance: float  # their centres' distance, noise taken away (people.cluster)
     thumbs_a: list[tuple[int, str]]
     thumbs_b: list[tuple[int, str]]
 
@@ -85,7 +85,7 @@ def _pair_section(p: ReviewPair) -> str:
     imgs += "".join(_img(fid, src) for fid, src in p.thumbs_b[:PAIR_FACES])
     return (f'<section class="pair" data-pair="{p.a}-{p.b}"><h2>Same person? '
             f'{html.escape(p.title_a)} and {html.escape(p.title_b)} <small>'
-            f'{p.z:.1f} standard errors apart</small></h2><div class="faces">{imgs}</div>'
+            f'{p.distance:.2f} apart</small></h2><div class="faces">{imgs}</div>'
             f'<div class="cmds"><code>facefold merge {p.a} {p.b}</code>'
             f'<code>facefold apart {p.a} {p.b}</code></div></section>')
 

@@ -1,4 +1,5 @@
-"""The daemon's clusterer: its pool of unplaced faces is clustered as a batch would cluster it."""
+"""The daemon's clusterer: new faces placed at once, its pool of unplaced faces clustered as a
+batch would cluster it, and what a user decided kept through a full recluster."""
 
 from __future__ import annotations
 
@@ -27,22 +28,27 @@ def _store(lib: Library, vectors: np.ndarray, quality: list[float]) -> list[int]
     return ids
 
 
+def _partition(labels: list[int | None]) -> set[tuple[int, int]]:
+    return {(a, b) for a in range(len(labels)) for b in range(len(labels))
+            if labels[a] is not None and labels[a] == labels[b]}
+
+
 def test_the_pool_is_clustered_as_a_batch(lib: Library, rng: np.random.Generator) -> None:
-    """A person of a photo, its copy and one more photo is two pieces of evidence, so a weak face
-    near it (quality 0.3) joins nobody in a batch. The daemon's pool must not let it in through
-    the second chance it gives leftover faces, where every face counts (three here)."""
+    """Ordinary people, a weak face near one of them and strangers seen once: the daemon's pool
+    (a library too large for its idle full recluster) makes the people a full clustering
+    makes."""
     vectors, quality = [], []
     for _ in range(3):  # three ordinary people, five photos each
         centre = unit(rng.normal(size=DIM))
         vectors += [apart_by(rng, centre, 0.45) for _ in range(5)]
         quality += [1.0] * 5
-    centre = unit(rng.normal(size=DIM))
-    photo = apart_by(rng, centre, 0.3)
-    vectors += [photo, apart_by(rng, photo, 0.05), apart_by(rng, centre, 0.3), apart_by(rng, centre, 0.5)]
-    quality += [1.0, 1.0, 1.0, 0.3]
+    vectors += [apart_by(rng, vectors[0], 0.9)]  # a small face of the first person
+    quality += [0.2]
+    vectors += [unit(rng.normal(size=DIM)) for _ in range(4)]  # strangers seen once
+    quality += [1.0] * 4
     v = np.stack(vectors)
     batch = cluster_faces(v, np.arange(len(v)), ClusterParams(), np.array(quality))
-    assert batch[-1] == -1 and len(set(batch[-4:-1].tolist())) == 1 and batch[-2] != -1
+    assert len(set(batch[:15].tolist())) == 3 and (batch[-4:] == -1).all()
 
     ids = _store(lib, v, quality)
     lib.settings = lib.settings.model_copy(update={"clustering": lib.settings.clustering.model_copy(
@@ -55,47 +61,46 @@ def test_the_pool_is_clustered_as_a_batch(lib: Library, rng: np.random.Generator
     with lib.session() as s:
         persons = face_store.face_persons(s)
     got = [persons[i] for i in ids]
-    assert got[-1] is None
-    same = {(a, b) for a in range(len(v) - 1) for b in range(len(v) - 1) if batch[a] == batch[b]}
-    assert same == {(a, b) for a in range(len(v) - 1) for b in range(len(v) - 1)
-                    if got[a] == got[b]}
+    assert _partition(got) == _partition([None if b < 0 else int(b) for b in batch.tolist()])
 
 
-def test_passers_by_found_nobody_in_the_daemon(lib: Library, rng: np.random.Generator) -> None:
-    """Three strangers behind the people photographed (faces half the size of the photo's
-    largest), close enough to found a person: neither the full recluster nor the daemon's pool
-    makes them one; with `found_min_share` 0 both do."""
-    passer = unit(rng.normal(size=DIM))
+def test_new_faces_are_placed_at_once_with_their_people(lib: Library,
+                                                        rng: np.random.Generator) -> None:
+    """A library of two people; then a photo of each arrives: each new face joins its person
+    on arrival, and a stranger's waits in the pool."""
+    a, b = unit(rng.normal(size=DIM)), unit(rng.normal(size=DIM))
+    v = np.stack([apart_by(rng, a, 0.4) for _ in range(4)] + [apart_by(rng, b, 0.4)
+                                                               for _ in range(4)])
+    ids = _store(lib, v, [1.0] * 8)
+    clusterer = Clusterer(lib.settings)
     with lib.session() as s:
-        for k in range(3):
-            front = NewFace((10, 10, 80, 80), [[0.0, 0.0]] * 5, 0.99, unit(rng.normal(size=DIM)))
-            behind = NewFace((120, 10, 40, 40), [[0.0, 0.0]] * 5, 0.99,
-                             apart_by(rng, passer, 0.35))
-            queue.record_processed(s, f"/photos/{k}.jpg", f"{k:064x}", 1, 0.0, 200, 200,
-                                   [front, behind])
+        clusterer.load(s)
+        clusterer.full(s)
         s.commit()
-    for share, pool in ((0.75, False), (0.75, True), (0.0, False), (0.0, True)):
-        c = lib.settings.clustering.model_copy(update={
-            "found_min_share": share, "full_when_idle_max_faces": 0 if pool else 5000})
-        settings = lib.settings.model_copy(update={"clustering": c})
-        clusterer = Clusterer(settings)
-        with lib.session() as s:
-            face_store.set_face_persons(s, {f: None for f in face_store.face_persons(s)})
-            clusterer.load(s)
-            clusterer.step(s, idle=True)
-            s.commit()
-            placed = [p for p in face_store.face_persons(s).values() if p is not None]
-        assert len(placed) == (0 if share else 3), (share, pool)
+        first = face_store.face_persons(s)
+    new = np.stack([apart_by(rng, a, 0.4), apart_by(rng, b, 0.4), unit(rng.normal(size=DIM))])
+    with lib.session() as s:
+        added = []
+        for k, vec in enumerate(new):
+            added += queue.record_processed(
+                s, f"/photos/new-{k}.jpg", f"{100 + k:064x}", 1, 0.0, 200, 200,
+                [NewFace((10, 10, 60, 60), [[0.0, 0.0]] * 5, 0.99, vec, quality=1.0)])
+        s.commit()
+        assert clusterer.update(s) == 2
+        s.commit()
+        now = face_store.face_persons(s)
+    assert now[added[0]] == first[ids[0]] and now[added[1]] == first[ids[4]]
+    assert now[added[2]] is None and clusterer.pool_dirty
 
 
 def test_a_named_pair_survives_a_full_recluster(lib: Library, rng: np.random.Generator) -> None:
-    """Two photos of someone 0.83 apart: past `pair_distance`, so a full recluster makes them no
-    person; once the user has named that person, they stay its faces."""
+    """Two photos of someone 1.1 apart: too far for any rule to pair, so a full recluster makes
+    them no person; once the user has named that person, they stay its faces."""
     from facefold.core.clusterer import full_recluster
     from facefold.db import people as people_store
 
     a = unit(rng.normal(size=DIM))
-    ids = _store(lib, np.stack([a, apart_by(rng, a, 0.83)]), [1.0, 1.0])
+    ids = _store(lib, np.stack([a, apart_by(rng, a, 1.1)]), [1.0, 1.0])
     params = ClusterParams()
     with lib.session() as s:
         pid = people_store.create_person(s).id

@@ -296,11 +296,14 @@ def _two_close_people(lib: Library, delta: int) -> None:
 
 
 def test_suggestions_are_answered_by_merge_or_apart(lib: Library) -> None:
-    _two_close_people(lib, 60)  # close, but too far apart to merge
+    _two_close_people(lib, 52)  # close, but too far apart to merge
+    c = lib.settings.clustering  # the fake embedder's people are wide: a wider net than default
+    lib.settings = lib.settings.model_copy(
+        update={"clustering": c.model_copy(update={"suggest_distance": 0.95})})
     (a,) = _person_of(lib, "/a")
     (b,) = _person_of(lib, "/b")
     (doubt,) = people_uc.suggestions(lib)
-    assert {doubt.a, doubt.b} == {a, b} and doubt.z < lib.settings.clustering.suggest_z
+    assert {doubt.a, doubt.b} == {a, b} and doubt.distance < lib.settings.clustering.suggest_distance
     people_uc.apart(lib, a, b)
     assert people_uc.suggestions(lib) == []
     people_uc.apart(lib, a, b, keep_apart=False)
@@ -324,3 +327,40 @@ def test_a_full_recluster_honours_people_kept_apart(lib: Library) -> None:
     people_uc.recluster(lib, full=True)
     assert _person_of(lib, "/a") == {one} and _person_of(lib, "/b") == {other}
     assert not any(f.pinned for f in faces_of(lib, other))
+
+
+def test_not_a_face_is_for_good_and_can_be_undone(lib: Library,
+                                                  rng: np.random.Generator) -> None:
+    from facefold.core.browse import unassigned
+    from facefold.core.pipeline import retry_failed
+    from facefold.core.reembed import reembed_all
+    from facefold.core.reports import status
+
+    _library(lib, rng)
+    (p2,) = _person_of(lib, "p2-")
+    poster = faces_of(lib, p2)[0]  # a detection the user says is a poster on the wall
+    faces_before = status(lib).faces
+    people_uc.not_a_face(lib, [poster.id])
+    assert poster.path not in {t for links in _links(lib).values() for t in links}
+    assert poster.id not in {f.id for f in faces_of(lib, p2)}
+    assert poster.id not in {f.id for f in unassigned(lib).rows}  # not a face of nobody either
+    assert status(lib).faces == faces_before - 1
+    # no recluster, re-embedding or processing the photo again brings it back
+    people_uc.recluster(lib, full=True)
+    reembed_all(lib)
+    with lib.session() as s:  # the photo processed again, as `retry` would after a failure
+        s.execute(text("UPDATE images SET status = 'failed', error = 'x' WHERE path = :p"),
+                  {"p": poster.path})
+        s.commit()
+    retry_failed(lib)
+    scan(lib)
+    with lib.session() as s:
+        again = s.execute(text("SELECT f.id, f.not_face, f.person_id FROM faces f JOIN images i "
+                               "ON i.id = f.image_id WHERE i.path = :p"),
+                          {"p": poster.path}).all()
+    assert [(bool(nf), pid) for _f, nf, pid in again] == [(True, None)]
+    assert poster.path not in {t for links in _links(lib).values() for t in links}
+    # undone: a face again, and the clustering places it
+    people_uc.not_a_face(lib, [again[0][0]], undo=True)
+    people_uc.recluster(lib, full=True)
+    assert poster.path in {t for links in _links(lib).values() for t in links}

@@ -160,8 +160,9 @@ def test_each_photo_keeps_its_signature_and_each_face_its_place_in_it(
         img = s.scalars(select(Image)).one()
         path, signature = img.path, img.pixels or b""
         fm = face_store.face_matrix(s)
+        _, scenes = face_store.face_signatures(s, fm.face_ids.tolist())
     assert path == str(inbox / "renamed.png") and len(signature) == PHOTO_BYTES
-    assert (fm.scenes[:, :PHOTO_BYTES] == np.frombuffer(signature, np.uint8)).all()
-    places = places(fm.scenes)[np.argsort(fm.face_ids)]
+    assert (scenes[:, :PHOTO_BYTES] == np.frombuffer(signature, np.uint8)).all()
+    places = places(scenes)[np.argsort(fm.face_ids)]
     assert np.allclose(places[:, :2], [[60 / 320, 100 / 240], [160 / 320, 100 / 240]], atol=0.02)
     assert np.allclose(places[:, 2], 80 / np.sqrt(320 * 240), atol=0.02)

@@ -9,16 +9,22 @@ from tests.db.conftest import new_face
 from tests.helpers.postgres import both_backends  # noqa: F401  (SQLite and PostgreSQL)
 
 
-def test_face_matrix_gives_each_face_its_size_share_of_its_photo(engine: Engine) -> None:
-    """A face's size (square root of its box's area) over its photo's largest face's, also
-    when only some faces of the photo are loaded (new faces placed one photo at a time)."""
+def test_face_signatures_follow_the_ids_given_with_zeros_where_none_was_stored(
+        engine: Engine) -> None:
+    """Signatures are read only for the faces asked, in the order asked; a face stored without
+    them (before they were kept) gets zeros, which are like no other signature."""
+    from facefold.vision.pixels import PHOTO_BYTES, PIXEL_BYTES, places
+
+    photo = bytes(range(256)) * (PHOTO_BYTES // 256) + bytes(PHOTO_BYTES % 256)
+    crop = bytes([7]) * PIXEL_BYTES
     with Session(engine) as s:
-        big, small = new_face(1), replace(new_face(2), box=(60.0, 5.0, 15.0, 20.0))
-        queue.record_processed(s, "/in/a.jpg", "h1", 10, 1.0, 100, 100, [big, small])
-        queue.record_processed(s, "/in/b.jpg", "h2", 10, 1.0, 100, 100, [new_face(3)])
+        (a,) = queue.record_processed(s, "/in/a.jpg", "h1", 10, 1.0, 100, 80,
+                                      [replace(new_face(1), pixels=crop)], pixels=photo)
+        (b,) = queue.record_processed(s, "/in/b.jpg", "h2", 10, 1.0, 100, 80, [new_face(2)])
         s.commit()
-        m = faces.face_matrix(s)
-        assert np.allclose(m.shares, [1.0, 0.5, 1.0])  # boxes 30 x 40 and 15 x 20
-        only = faces.face_matrix(s, [int(m.face_ids[1])])
-        assert np.allclose(only.shares, [0.5])
-        assert faces.face_matrix(s, []).shares.shape == (0,)
+        pixels, scenes = faces.face_signatures(s, [b, a])
+        assert (pixels[1] == 7).all() and not pixels[0].any()
+        assert scenes[1, :PHOTO_BYTES].tobytes() == photo and not scenes[0].any()
+        assert np.allclose(places(scenes[1:]), [[16 / 100, 22 / 80, np.sqrt(1200 / 8000)]],
+                           atol=1e-4)  # box (1, 2, 30, 40): its centre and size in the photo
+        assert faces.face_signatures(s, [])[0].shape == (0, PIXEL_BYTES)

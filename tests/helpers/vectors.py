@@ -33,13 +33,3 @@ def blobs(rng: np.random.Generator, people: int, per: int,
     v = np.concatenate([around(rng, c, per, rms) for c in centres])
     return v, np.repeat(np.arange(people), per)
 
-
-def size_shares(photos: np.ndarray, areas: np.ndarray) -> np.ndarray:
-    """Each face's size (the square root of its box's area) over the size of the largest face
-    of its photo (1.0: the largest), as the store gives it (`FaceMatrix.shares`)."""
-    if len(photos) == 0:
-        return np.ones(0, np.float32)
-    _, inv = np.unique(photos, return_inverse=True)
-    largest = np.zeros(int(inv.max()) + 1)
-    np.maximum.at(largest, inv, areas)
-    return np.sqrt(areas / np.maximum(largest[inv], 1e-9)).astype(np.float32)

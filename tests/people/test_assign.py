@@ -1,9 +1,14 @@
 import numpy as np
 import pytest
 
-from facefold.people.assign import attach_to_persons, match_clusters, twins
-from facefold.people.cluster import ClusterParams
-from facefold.vision.shapes import EMBEDDING_DIM as DIM
+from facefold.people.assign import (
+    Persons,
+    attach_to_persons,
+    doubtful_pairs,
+    joining_person,
+    match_clusters,
+)
+from facefold.people.cluster import ClusterParams, cluster_faces
 from tests.helpers.vectors import apart_by, around, blobs, unit
 
 
@@ -38,35 +43,76 @@ def _people(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return vectors, np.repeat([3, 5], 8), np.arange(16), centres
 
 
-def test_new_faces_join_by_the_clustering_rule_never_twice_in_a_photo() -> None:
-    from facefold.people.assign import attach_to_persons
-    from facefold.people.cluster import ClusterParams
+def _persons(vectors: np.ndarray, persons: np.ndarray, photos: np.ndarray,
+             quality: np.ndarray | None = None) -> Persons:
+    q = np.ones(len(vectors)) if quality is None else quality
+    return Persons.of(vectors, persons, photos, q, ClusterParams())
 
+
+def test_new_faces_join_by_the_clustering_rule_never_twice_in_a_photo() -> None:
     rng = np.random.default_rng(0)
     vectors, persons, photos, centres = _people(rng)
     twin = vectors[0] + 0.01  # near-identical to a face of person 3
     close = unit(centres[1] + rng.normal(size=128) * 0.05)
     stranger = unit(rng.normal(size=128))
     queries = unit(np.vstack([twin, close, stranger, close]))
-    got = attach_to_persons(queries, np.array([100, 101, 102, 101]), vectors, persons, photos,
-                            ClusterParams())
+    got = attach_to_persons(queries, np.array([100, 101, 102, 101]), np.ones(4),
+                            _persons(vectors, persons, photos), ClusterParams())
     assert got == [3, 5, None, None]  # the second face of photo 101 cannot join person 5 too
-    assert attach_to_persons(queries, np.arange(4), vectors, np.full(16, -1), photos,
-                             ClusterParams()) == [None] * 4
+    none = _persons(vectors, np.full(16, -1), photos)
+    assert attach_to_persons(queries, np.arange(4), np.ones(4), none, ClusterParams()) == [None] * 4
+
+
+def test_placing_one_face_at_a_time_agrees_with_the_full_clustering(
+        rng: np.random.Generator) -> None:
+    v, truth = blobs(rng, people=6, per=10, rms=0.6)
+    full = cluster_faces(v, np.arange(60), ClusterParams())
+    base = np.flatnonzero(np.arange(60) % 10 < 8)  # 8 photos of each person clustered ...
+    new = np.flatnonzero(np.arange(60) % 10 >= 8)  # ... then 2 more each, one at a time
+    labels = cluster_faces(v[base], base, ClusterParams())
+    persons = _persons(v[base], labels, base)
+    got = [attach_to_persons(v[i:i + 1], np.array([i]), np.ones(1), persons,
+                             ClusterParams())[0] for i in new]
+    for i, pid in zip(new, got, strict=True):
+        mates = base[truth[base] == truth[i]]
+        assert pid == labels[np.searchsorted(base, mates[0])]  # its own person's id
+    assert len(set(full.tolist())) == 6
+
+
+def test_persons_count_faces_in_and_out() -> None:
+    rng = np.random.default_rng(3)
+    vectors, persons, photos, _c = _people(rng)
+    p = _persons(vectors[:8], persons[:8], photos[:8])
+    p.add(vectors[8:], persons[8:], photos[8:], np.ones(8), ClusterParams())
+    whole = _persons(vectors, persons, photos)
+    np.testing.assert_allclose(p.groups.sums, whole.groups.sums, atol=1e-6)
+    assert p.ids.tolist() == [3, 5] and p.groups.counts.tolist() == [8.0, 8.0]
+    p.add(vectors[8:], persons[8:], photos[8:], np.ones(8), ClusterParams(), sign=-1.0)
+    assert p.groups.counts.tolist() == [8.0, 0.0]
+    assert p.nearest(vectors[8:9]).tolist() == [[0]]  # an emptied person takes no faces
 
 
 def test_a_new_cluster_joins_the_person_it_would_merge_with() -> None:
-    from facefold.people.assign import joining_person
-    from facefold.people.cluster import ClusterParams
-
     rng = np.random.default_rng(1)
     vectors, persons, photos, centres = _people(rng)
     same = unit(centres[0] + rng.normal(size=(3, 128)) * 0.05)
     other = unit(rng.normal(size=(3, 128)))
-    p = ClusterParams()
-    assert joining_person(same, {50, 51, 52}, vectors, persons, photos, p) == 3
-    assert joining_person(same, {0, 51}, vectors, persons, photos, p) is None  # photo 0 is 3's
-    assert joining_person(other, {60}, vectors, persons, photos, p) is None
+    p, q = _persons(vectors, persons, photos), np.ones(3)
+    assert joining_person(same, {50, 51, 52}, q, p, ClusterParams()) == 3
+    assert joining_person(same, {0, 51}, q, p, ClusterParams()) is None  # photo 0 is 3's
+    assert joining_person(other, {60}, q, p, ClusterParams()) is None
+
+
+def test_doubtful_pairs_are_the_close_ones_not_merged_nor_apart() -> None:
+    rng = np.random.default_rng(4)
+    a = unit(rng.normal(size=128))
+    vectors = np.vstack([around(rng, a, 6, 0.6), around(rng, apart_by(rng, a, 0.55), 6, 0.6),
+                         around(rng, unit(rng.normal(size=128)), 6, 0.6)])
+    persons = np.repeat([1, 2, 3], 6)
+    p = _persons(vectors, persons, np.arange(18))
+    pairs = doubtful_pairs(p, ClusterParams(), 0.95)
+    assert [(x, y) for x, y, _d in pairs] == [(1, 2)]
+    assert doubtful_pairs(p, ClusterParams(), 0.95, {(1, 2)}) == []
 
 
 def test_identify_names_only_named_persons_once_per_photo() -> None:
@@ -93,69 +139,3 @@ def test_closest_persons_ranks_by_rms_distance_to_all_the_queries() -> None:
     both = closest_persons(np.stack([e[1], e[2]]), vectors, persons, 3)
     assert {p for p, _d in both[:2]} == {8, 9} and both[2][0] == 7
     assert closest_persons(np.zeros((0, 4), np.float32), vectors, persons, 3) == []
-
-
-def test_a_copy_by_pixels_is_its_twins_person() -> None:
-    """A new face 0.5 from a stored one (a mirrored copy, to FaceNet) whose pixels match the
-    stored face's mirror image is that face's twin; without signatures, or with other pixels,
-    it has none (0.5 is beyond burst_distance)."""
-    from facefold.vision.pixels import PIXEL_SIDE
-
-    rng = np.random.default_rng(3)
-    stored = np.eye(DIM, dtype=np.float32)[:2]
-    query = (np.eye(DIM)[0] * np.cos(0.5054) + np.eye(DIM)[2] * np.sin(0.5054))[None]
-    query = query.astype(np.float32)
-    assert abs(np.linalg.norm(query[0] - stored[0]) - 0.5) < 1e-3
-    face = rng.integers(0, 256, (PIXEL_SIDE, PIXEL_SIDE), dtype=np.uint8)
-    pixels = np.stack([face.ravel(), rng.integers(0, 256, PIXEL_SIDE ** 2, dtype=np.uint8)])
-    mirrored = face[:, ::-1].ravel()[None]
-    mask = np.ones(2, bool)
-    assert twins(query, stored, mask, ClusterParams(), mirrored, pixels).tolist() == [0]
-    assert twins(query, stored, mask, ClusterParams()).tolist() == [-1]
-    assert twins(query, stored, mask, ClusterParams(), pixels[1:], pixels).tolist() == [-1]
-    assert twins(query, stored, ~mask, ClusterParams(), mirrored, pixels).tolist() == [-1]
-
-
-def test_a_small_face_in_a_copy_of_a_stored_photo_is_its_twins_person() -> None:
-    """A new face 0.6 from a stored one, at the same place of a copy of the stored face's photo
-    (a 25 px face drifts that far), is that face's twin; in another photo, or without scenes,
-    it has none."""
-    from facefold.vision.pixels import PHOTO_BYTES, scene
-
-    rng = np.random.default_rng(4)
-    stored = np.eye(DIM, dtype=np.float32)[:2]
-    query = (np.eye(DIM)[0] * np.cos(0.6094) + np.eye(DIM)[2] * np.sin(0.6094))[None]
-    query = query.astype(np.float32)
-    assert abs(np.linalg.norm(query[0] - stored[0]) - 0.6) < 1e-3
-    photo, other = (rng.integers(0, 256, PHOTO_BYTES, dtype=np.uint8) for _ in range(2))
-    box, size = (200.0, 100.0, 25.0, 25.0), (480, 360)
-    scenes = np.stack([scene(photo.tobytes(), box, size), scene(other.tobytes(), box, size)])
-    copy = scene(np.clip(photo.astype(int) + 2, 0, 255).astype(np.uint8).tobytes(),
-                 (201.0, 100.0, 25.0, 26.0), size)[None]
-    mask = np.ones(2, bool)
-    params = ClusterParams()
-    assert twins(query, stored, mask, params, query_scenes=copy, scenes=scenes).tolist() == [0]
-    assert twins(query, stored, mask, params).tolist() == [-1]
-    assert twins(query, stored, mask, params, query_scenes=scenes[1:],
-                 scenes=scenes[:1].repeat(2, axis=0)).tolist() == [-1]
-    got = attach_to_persons(query, np.array([9]), stored, np.array([5, 6]), np.array([1, 2]),
-                            params, query_scenes=copy, scenes=scenes)
-    assert got == [5]
-
-
-def test_a_wide_person_of_strangers_takes_in_no_more_new_faces() -> None:
-    """As in a full clustering (test_cluster): a person of four strangers, twice as spread as
-    the library's people, would take a new face 0.75 from its centre; judged as spread like a
-    typical person, it does not."""
-    rng = np.random.default_rng(3)
-    people, truth = blobs(rng, 6, 6, rms=0.6)
-    centre = unit(rng.normal(size=DIM))
-    vectors = np.vstack([people, around(rng, centre, 4, 1.1)])
-    persons = np.concatenate([truth, [6] * 4])
-    photos = np.arange(len(vectors))
-    query = apart_by(rng, centre, 0.75)[None]
-    wide = attach_to_persons(query, np.array([999]), vectors, persons, photos,
-                             ClusterParams(attach_max_spread=100.0))
-    assert wide == [6]
-    assert attach_to_persons(query, np.array([999]), vectors, persons, photos,
-                             ClusterParams()) == [None]

@@ -52,12 +52,13 @@ def test_daemon_follows_the_inbox(daemon: Daemon, celebrities: Path) -> None:
     wait_for(lambda: daemon.done() == 8 and daemon.idle(), WORK_TIMEOUT, daemon.log,
              state=daemon.state)
     by_folder = daemon.links()
-    assert len(by_folder) == 2
+    # two of these five Elton photos sit 0.95-1.24 from his other three (as far as strangers
+    # do): they may make a second Elton folder (`facefold suggest` offers the pair), never
+    # join Mindy's
+    assert 2 <= len(by_folder) <= 3
     for targets in by_folder.values():  # no folder mixes the two people
         assert len({"elton" in t for t in targets}) == 1
     linked_elton = sorted(t for t in daemon.targets() if "/elton/" in t)
-    # two of these five Elton photos sit 0.95-1.24 from his others (as far as strangers do):
-    # they wait, unassigned, rather than risk a wrong folder
     assert len(linked_elton) >= 3
 
     # a file written slowly in chunks is processed once, complete

@@ -76,6 +76,23 @@ def test_a_face_in_copies_of_a_photo_has_one_scene_elsewhere_or_in_another_photo
     assert not same_scene(rows[:1], rows[1:2], 1.01, 0.25)[0]  # 1.01: the rule is off
 
 
+def test_a_mirrored_copy_is_one_scene_the_face_mirrored_too() -> None:
+    """A photo mirrored left to right shows the face at 1 - x: one scene with the photo. The
+    face at its old place in the mirrored photo, or a face in the mirror image of another
+    photo, is not."""
+    rng = np.random.default_rng(3)
+    photo, other = _photo(rng), _photo(rng)
+    size = (480, 360)
+    box = (100.0, 100.0, 40.0, 40.0)  # centre x 120 of 480
+    mirrored_box = (480.0 - 140.0, 100.0, 40.0, 40.0)  # centre x 360
+    original = scene(photo_signature(photo), box, size)
+    rows = np.stack([scene(photo_signature(photo[:, ::-1]), mirrored_box, size),
+                     scene(photo_signature(photo[:, ::-1]), box, size),
+                     scene(photo_signature(other[:, ::-1]), mirrored_box, size)])
+    assert same_scene(np.repeat(original[None], 3, axis=0), rows, 0.97, 0.25).tolist() == [
+        True, False, False]
+
+
 def test_a_shifted_copy_lines_up_by_its_face_a_person_who_moved_does_not() -> None:
     """A 150 px photo shifted by 6 px correlates under 0.97 as it is; moved so that the faces
     coincide it is the same photo. A person who moved 6 px against the same room correlates

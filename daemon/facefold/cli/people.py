@@ -77,6 +77,20 @@ def unassign(face_id: int, config: ConfigOpt = None) -> None:
     say(f"face {face_id} is unassigned (pinned)")
 
 
+@command(group, name="not-a-face")
+def not_a_face(face_ids: Annotated[list[int], typer.Argument(help="FACE…")],
+               undo: Annotated[bool, typer.Option("--undo", help="they are faces after all")] = False,
+               config: ConfigOpt = None) -> None:
+    """Say detections are not faces (a poster, a statue, a pattern): for good, no recluster
+    brings them back and they leave every folder."""
+    from facefold.core.people import not_a_face as mark
+
+    mark(open_library(config), face_ids, undo)
+    n = len(face_ids)
+    say(f"{n} detection{'s' if n != 1 else ''} "
+        + ("count as faces again (of nobody until placed)" if undo else "marked as not a face"))
+
+
 @command(group)
 def new_person(face_ids: Annotated[list[int], typer.Argument(help="FACE…")],
                as_name: Annotated[str | None, typer.Option("--name", help="name it")] = None,
@@ -116,9 +130,9 @@ def suggest(config: ConfigOpt = None, as_json: JsonOpt = False,
     rows = suggestions(open_library(config), limit)
     if as_json:
         return print_json(rows)
-    print_table(["a", "b", "z", "distance", "faces", "answer"],
+    print_table(["a", "b", "distance", "faces", "answer"],
                 [(f"{r.a} {r.name_a or ''}".strip(), f"{r.b} {r.name_b or ''}".strip(),
-                  f"{r.z:.2f}", f"{r.distance:.3f}", f"{r.faces_a} + {r.faces_b}",
+                  f"{r.distance:.3f}", f"{r.faces_a} + {r.faces_b}",
                   f"facefold merge {r.a} {r.b} | facefold apart {r.a} {r.b}") for r in rows])
 
 

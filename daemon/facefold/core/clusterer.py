@@ -1,13 +1,12 @@
 """Faces in the store → people in the store: the incremental clusterer and the full recluster.
 
-New faces are assigned at once by the batch clustering's own rules (`people.assign`): a face
-near-identical to an assigned one is that face's person; any other joins the person it is fewest
-standard errors from, when close enough (one matrix product against the in-memory FaceIndex).
-Faces that fit nobody wait in a pool; when the pool has grown enough, or the worker is idle, the
-pool is clustered and each cluster either joins the existing person it would merge with or
-becomes a new person. A full recluster reruns HDBSCAN over every
-face and maps the clusters onto existing persons by overlap, so ids, names and folders survive;
-faces placed by hand (pinned) never move, and named or hidden persons are never deleted.
+New faces are placed at once by the full clustering's own rule (`people.assign`): each joins the
+person it would merge with, judged against every person's aggregate (one matrix product). Faces
+that fit nobody wait in a pool; when the pool has grown enough, or the worker is idle, the pool is
+clustered and each cluster either joins the existing person it would merge with or becomes a new
+person. A full recluster clusters every face (people.cluster) and maps the clusters onto existing
+persons by overlap, so ids, names and folders survive; faces placed by hand (pinned) never move,
+named or hidden persons keep their faces together and are never deleted.
 
 Every method takes the caller's session and none commits.
 """
@@ -23,8 +22,15 @@ from sqlalchemy.orm import Session
 from facefold.config import Settings
 from facefold.db import faces as face_store
 from facefold.db import people as people_store
-from facefold.people.assign import attach_to_persons, joining_person, match_clusters
-from facefold.people.cluster import NOISE, ClusterParams, cluster_faces, merge_clusters
+from facefold.people.assign import Persons, attach_to_persons, joining_person, match_clusters
+from facefold.people.cluster import (
+    NOISE,
+    ClusterParams,
+    Groups,
+    Signatures,
+    agglomerate,
+    cluster_faces,
+)
 from facefold.people.index import UNASSIGNED, FaceIndex
 
 log = logging.getLogger(__name__)
@@ -33,15 +39,16 @@ log = logging.getLogger(__name__)
 def cluster_params(settings: Settings) -> ClusterParams:
     c = settings.clustering
     return ClusterParams(
-        min_cluster_size=c.min_cluster_size, min_samples=c.min_samples,
-        burst_distance=c.burst_distance, found_distance=c.found_distance, merge_z=c.merge_z,
-        merge_distance=c.merge_distance, attach_z=c.attach_z, max_distance=c.max_distance,
-        attach_min_units=c.attach_min_units, small_min_quality=c.small_min_quality,
-        min_quality=c.min_quality, burst_pixel_similarity=c.burst_pixel_similarity,
-        burst_pixel_distance=c.burst_pixel_distance, burst_share=c.burst_share,
-        burst_max_distance=c.burst_max_distance, copy_similarity=c.copy_similarity,
-        copy_place=c.copy_place, attach_max_spread=c.attach_max_spread,
-        found_min_share=c.found_min_share, pair_distance=c.pair_distance)
+        merge_distance=c.person_distance, face_noise=c.face_noise,
+        small_face_noise=c.small_face_noise, min_quality=c.min_quality,
+        weak_distance=c.weak_distance, weak_margin=c.weak_margin,
+        copy_distance=c.copy_distance, copy_similarity=c.copy_match)
+
+
+def stored_signatures(s: Session, face_ids: np.ndarray) -> Signatures:
+    """`Signatures` of the faces `face_ids` (row-aligned with what is clustered), read from the
+    store only for the rows asked for."""
+    return lambda rows: face_store.face_signatures(s, face_ids[rows].tolist())
 
 
 @dataclass(frozen=True)
@@ -62,11 +69,11 @@ def _summary(s: Session, new: int, removed: int) -> ReclusterResult:
 def full_recluster(s: Session, params: ClusterParams) -> int:
     """Cluster every stored face and write the result as persons, keeping ids where clusters and
     existing persons share faces. Pinned faces keep their person (or stay unassigned); faces of
-    persons kept apart never end in one cluster; a named or hidden person of two faces stays.
-    Return how many persons were created."""
+    persons kept apart never end in one cluster; a named or hidden person's faces stay
+    together. Return how many persons were created."""
     fm = face_store.face_matrix(s)
     labels = cluster_faces(fm.vectors, fm.image_ids, params, fm.quality, fm.person_ids,
-                           people_store.apart_pairs(s), fm.pixels, fm.scenes, fm.shares,
+                           people_store.apart_pairs(s), stored_signatures(s, fm.face_ids),
                            people_store.fixed_persons(s))
     clusters = {int(lab): set(fm.face_ids[labels == lab].tolist())
                 for lab in np.unique(labels[labels != NOISE])}
@@ -99,12 +106,14 @@ def full_recluster(s: Session, params: ClusterParams) -> int:
 
 
 class Clusterer:
-    """The incremental clusterer of one process: the FaceIndex plus the pool bookkeeping.
-    `settings` may be replaced between calls (a config reload)."""
+    """The incremental clusterer of one process: the FaceIndex, the persons' aggregates and the
+    pool bookkeeping. `settings` may be replaced between calls (a config reload)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.index = FaceIndex()
+        self.persons = Persons.of(np.zeros((0, self.index.dim), np.float32), np.zeros(0, np.int64),
+                                  np.zeros(0, np.int64), np.zeros(0), cluster_params(settings))
         self._pool_at_last_cluster = 0
         self._pool_dirty = False
         self._changed = False
@@ -115,7 +124,9 @@ class Clusterer:
         fm = face_store.face_matrix(s)
         self.index = FaceIndex(capacity=max(1024, len(fm.face_ids)))
         self.index.add(fm.face_ids, fm.vectors, fm.person_ids, fm.image_ids, fm.pinned,
-                       fm.quality, fm.pixels, fm.scenes, fm.shares)
+                       fm.quality)
+        self.persons = Persons.of(fm.vectors, fm.person_ids, fm.image_ids, fm.quality,
+                                  cluster_params(self.settings))
         self.people_rev = people_store.people_rev(s)
         self._pool_dirty = self._changed = True
 
@@ -134,6 +145,19 @@ class Clusterer:
         """The pool changed since it was last clustered."""
         return self._pool_dirty
 
+    def _count(self, rows: np.ndarray, sign: float) -> None:
+        """Count the index's rows into (or, sign -1, out of) their persons' aggregates."""
+        ix = self.index
+        self.persons.add(ix.vectors[rows], ix.persons[rows], ix.photos[rows], ix.quality[rows],
+                         cluster_params(self.settings), sign)
+
+    def _move(self, changes: dict[int, int | None]) -> None:
+        """Faces change person: in the index and the persons' aggregates."""
+        rows = self.index.rows(list(changes))
+        self._count(rows, -1.0)
+        self.index.set_persons(changes)
+        self._count(rows, 1.0)
+
     def update(self, s: Session) -> int:
         """Bring the index in step with the store (faces added or removed by a batch) and assign
         the new faces; return how many were assigned."""
@@ -142,6 +166,7 @@ class Clusterer:
         known = set(ids.tolist())
         gone = [f for f in known if f not in stored]
         if gone:
+            self._count(self.index.rows(gone), -1.0)
             self.index.remove(gone)
             self._changed = True
         fresh = sorted(f for f in stored if f not in known)
@@ -149,14 +174,10 @@ class Clusterer:
             return 0
         self._changed = True
         fm = face_store.face_matrix(s, fresh)
-        _, vecs, persons, photos = self.index.view()
         wanted = [i for i in range(len(fm.face_ids)) if fm.person_ids[i] == UNASSIGNED
                   and not fm.pinned[i]]
-        got = attach_to_persons(fm.vectors[wanted], fm.image_ids[wanted], vecs, persons, photos,
-                                cluster_params(self.settings), fm.quality[wanted],
-                                fm.pixels[wanted], self.index.pixels[: self.index.n],
-                                fm.scenes[wanted], self.index.scenes[: self.index.n]) \
-            if wanted else []
+        got = attach_to_persons(fm.vectors[wanted], fm.image_ids[wanted], fm.quality[wanted],
+                                self.persons, cluster_params(self.settings)) if wanted else []
         persons_new = fm.person_ids.copy()
         changes: dict[int, int | None] = {}
         for i, pid in zip(wanted, got, strict=True):
@@ -165,7 +186,8 @@ class Clusterer:
                 changes[int(fm.face_ids[i])] = pid
         face_store.set_face_persons(s, changes)
         self.index.add(fm.face_ids, fm.vectors, persons_new, fm.image_ids, fm.pinned,
-                       fm.quality, fm.pixels, fm.scenes, fm.shares)
+                       fm.quality)
+        self._count(self.index.rows(fresh), 1.0)
         if len(changes) < len(wanted):
             self._pool_dirty = True
         return len(changes)
@@ -174,48 +196,41 @@ class Clusterer:
         """Cluster the pool of unassigned faces when it grew by `pool_growth` (or, when `idle`,
         by anything); return how many persons were created."""
         c = self.settings.clustering
-        pool_rows = np.flatnonzero((self.index.persons[: self.index.n] == UNASSIGNED)
-                                   & ~self.index.pinned[: self.index.n])
+        ix = self.index
+        pool_rows = np.flatnonzero((ix.persons[: ix.n] == UNASSIGNED) & ~ix.pinned[: ix.n])
         grown = len(pool_rows) - self._pool_at_last_cluster
         if not self._pool_dirty or len(pool_rows) == 0:
             return 0
         if not idle and grown < c.pool_growth:
             return 0
         self._pool_dirty = False
-        ids, vecs, persons, photos = self.index.view()
+        ids, vecs, _persons, photos = ix.view()
         params = cluster_params(self.settings)
         labels = cluster_faces(vecs[pool_rows], photos[pool_rows], params,
-                               self.index.quality[: self.index.n][pool_rows],
-                               pixels=self.index.pixels[: self.index.n][pool_rows],
-                               scenes=self.index.scenes[: self.index.n][pool_rows],
-                               shares=self.index.shares[: self.index.n][pool_rows])
+                               ix.quality[: ix.n][pool_rows],
+                               signatures=stored_signatures(s, ids[pool_rows]))
         created: list[int] = []
         changes: dict[int, int | None] = {}
         for lab in np.unique(labels[labels != NOISE]):
             rows = pool_rows[labels == lab]
-            pid = joining_person(vecs[rows], set(photos[rows].tolist()), vecs, persons, photos,
-                                 params)
+            pid = joining_person(vecs[rows], set(photos[rows].tolist()), ix.quality[rows],
+                                 self.persons, params)
             if pid is None:
                 pid = people_store.create_person(s).id
                 created.append(pid)
             for r in rows:
                 changes[int(ids[r])] = pid
-        self.index.set_persons(changes)
-        # what is still alone joins a person that was there before, as in a batch clustering;
-        # the persons just made of the pool already had it, with copies and bursts counted once
-        # (here every face counts: 3 faces of 1-2 photos took in 63 small faces of strangers)
+        # what is still alone joins a person that was there before, as in a full clustering
+        # (the persons just made of the pool already had their chance in it)
+        before = Persons(self.persons.ids.copy(), _copy_groups(self.persons.groups))
+        self._move(changes)
         alone = pool_rows[labels == NOISE]
         if len(alone):
-            stored_pixels = self.index.pixels[: self.index.n]
-            stored_scenes = self.index.scenes[: self.index.n]
-            earlier = np.where(np.isin(persons, created), UNASSIGNED, persons)
-            got = attach_to_persons(vecs[alone], photos[alone], vecs, earlier, photos, params,
-                                    self.index.quality[: self.index.n][alone],
-                                    stored_pixels[alone], stored_pixels,
-                                    stored_scenes[alone], stored_scenes)
+            got = attach_to_persons(vecs[alone], photos[alone], ix.quality[alone], before,
+                                    params)
             late: dict[int, int | None] = {
                 int(ids[r]): p for r, p in zip(alone, got, strict=True) if p is not None}
-            self.index.set_persons(late)
+            self._move(late)
             changes.update(late)
         face_store.set_face_persons(s, changes)
         self._pool_at_last_cluster = len(pool_rows) - len(changes)
@@ -224,40 +239,40 @@ class Clusterer:
         return len(created)
 
     def merge_close_persons(self, s: Session) -> int:
-        """Merge persons the clustering would have made one (as a batch run merges clusters),
-        each face a piece of evidence: no photo in common, nobody kept apart, and at most one
-        of them named, hidden or holding faces placed by hand, which then absorbs the others.
-        Return faces moved."""
-        ids, vecs, persons, photos = self.index.view()
-        rows = np.flatnonzero(persons != UNASSIGNED)
-        if len(np.unique(persons[rows])) < 2:
+        """Merge persons the clustering would have made one (as a full run merges groups): no
+        photo in common, nobody kept apart, and at most one of them named, hidden or holding
+        faces placed by hand, which then absorbs the others. Return faces moved."""
+        p = self.persons
+        live = np.flatnonzero(p.groups.counts > 0.5)
+        if len(live) < 2:
             return 0
+        ix = self.index
         fixed = (people_store.fixed_persons(s)
-                 | set(persons[self.index.pinned[: self.index.n]].tolist()))
+                 | set(ix.persons[: ix.n][ix.pinned[: ix.n]].tolist()))
         fixed.discard(UNASSIGNED)
         apart = people_store.apart_pairs(s)
-
-        def allowed(a: set[int], b: set[int]) -> bool:
-            if len((a | b) & fixed) > 1:
-                return False
-            return not any((min(x, y), max(x, y)) in apart for x in a for y in b)
-
-        face_photos = [{int(p)} for p in photos[rows].tolist()]
-        labels = merge_clusters(vecs[rows], face_photos, persons[rows],
-                                cluster_params(self.settings), allowed)
+        pid = p.ids[live]
+        g = Groups(np.zeros((len(live), ix.dim), np.float32), np.zeros(len(live)),
+                   [set(p.groups.photos[k]) for k in live],
+                   [{int(x)} for x in pid], frozenset(apart),
+                   np.isin(pid, list(fixed)))
+        g.sums, g.counts, g.noise = (p.groups.sums[live].copy(), p.groups.counts[live].copy(),
+                                     p.groups.noise[live].copy())
+        params = cluster_params(self.settings)
+        labels = agglomerate(g, np.arange(len(live)), np.zeros(0, np.int64),
+                             np.zeros(0, np.int64), params.merge_distance ** 2)
         changes: dict[int, int | None] = {}
-        for lab in np.unique(labels[labels != NOISE]):
-            members = rows[labels == lab]
-            group = set(persons[members].tolist())
+        persons_now = ix.persons[: ix.n]
+        for lab in np.unique(labels):
+            group = set(pid[labels == lab].tolist())
             if len(group) < 2:
                 continue
             keep = min(group & fixed) if group & fixed else min(group)
-            for r in members:
-                if persons[r] != keep:
-                    changes[int(ids[r])] = keep
+            for r in np.flatnonzero(np.isin(persons_now, list(group - {keep}))):
+                changes[int(ix.face_ids[r])] = keep
             log.info("merged persons %s into %d", sorted(group - {keep}), keep)
         face_store.set_face_persons(s, changes)
-        self.index.set_persons(changes)
+        self._move(changes)
         return len(changes)
 
     def step(self, s: Session, idle: bool) -> ReclusterResult:
@@ -285,3 +300,10 @@ class Clusterer:
         # keep the pool dirty, so the next idle turn clusters them
         self._pool_dirty = self._changed = self._signature() != seen
         return new
+
+
+def _copy_groups(g: Groups) -> Groups:
+    out = Groups(np.zeros((0, g.sums.shape[1]), np.float32), np.zeros(0), [])
+    out.sums, out.counts, out.noise = g.sums.copy(), g.counts.copy(), g.noise.copy()
+    out.photos = [set(x) for x in g.photos]
+    return out

@@ -138,6 +138,17 @@ def unassign_faces(lib: Library, fids: Sequence[int]) -> None:
     _edit(lib, f"unassign faces {list(fids)}", change, faces=fids)
 
 
+def not_a_face(lib: Library, fids: Sequence[int], undo: bool = False) -> None:
+    """Say detections are not faces (for good: kept by content, no recluster brings them
+    back, they leave every folder), or, with `undo`, that they are faces after all."""
+    def change(s: Session, _e: EditLog) -> None:
+        for fid in fids:
+            store.set_not_face(s, fid, not undo)
+
+    what = "faces again" if undo else "not faces"
+    _edit(lib, f"{what} {list(fids)}", change, faces=fids)
+
+
 def new_person(lib: Library, fids: Sequence[int], new_name: str | None = None) -> int:
     """Make a new person of the given faces (pinned to it), named or not; return its id."""
     cleaned = None if new_name is None else clean_name(new_name)
@@ -170,11 +181,11 @@ def apart(lib: Library, a: int, b: int, keep_apart: bool = True) -> None:
 
 @dataclass(frozen=True)
 class Suggestion:
-    """Two persons that may be one: how far apart (standard errors and RMS face distance)."""
+    """Two persons that may be one: how far apart their centres are once the noise of their
+    faces is taken away (people.cluster's criterion; they merge below clustering.person_distance)."""
 
     a: int
     b: int
-    z: float
     distance: float
     name_a: str | None
     name_b: str | None
@@ -183,24 +194,24 @@ class Suggestion:
 
 
 def suggestions(lib: Library, limit: int = 50) -> list[Suggestion]:
-    """Pairs of visible persons in the doubtful band (closer than `clustering.suggest_z`
-    standard errors and `suggest_distance`, not merged, not kept apart, no photo in common),
-    closest first."""
+    """Pairs of visible persons that may be one (closer than `clustering.suggest_distance`, not
+    merged, not kept apart, no photo in common), closest first."""
     from facefold.core.clusterer import cluster_params
     from facefold.db import faces as face_store
-    from facefold.people.assign import doubtful_pairs
+    from facefold.people.assign import Persons, doubtful_pairs
 
     with lib.session() as s:
         fm = face_store.face_matrix(s)
         summaries = {p.id: p for p in store.person_summaries(s) if not p.hidden}
         apart_pairs = store.apart_pairs(s)
     visible = np.isin(fm.person_ids, list(summaries))
-    persons = np.where(visible, fm.person_ids, -1)
-    c = lib.settings.clustering
-    pairs = doubtful_pairs(fm.vectors, persons, fm.image_ids, cluster_params(lib.settings),
-                           c.suggest_z, c.suggest_distance, apart_pairs)
-    return [Suggestion(a, b, round(z, 3), round(d, 4), summaries[a].name, summaries[b].name,
-                       summaries[a].faces, summaries[b].faces) for a, b, z, d in pairs[:limit]]
+    params = cluster_params(lib.settings)
+    persons = Persons.of(fm.vectors, np.where(visible, fm.person_ids, -1), fm.image_ids,
+                         fm.quality, params)
+    pairs = doubtful_pairs(persons, params, lib.settings.clustering.suggest_distance,
+                           apart_pairs)
+    return [Suggestion(a, b, round(d, 4), summaries[a].name, summaries[b].name,
+                       summaries[a].faces, summaries[b].faces) for a, b, d in pairs[:limit]]
 
 
 def recluster(lib: Library, full: bool = False) -> ReclusterResult:

@@ -102,7 +102,7 @@ def review(lib: Library, out_dir: Path | None = None) -> ReviewResult:
             for p in visible]
     loose = thumbs.get(None, [])
     titles = {p.id: p.name or f"person {p.id}" for p in summaries}
-    pairs = [ReviewPair(x.a, x.b, titles[x.a], titles[x.b], x.z, thumbs.get(x.a, []),
+    pairs = [ReviewPair(x.a, x.b, titles[x.a], titles[x.b], x.distance, thumbs.get(x.a, []),
                         thumbs.get(x.b, [])) for x in suggestions(lib, SUGGESTIONS_SHOWN)]
     page = render_review(rows, loose, sum(f.person_id is None for f in faces), str(settings.people),
                          pairs)

@@ -114,8 +114,9 @@ def photos_of_person(s: Session, pid: int, offset: int = 0, limit: int = 60) -> 
 
 
 def count_faces_of(s: Session, pid: int | None) -> int:
-    """How many faces a person has (None: how many faces have nobody)."""
-    where = Face.person_id.is_(None) if pid is None else Face.person_id == pid
+    """How many faces a person has (None: how many faces have nobody, not-a-face detections
+    left out)."""
+    where = (Face.person_id.is_(None) & ~Face.not_face) if pid is None else Face.person_id == pid
     return int(s.scalar(select(func.count(Face.id)).where(where)) or 0)
 
 

@@ -25,7 +25,7 @@ class UndoRefused(PeopleError):
 @dataclass(frozen=True)
 class Touched:
     """What an edit may change: these persons (their name, hidden flag, apart links, existence)
-    and these faces (their person and pin)."""
+    and these faces (their person, pin, and whether they are a face)."""
 
     persons: frozenset[int]
     faces: frozenset[int]
@@ -49,8 +49,10 @@ def record(s: Session, action: str, what: Touched) -> EditLog:
     """Save the state of what an edit touches, before the edit runs."""
     persons = [{"id": p.id, "name": p.name, "hidden": p.hidden}
                for p in s.scalars(select(Person).where(Person.id.in_(what.persons)))]
-    faces = [{"id": fid, "person_id": pid, "pinned": bool(pinned)} for fid, pid, pinned in
-             s.execute(select(Face.id, Face.person_id, Face.pinned).where(Face.id.in_(what.faces)))]
+    faces = [{"id": fid, "person_id": pid, "pinned": bool(pinned), "not_face": bool(nf)}
+             for fid, pid, pinned, nf in s.execute(select(
+                 Face.id, Face.person_id, Face.pinned, Face.not_face).where(
+                 Face.id.in_(what.faces)))]
     apart = [[a, b] for a, b in s.execute(select(PersonApart.person_a, PersonApart.person_b).where(
         or_(PersonApart.person_a.in_(what.persons), PersonApart.person_b.in_(what.persons))))]
     entry = EditLog(action=action, before=json.dumps(
@@ -100,8 +102,8 @@ def undo_last(s: Session) -> str | None:
             person.name, person.hidden = p["name"], p["hidden"]
     s.flush()
     for f in before["faces"]:
-        s.execute(update(Face).where(Face.id == f["id"]).values(person_id=f["person_id"],
-                                                                 pinned=f["pinned"]))
+        s.execute(update(Face).where(Face.id == f["id"]).values(
+            person_id=f["person_id"], pinned=f["pinned"], not_face=f.get("not_face", False)))
     s.execute(delete(PersonApart).where(or_(PersonApart.person_a.in_(touched_ids),
                                             PersonApart.person_b.in_(touched_ids))))
     for a, b in before["apart"]:

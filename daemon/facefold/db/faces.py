@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import ColumnElement, Row, and_, func, or_, select, text, update
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from facefold.db.models import Face, Image, ImageStatus
 from facefold.db.types import EMBEDDING_DTYPE, text_to_path
@@ -46,7 +46,9 @@ def face_rows(image_id: int, faces: Sequence[NewFace]) -> list[Face]:
 
 @dataclass(frozen=True)
 class FaceMatrix:
-    """Stored faces as arrays, row-aligned: what clustering needs, loaded in one query."""
+    """Stored faces as arrays, row-aligned: what clustering needs, loaded in one query. The
+    faces' signatures (for copies) are read apart, only for the faces that need them
+    (`face_signatures`)."""
 
     face_ids: np.ndarray
     image_ids: np.ndarray
@@ -54,29 +56,20 @@ class FaceMatrix:
     vectors: np.ndarray  # (N, EMBEDDING_DIM) float32
     pinned: np.ndarray  # bool: placed (or unassigned) by hand, never moved by clustering
     quality: np.ndarray  # 0..1; 1 where not measured (faces stored before it was)
-    pixels: np.ndarray  # (N, PIXEL_BYTES) uint8 signatures; zeros where none was stored
-    scenes: np.ndarray  # (N, SCENE_BYTES) uint8 vision.pixels scenes; zeros where the photo
-    # has no signature (stored before they were)
-    shares: np.ndarray  # size (sqrt of box area) over its photo's largest face's size
 
 
 def face_matrix(s: Session, face_ids: Sequence[int] | None = None) -> FaceMatrix:
-    """All faces (or those with the given ids) as one matrix."""
-    other = aliased(Face)
-    largest = select(func.max(other.box_w * other.box_h)).where(
-        other.image_id == Face.image_id).scalar_subquery()
-    q = select(Face.id, Face.image_id, Face.person_id, Face.embedding, Face.pinned,
-               Face.quality, Face.pixels, Image.pixels, Face.box_x, Face.box_y, Face.box_w,
-               Face.box_h, Image.width, Image.height, largest
-               ).join(Image, Image.id == Face.image_id).order_by(Face.id)
+    """All faces (or those with the given ids) as one matrix; detections said not to be a face
+    are left out: no clustering sees them."""
+    q = (select(Face.id, Face.image_id, Face.person_id, Face.embedding, Face.pinned,
+                Face.quality).where(~Face.not_face).order_by(Face.id))
     if face_ids is not None:
         q = q.where(Face.id.in_(list(face_ids)))
     rows = s.execute(q).all()
     if not rows:
         return FaceMatrix(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64),
                           np.zeros((0, EMBEDDING_DIM), np.float32), np.zeros(0, bool),
-                          np.zeros(0, np.float32), signatures([]),
-                          np.zeros((0, SCENE_BYTES), np.uint8), np.ones(0, np.float32))
+                          np.zeros(0, np.float32))
     vectors = np.frombuffer(b"".join(r[3] for r in rows), dtype=EMBEDDING_DTYPE)
     return FaceMatrix(
         face_ids=np.array([r[0] for r in rows], dtype=np.int64),
@@ -85,25 +78,38 @@ def face_matrix(s: Session, face_ids: Sequence[int] | None = None) -> FaceMatrix
         vectors=vectors.reshape(len(rows), -1).astype(np.float32),
         pinned=np.array([bool(r[4]) for r in rows], dtype=bool),
         quality=np.array([1.0 if r[5] is None else r[5] for r in rows], dtype=np.float32),
-        pixels=signatures([r[6] for r in rows]),
-        scenes=np.stack([scene(r[7], (r[8], r[9], r[10], r[11]), (r[12], r[13]))
-                         for r in rows]),
-        shares=np.sqrt(np.array([r[10] * r[11] / r[14] if r[14] else 1.0 for r in rows],
-                                dtype=np.float32)),
     )
+
+
+def face_signatures(s: Session, face_ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """The faces' vision.pixels signatures, in the order given: (pixels, scenes) with zeros
+    where none was stored (like no other signature)."""
+    out_p, out_s = signatures([None] * len(face_ids)), np.zeros((len(face_ids), SCENE_BYTES),
+                                                                np.uint8)
+    where = {int(f): k for k, f in enumerate(face_ids)}
+    for start in range(0, len(face_ids), 500):
+        chunk = [int(f) for f in face_ids[start:start + 500]]
+        for r in s.execute(select(Face.id, Face.pixels, Image.pixels, Face.box_x, Face.box_y,
+                                  Face.box_w, Face.box_h, Image.width, Image.height)
+                           .join(Image, Image.id == Face.image_id).where(Face.id.in_(chunk))):
+            k = where[int(r[0])]
+            out_p[k] = signatures([r[1]])[0]
+            out_s[k] = scene(r[2], (r[3], r[4], r[5], r[6]), (r[7], r[8]))
+    return out_p, out_s
 
 
 def faces_signature(s: Session) -> tuple[int, int]:
     """(how many faces, the highest face id): it changes whenever faces are added or removed,
     by this process or another (a worker on another machine)."""
-    n, top = s.execute(select(func.count(Face.id), func.max(Face.id))).one()
+    n, top = s.execute(select(func.count(Face.id), func.max(Face.id)).where(~Face.not_face)).one()
     return int(n), int(top or 0)
 
 
 def face_persons(s: Session) -> dict[int, int | None]:
-    """face id → person id for every face (what a running daemon reloads after CLI changes)."""
+    """face id → person id for every face, not-a-face ones left out (what a running daemon
+    reloads after CLI changes)."""
     return {int(f): (None if p is None else int(p))
-            for f, p in s.execute(select(Face.id, Face.person_id))}
+            for f, p in s.execute(select(Face.id, Face.person_id).where(~Face.not_face))}
 
 
 def set_face_persons(s: Session, assignment: dict[int, int | None]) -> None:
@@ -124,23 +130,27 @@ class StoredFace:
     confidence: float
     pinned: bool
     quality: float | None = None  # 0..1; None: not measured
+    not_face: bool = False  # a person said it is not a face
 
 
 def _stored_columns() -> tuple[Any, ...]:
     return (Face.id, Face.person_id, Image.path, Face.box_x, Face.box_y, Face.box_w, Face.box_h,
-            Face.landmarks, Face.confidence, Face.pinned, Face.quality)
+            Face.landmarks, Face.confidence, Face.pinned, Face.quality, Face.not_face)
 
 
 def _stored(row: Row[Any]) -> StoredFace:
-    fid, pid, path, x, y, w, h, landmarks, confidence, pinned, quality = tuple(row)
-    return StoredFace(fid, pid, path, (x, y, w, h), landmarks, confidence, bool(pinned), quality)
+    fid, pid, path, x, y, w, h, landmarks, confidence, pinned, quality, not_face = tuple(row)
+    return StoredFace(fid, pid, path, (x, y, w, h), landmarks, confidence, bool(pinned), quality,
+                      bool(not_face))
 
 
 def faces_of_person(s: Session, pid: int | None, limit: int | None = None,
                     offset: int = 0) -> list[StoredFace]:
-    """A person's faces (None: the faces of nobody), most confident first."""
+    """A person's faces (None: the faces of nobody, not-a-face detections left out), most
+    confident first."""
     q = (select(*_stored_columns()).join(Image, Image.id == Face.image_id)
-         .where(Face.person_id.is_(None) if pid is None else Face.person_id == pid)
+         .where((Face.person_id.is_(None) & ~Face.not_face) if pid is None
+                else Face.person_id == pid)
          .order_by(Face.confidence.desc(), Face.id).offset(offset))
     return [_stored(r) for r in s.execute(q if limit is None else q.limit(limit))]
 
@@ -158,7 +168,7 @@ def top_faces(s: Session, per_person: int, unassigned: int) -> list[StoredFace]:
         *_stored_columns(),
         func.row_number().over(partition_by=Face.person_id,
                                order_by=(Face.confidence.desc(), Face.id)).label("rank"),
-    ).join(Image, Image.id == Face.image_id).subquery()
+    ).join(Image, Image.id == Face.image_id).where(~Face.not_face).subquery()
     rows = s.execute(
         select(*[c for c in ranked.c if c.name != "rank"]).where(
             ((ranked.c.person_id.is_not(None)) & (ranked.c.rank <= per_person))

@@ -127,6 +127,8 @@ class Face(Base):
         ForeignKey("persons.id", ondelete="SET NULL"), index=True
     )
     pinned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # a person said this detection is not a face: nobody's, pinned, and seen by no clustering
+    not_face: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     weights: Mapped[str] = mapped_column(String(80), default="", server_default="", index=True)
     quality: Mapped[float | None] = mapped_column(Float)  # 0..1 (vision.quality); None: not measured
     sharpness: Mapped[float | None] = mapped_column(Float)  # variance of the crop's Laplacian
@@ -155,7 +157,7 @@ class PersonApart(Base):
 class KeptFace(Base):
     """A person's work on a face whose photo was forgotten (its file gone): the person it was
     in, when that person was named, hidden or kept apart from another, or that it was placed or
-    taken out by hand (`pinned`). Kept by the photo's content and the face's box, so the same
+    taken out by hand (`pinned`), or said not to be a face. Kept by the photo's content and the face's box, so the same
     photo coming back under any path gets it again."""
 
     __tablename__ = "kept_faces"
@@ -168,6 +170,7 @@ class KeptFace(Base):
     box_h: Mapped[float] = mapped_column(Float)
     person_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"))
     pinned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    not_face: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
 
 

@@ -96,7 +96,7 @@ def move_face(s: Session, fid: int, pid: int) -> Face:
     if clash is not None:
         raise PeopleError(f"person {pid} already has face {clash} of the same photo; "
                           f"move or unassign that one first")
-    f.person_id, f.pinned = pid, True
+    f.person_id, f.pinned, f.not_face = pid, True, False
     return f
 
 
@@ -104,6 +104,15 @@ def unassign_face(s: Session, fid: int) -> Face:
     """Take a face out of its person by hand (pinned: clustering leaves it out)."""
     f = get_face(s, fid)
     f.person_id, f.pinned = None, True
+    return f
+
+
+def set_not_face(s: Session, fid: int, not_face: bool = True) -> Face:
+    """Say a detection is not a face (a poster, a statue, a pattern): nobody's and pinned, no
+    clustering sees it; with `not_face` False, a face again, of nobody until it is placed."""
+    f = get_face(s, fid)
+    f.not_face = not_face
+    f.person_id, f.pinned = None, not_face
     return f
 
 
@@ -221,6 +230,6 @@ class PeopleCounts:
 def people_counts(s: Session) -> PeopleCounts:
     """How many persons and faces there are, and how many faces have a person: two queries."""
     faces, assigned = s.execute(
-        select(func.count(Face.id), func.count(Face.person_id))).one()
+        select(func.count(Face.id), func.count(Face.person_id)).where(~Face.not_face)).one()
     return PeopleCounts(int(s.scalar(select(func.count(Person.id))) or 0), int(faces),
                         int(assigned))

@@ -113,6 +113,7 @@ def record_processed(s: Session, path: str, sha256: str, size: int, mtime: float
     img.attempts += 1
     _again_if_changed(img)
     s.flush()
+    _keep_work(s, img.id, sha256)  # faces of the same content, processed again, keep it
     s.execute(delete(Face).where(Face.image_id == img.id))
     rows = face_rows(img.id, faces)
     _restore_work(s, sha256, rows)
@@ -372,15 +373,18 @@ def forget_image(s: Session, img: Image) -> None:
 
 
 def _keep_work(s: Session, image_id: int, sha256: str) -> None:
-    """Remember the faces of a photo about to be forgotten that carry a person's work: placed or
-    taken out by hand, or in a person who is named, hidden or kept apart from another."""
+    """Remember the faces of a photo about to be forgotten (or processed again) that carry a
+    person's work: placed or taken out by hand, said not to be a face, or in a person who is
+    named, hidden or kept apart from another."""
     apart = select(PersonApart.person_a).union(select(PersonApart.person_b))
     decided = select(Person.id).where(Person.name.is_not(None) | Person.hidden
                                       | Person.id.in_(apart))
     for f in s.scalars(select(Face).where(
-            Face.image_id == image_id, Face.pinned | Face.person_id.in_(decided))):
+            Face.image_id == image_id,
+            Face.pinned | Face.not_face | Face.person_id.in_(decided))):
         s.add(KeptFace(sha256=sha256, box_x=f.box_x, box_y=f.box_y, box_w=f.box_w,
-                       box_h=f.box_h, person_id=f.person_id, pinned=f.pinned))
+                       box_h=f.box_h, person_id=f.person_id, pinned=f.pinned,
+                       not_face=f.not_face))
 
 
 def _iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
@@ -400,6 +404,7 @@ def _restore_work(s: Session, sha256: str, rows: Sequence[Face]) -> None:
         best = max(scored, key=lambda t: t[0], default=None)
         if best is not None and best[0] >= KEPT_MIN_IOU:
             best[1].person_id, best[1].pinned = kept.person_id, kept.pinned
+            best[1].not_face = kept.not_face
             s.delete(kept)
 
 

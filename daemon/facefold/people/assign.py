@@ -1,23 +1,16 @@
 """Pure rules for faces and persons that already exist: which stored person a cluster is (so ids
-and names survive reclusters), which person a new face or a new cluster joins, and who a face is
-named after (`identify`)."""
+and names survive reclusters), which person a new face or a new cluster joins, as the full
+clustering would (people.cluster), which pairs may be one person, and who a face is named after
+(`identify`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Set
+from collections.abc import Mapping, Set
+from dataclasses import dataclass
 
 import numpy as np
 
-from facefold.people.cluster import (
-    ATTACH_CHOICES,
-    NOISE,
-    ClusterParams,
-    Evidence,
-    alike,
-    joining_z,
-    separation,
-)
-from facefold.vision.pixels import pixel_similarity_matrix, same_scene_matrix
+from facefold.people.cluster import NEIGHBOURS, ClusterParams, Groups, face_noise
 
 
 def match_clusters(clusters: Mapping[int, Set[int]],
@@ -44,123 +37,164 @@ def match_clusters(clusters: Mapping[int, Set[int]],
     return result
 
 
-def _person_evidence(vectors: np.ndarray, persons: np.ndarray) -> tuple[np.ndarray, Evidence]:
-    """Each person's faces as evidence (every face a unit): (person ids, Evidence)."""
-    mask = persons >= 0
-    ids = np.unique(persons[mask])
-    pos = np.full(len(persons), NOISE, np.int64)
-    pos[mask] = np.searchsorted(ids, persons[mask])
-    return ids, Evidence.of(vectors, pos, len(ids))
+@dataclass
+class Persons:
+    """The stored persons as groups: per person the sum of its faces' vectors, their count,
+    their expected noise and their photos. Enough to judge a new face or cluster against
+    every person as people.cluster does, with one matrix product."""
+
+    ids: np.ndarray  # person ids, one per group, ascending
+    groups: Groups
+
+    @classmethod
+    def of(cls, vectors: np.ndarray, persons: np.ndarray, photos: np.ndarray,
+           quality: np.ndarray, params: ClusterParams) -> Persons:
+        """From every stored face: its vector, person (-1: none), photo and quality."""
+        mask = persons >= 0
+        ids = np.unique(persons[mask])
+        pos = np.searchsorted(ids, persons[mask])
+        sums = np.zeros((len(ids), vectors.shape[1]))
+        np.add.at(sums, pos, vectors[mask].astype(np.float64))
+        g = Groups(np.zeros((len(ids), vectors.shape[1]), np.float32), np.zeros(len(ids)),
+                   [set() for _ in ids])
+        g.sums = sums
+        g.counts = np.bincount(pos, minlength=len(ids)).astype(np.float64)
+        np.add.at(g.noise, pos, face_noise(quality[mask], params))
+        for k, ph in zip(pos.tolist(), photos[mask].tolist(), strict=True):
+            g.photos[k].add(int(ph))
+        return cls(ids, g)
+
+    def add(self, vectors: np.ndarray, persons: np.ndarray, photos: np.ndarray,
+            quality: np.ndarray, params: ClusterParams, sign: float = 1.0) -> None:
+        """Count faces into their persons (-1: none, skipped), a new person getting a group of
+        its own; with `sign` -1, count them out (their photos stay: a person keeps a photo it
+        may still hold through another face)."""
+        mask = persons >= 0
+        if not mask.any():
+            return
+        new = np.setdiff1d(np.unique(persons[mask]), self.ids)
+        if len(new):
+            g, k, d = self.groups, len(new), vectors.shape[1]
+            self.ids = np.concatenate([self.ids, new])
+            g.sums = np.vstack([g.sums, np.zeros((k, d))])
+            g.counts = np.concatenate([g.counts, np.zeros(k)])
+            g.noise = np.concatenate([g.noise, np.zeros(k)])
+            g.photos += [set() for _ in range(k)]
+            order = np.argsort(self.ids, kind="stable")
+            self.ids, g.sums, g.counts, g.noise = (self.ids[order], g.sums[order],
+                                                   g.counts[order], g.noise[order])
+            g.photos = [g.photos[i] for i in order]
+        pos = np.searchsorted(self.ids, persons[mask])
+        g = self.groups
+        np.add.at(g.sums, pos, sign * vectors[mask].astype(np.float64))
+        np.add.at(g.counts, pos, sign)
+        np.add.at(g.noise, pos, sign * face_noise(quality[mask], params))
+        if sign > 0:
+            for k, ph in zip(pos.tolist(), photos[mask].tolist(), strict=True):
+                g.photos[k].add(int(ph))
+        empty = g.counts < 0.5
+        if empty.any():  # a person without faces no longer takes any
+            g.sums[empty], g.counts[empty], g.noise[empty] = 0.0, 0.0, 0.0
+
+    def nearest(self, queries: np.ndarray, k: int = NEIGHBOURS) -> np.ndarray:
+        """(q, ≤k) positions of the persons whose centres are nearest each query."""
+        live = np.flatnonzero(self.groups.counts > 0.5)
+        if not len(live):
+            return np.zeros((len(queries), 0), np.int64)
+        k = min(k, len(live))
+        g = self.groups
+        sims = queries.astype(np.float64) @ (g.sums[live] / g.counts[live, None]).T
+        part = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        order = np.argsort(-np.take_along_axis(sims, part, axis=1), axis=1, kind="stable")
+        return live[np.take_along_axis(part, order, axis=1)]
 
 
-def _matching(query: np.ndarray, stored: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
-    """For `alike`: the pixel similarity of one face's signature to the stored ones masked."""
-    return lambda m: pixel_similarity_matrix(query, stored[m])[0]
-
-
-def _copy_matching(query: np.ndarray, stored: np.ndarray,
-                   params: ClusterParams) -> Callable[[np.ndarray], np.ndarray]:
-    """For `alike`: whether one face and the stored ones masked are one face in copies of a
-    photo (their scenes, vision.pixels)."""
-    return lambda m: same_scene_matrix(query, stored[m], params.copy_similarity,
-                                       params.copy_place)[0]
-
-
-def twins(queries: np.ndarray, vectors: np.ndarray, mask: np.ndarray, params: ClusterParams,
-          query_pixels: np.ndarray | None = None, pixels: np.ndarray | None = None,
-          query_scenes: np.ndarray | None = None,
-          scenes: np.ndarray | None = None) -> np.ndarray:
-    """For each query, the row of the nearest face among `mask` it is alike to (as
-    `burst_units` has it: closer than `burst_distance`, or, given both sides' pixel signatures,
-    closer than `burst_pixel_distance` with pixels that match, or, given both sides' scenes,
-    closer than `burst_max_distance` and one face in copies of a photo); -1 for none."""
-    sims = queries @ vectors.T
-    sims[:, ~mask] = -np.inf
-    d = np.sqrt(np.maximum(0.0, 2.0 - 2.0 * sims))
-    out = np.full(len(queries), -1, np.int64)
-    for i in range(len(queries)):
-        ok = np.flatnonzero(alike(
-            d[i], params.burst_distance, params.burst_pixel_distance,
-            params.burst_pixel_similarity, None if query_pixels is None or pixels is None
-            else _matching(query_pixels[i:i + 1], pixels), params.burst_max_distance,
-            None if query_scenes is None or scenes is None
-            else _copy_matching(query_scenes[i:i + 1], scenes, params)))
-        if len(ok):
-            out[i] = ok[np.argmin(d[i, ok])]
-    return out
-
-
-def attach_to_persons(queries: np.ndarray, query_photos: np.ndarray, vectors: np.ndarray,
-                      persons: np.ndarray, photos: np.ndarray, params: ClusterParams,
-                      query_quality: np.ndarray | None = None,
-                      query_pixels: np.ndarray | None = None,
-                      pixels: np.ndarray | None = None,
-                      query_scenes: np.ndarray | None = None,
-                      scenes: np.ndarray | None = None) -> list[int | None]:
-    """Given new unit vectors (and their photo ids) and the stored faces (vectors, person ids
-    with -1 for none, photo ids), return a person id or None for each new face, as the batch
-    clustering would: a face alike to an assigned face (`twins`, by pixels and scenes too when
-    both sides' are given) is that face's person; any other joins the person it
-    is fewest standard errors from, below
-    `attach_z` and under the `max_distance` cap (a face below `small_min_quality` only a person
-    of `attach_min_units` faces or more). Never two faces of one photo in one person
-    (faces assigned earlier in this call included)."""
+def attach_to_persons(queries: np.ndarray, query_photos: np.ndarray, query_quality: np.ndarray,
+                      persons: Persons, params: ClusterParams) -> list[int | None]:
+    """A person id (or None) for each new face, as the full clustering would place it: it
+    joins the nearest person it would merge with (people.cluster's criterion under
+    merge_distance²), or, a weak face, its nearest person when close enough and clearly nearer
+    than the runner-up. Never two faces of one photo in one person (faces placed earlier in
+    this call included)."""
     out: list[int | None] = [None] * len(queries)
-    mask = persons >= 0
-    if not mask.any() or len(queries) == 0:
+    if not len(persons.ids) or not len(queries):
         return out
-    ids, ev = _person_evidence(vectors, persons)
-    near = mask & np.isin(photos, query_photos)  # only these photos can clash
-    taken: set[tuple[int, int]] = set(zip(persons[near].tolist(), photos[near].tolist(),
-                                          strict=True))
-    twin = twins(queries, vectors, mask, params, query_pixels, pixels, query_scenes, scenes)
-    n = ev.counts
-    z = joining_z(queries, ev, params)
-    if query_quality is not None:
-        weak = query_quality < params.small_min_quality
-        z[np.ix_(weak, n < params.attach_min_units)] = np.inf
+    g = persons.groups
+    taken = {int(p): set(g.photos[k]) for k, p in enumerate(persons.ids)}
+    noise = face_noise(np.asarray(query_quality, np.float64), params)
+    near = persons.nearest(queries)
+    limit = params.merge_distance ** 2
     for i in range(len(queries)):
         photo = int(query_photos[i])
-        if twin[i] >= 0:
-            choices = [int(persons[twin[i]])]
-        else:
-            order = np.argsort(z[i])[:ATTACH_CHOICES]
-            choices = [int(ids[c]) for c in order if z[i, c] < params.attach_z]
+        cand = near[i]
+        m = g.criterion_to(np.repeat(queries[i:i + 1], len(cand), axis=0),
+                           np.full(len(cand), noise[i]), cand)
+        choices = [int(persons.ids[cand[k]]) for k in np.argsort(m, kind="stable")
+                   if m[k] < limit]
+        if not choices and query_quality[i] < params.min_quality:
+            rms = np.sqrt(np.maximum(0.0, 2.0 - 2.0 * (g.sums[cand] @ queries[i])
+                                     / g.counts[cand]))
+            order = np.argsort(rms, kind="stable")
+            runner_up = rms[order[1]] if len(order) > 1 else np.inf
+            best = rms[order[0]]
+            if best < params.weak_distance and best < params.weak_margin * runner_up:
+                choices = [int(persons.ids[cand[order[0]]])]
         for pid in choices:
-            if (pid, photo) not in taken:
+            if photo not in taken.setdefault(pid, set()):
                 out[i] = pid
-                taken.add((pid, photo))
+                taken[pid].add(photo)
                 break
     return out
 
 
-def joining_person(cluster: np.ndarray, cluster_photos: set[int], vectors: np.ndarray,
-                   persons: np.ndarray, photos: np.ndarray, params: ClusterParams) -> int | None:
-    """The existing person a new cluster of unit vectors is one with, as the batch clustering
-    would merge them: fewest standard errors apart below `merge_z`, under the `merge_distance`
-    cap, and no photo in common. None: a new person."""
-    mask = persons >= 0
-    if not mask.any() or len(cluster) == 0:
+def joining_person(cluster: np.ndarray, cluster_photos: set[int], cluster_quality: np.ndarray,
+                   persons: Persons, params: ClusterParams) -> int | None:
+    """The stored person a new cluster of unit vectors is one with, as the full clustering
+    would merge them (the criterion under merge_distance², the smallest), with no photo in
+    common; None: a new person."""
+    if not len(persons.ids) or not len(cluster):
         return None
-    ids, ev = _person_evidence(vectors, persons)
-    c_sum = cluster.sum(axis=0, dtype=np.float64)
-    c_n = float(len(cluster))
-    c_s2 = max(0.0, 1.0 - float((c_sum / c_n) @ (c_sum / c_n)))
-    w = params.prior_weight
-    c_se2 = (c_n * c_s2 + w * ev.prior_s2) / (c_n + w) / c_n
-    n = ev.counts
-    ms = 2.0 - 2.0 * (ev.sums @ c_sum) / (n * c_n)
-    z = separation(ms, ev.s2(), ev.shrunk(w) / n, c_s2, c_se2)
-    z[ms >= params.merge_distance ** 2] = np.inf
-    held: dict[int, set[int]] = {int(p): set() for p in ids}
-    for pid, ph in zip(persons[mask].tolist(), photos[mask].tolist(), strict=True):
-        held[int(pid)].add(int(ph))
-    for c in np.argsort(z):
-        if z[c] >= params.merge_z:
+    g = persons.groups
+    mean = cluster.astype(np.float64).sum(axis=0)
+    cand = persons.nearest(mean[None, :] / max(np.linalg.norm(mean), 1e-12))[0]
+    probe = Groups(np.zeros((1, cluster.shape[1]), np.float32), np.zeros(1), [cluster_photos])
+    probe.sums, probe.counts = mean[None, :], np.array([float(len(cluster))])
+    probe.noise = np.array([float(face_noise(np.asarray(cluster_quality, np.float64),
+                                             params).sum())])
+    both = Groups(np.zeros((len(cand) + 1, cluster.shape[1]), np.float32),
+                  np.zeros(len(cand) + 1), [set() for _ in range(len(cand) + 1)])
+    both.sums = np.vstack([g.sums[cand], probe.sums])
+    both.counts = np.concatenate([g.counts[cand], probe.counts])
+    both.noise = np.concatenate([g.noise[cand], probe.noise])
+    m = both.criterion(np.arange(len(cand)), np.full(len(cand), len(cand)))
+    for k in np.argsort(m, kind="stable").tolist():
+        if m[k] >= params.merge_distance ** 2:
             return None
-        if not cluster_photos & held[int(ids[c])]:
-            return int(ids[c])
+        if not cluster_photos & g.photos[cand[k]]:
+            return int(persons.ids[cand[k]])
     return None
+
+
+def doubtful_pairs(persons: Persons, params: ClusterParams, max_distance: float,
+                   apart: Set[tuple[int, int]] = frozenset()) -> list[tuple[int, int, float]]:
+    """Pairs of persons that may be one: (a, b, distance) with a < b, where distance is the
+    square root of people.cluster's criterion (their centres' distance, noise taken away),
+    under `max_distance`; no photo in common, not kept apart; closest first. Pairs under
+    merge_distance appear too when something kept them apart (a name on each, say)."""
+    if len(persons.ids) < 2:
+        return []
+    from facefold.people.cluster import graph_pairs, knn
+
+    g = persons.groups
+    centres = g.sums / np.linalg.norm(g.sums, axis=1, keepdims=True)
+    a, b = graph_pairs(knn(centres.astype(np.float32))[0])
+    m = g.criterion(a, b)
+    out = []
+    for x, y, v in zip(a.tolist(), b.tolist(), m.tolist(), strict=True):
+        pa, pb = sorted((int(persons.ids[x]), int(persons.ids[y])))
+        if v < max_distance ** 2 and (pa, pb) not in apart and not g.photos[x] & g.photos[y]:
+            out.append((pa, pb, float(np.sqrt(max(v, 0.0)))))
+    return sorted(out, key=lambda t: t[2])
 
 
 def nearest_named(queries: np.ndarray, vectors: np.ndarray, persons: np.ndarray,
@@ -200,41 +234,20 @@ def nearest_person(queries: np.ndarray, vectors: np.ndarray, persons: np.ndarray
             for i, k in enumerate(j)]
 
 
-def doubtful_pairs(vectors: np.ndarray, persons: np.ndarray, photos: np.ndarray,
-                   params: ClusterParams, max_z: float, max_distance: float,
-                   apart: Set[tuple[int, int]] = frozenset()) -> list[tuple[int, int, float, float]]:
-    """Pairs of persons that may be one: (a, b, z, RMS distance) with a < b, fewer than `max_z`
-    standard errors apart, an RMS face distance below `max_distance`, no photo in common and
-    not kept apart; closest first. Pairs below `merge_z` appear too when something kept them
-    apart (a name on each, say)."""
-    mask = persons >= 0
-    ids, ev = _person_evidence(vectors, persons)
-    if len(ids) < 2:
-        return []
-    n = ev.counts
-    s2, se2 = ev.s2(), ev.shrunk(params.prior_weight) / n
-    ms = 2.0 - 2.0 * (ev.sums @ ev.sums.T) / np.outer(n, n)
-    z = separation(ms, s2[:, None], se2[:, None], s2[None, :], se2[None, :])
-    held: dict[int, set[int]] = {int(p): set() for p in ids}
-    for pid, ph in zip(persons[mask].tolist(), photos[mask].tolist(), strict=True):
-        held[int(pid)].add(int(ph))
-    out = []
-    for a, b in zip(*np.nonzero((z < max_z) & (ms < max_distance ** 2)), strict=True):
-        pa, pb = int(ids[a]), int(ids[b])
-        if pa < pb and (pa, pb) not in apart and not held[pa] & held[pb]:
-            out.append((pa, pb, float(z[a, b]), float(np.sqrt(ms[a, b]))))
-    return sorted(out, key=lambda t: t[2])
-
-
 def closest_persons(queries: np.ndarray, vectors: np.ndarray, persons: np.ndarray,
                     k: int) -> list[tuple[int, float]]:
     """The `k` persons whose faces are closest to the query faces taken together: (person id,
     RMS distance between the queries and the person's faces), closest first. Persons -1 are
     skipped."""
-    ids, ev = _person_evidence(vectors, persons)
+    mask = persons >= 0
+    ids = np.unique(persons[mask])
     if len(ids) == 0 or len(queries) == 0:
         return []
+    pos = np.searchsorted(ids, persons[mask])
+    sums = np.zeros((len(ids), vectors.shape[1]))
+    np.add.at(sums, pos, vectors[mask].astype(np.float64))
+    counts = np.bincount(pos, minlength=len(ids))
     q = queries.sum(axis=0)
-    ms = 2.0 - 2.0 * (ev.sums @ q) / (ev.counts * len(queries))
+    ms = 2.0 - 2.0 * (sums @ q) / (counts * len(queries))
     order = np.argsort(ms, kind="stable")[:k]
     return [(int(ids[i]), float(np.sqrt(max(ms[i], 0.0)))) for i in order]

@@ -1,17 +1,19 @@
 """The faces the assigner compares against, as one in-memory matrix kept in step with the store.
 
 Pure numpy, no database: the service loads it once, then adds and removes rows as batches are
-stored, so assigning a new face costs one matrix product, never a query per face.
+stored, so assigning a new face costs one matrix product, never a query per face. It holds what
+the rule needs of every face (its vector, person, photo, quality, pin), not its signatures: those
+are read from the store for the few faces that may be copies.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from facefold.vision.pixels import PIXEL_BYTES, SCENE_BYTES
 from facefold.vision.shapes import EMBEDDING_DIM
 
 UNASSIGNED = -1
+COLUMNS = ("vectors", "face_ids", "persons", "photos", "pinned", "quality")
 
 
 class FaceIndex:
@@ -24,9 +26,6 @@ class FaceIndex:
         self.photos = np.zeros(capacity, np.int64)
         self.pinned = np.zeros(capacity, bool)
         self.quality = np.ones(capacity, np.float32)
-        self.pixels = np.zeros((capacity, PIXEL_BYTES), np.uint8)  # zeros: no signature
-        self.scenes = np.zeros((capacity, SCENE_BYTES), np.uint8)  # zeros: no scene
-        self.shares = np.ones(capacity, np.float32)  # size over its photo's largest face's
         self._row: dict[int, int] = {}
 
     def __len__(self) -> int:
@@ -37,8 +36,7 @@ class FaceIndex:
         if need <= cap:
             return
         new = max(need, cap * 2)
-        for name in ("vectors", "face_ids", "persons", "photos", "pinned", "quality", "pixels",
-                     "scenes", "shares"):
+        for name in COLUMNS:
             old = getattr(self, name)
             arr = np.zeros((new, *old.shape[1:]), old.dtype)
             arr[: self.n] = old[: self.n]
@@ -46,10 +44,8 @@ class FaceIndex:
 
     def add(self, face_ids: np.ndarray, vectors: np.ndarray, persons: np.ndarray,
             photos: np.ndarray, pinned: np.ndarray | None = None,
-            quality: np.ndarray | None = None, pixels: np.ndarray | None = None,
-            scenes: np.ndarray | None = None, shares: np.ndarray | None = None) -> None:
-        """Add rows (a face already present is replaced); no `quality`: all good; no `pixels`
-        (signatures) or `scenes`: none; no `shares`: every face the largest of its photo."""
+            quality: np.ndarray | None = None) -> None:
+        """Add rows (a face already present is replaced); no `quality`: all good."""
         self.remove([int(f) for f in face_ids if int(f) in self._row])
         m = len(face_ids)
         self._grow(self.n + m)
@@ -60,12 +56,13 @@ class FaceIndex:
         self.photos[sl] = photos
         self.pinned[sl] = False if pinned is None else pinned
         self.quality[sl] = 1.0 if quality is None else quality
-        self.pixels[sl] = 0 if pixels is None else pixels
-        self.scenes[sl] = 0 if scenes is None else scenes
-        self.shares[sl] = 1.0 if shares is None else shares
         for i, f in enumerate(face_ids):
             self._row[int(f)] = self.n + i
         self.n += m
+
+    def rows(self, face_ids: list[int]) -> np.ndarray:
+        """The rows of the faces given that the index holds."""
+        return np.array([self._row[int(f)] for f in face_ids if int(f) in self._row], np.int64)
 
     def remove(self, face_ids: list[int]) -> None:
         """Drop rows by face id (unknown ids are ignored); the last row fills each hole."""
@@ -75,8 +72,8 @@ class FaceIndex:
                 continue
             last = self.n - 1
             if r != last:
-                for arr in (self.vectors, self.face_ids, self.persons, self.photos, self.pinned,
-                            self.quality, self.pixels, self.scenes, self.shares):
+                for name in COLUMNS:
+                    arr = getattr(self, name)
                     arr[r] = arr[last]
                 self._row[int(self.face_ids[r])] = r
             self.n -= 1

@@ -101,11 +101,30 @@ def places(scenes: np.ndarray) -> np.ndarray:
 
 def same_scene(a: np.ndarray, b: np.ndarray, min_similarity: float,
                place: float) -> np.ndarray:
-    """Row-wise: are faces `a[i]` and `b[i]` (scene rows) one face in copies of one photo? Their
-    centres and sizes differ by less than `place` times the smaller face's size, and their
-    photos' signatures correlate at least `min_similarity` once `b`'s is moved so that the faces
-    coincide (a copy shifted by a few pixels matches again; photos of one session, where the
-    person moved against the room, do not). False where either has no scene."""
+    """Row-wise: are faces `a[i]` and `b[i]` (scene rows) one face in copies of one photo, or
+    in one and its mirror image? Their centres and sizes differ by less than `place` times the
+    smaller face's size, and their photos' signatures correlate at least `min_similarity` once
+    `b`'s is moved so that the faces coincide (a copy shifted by a few pixels matches again;
+    photos of one session, where the person moved against the room, do not). False where
+    either has no scene."""
+    return _same_scene(a, b, min_similarity, place) | _same_scene(a, _mirror_scene(b),
+                                                                   min_similarity, place)
+
+
+def _mirror_scene(rows: np.ndarray) -> np.ndarray:
+    """Scene rows of the photos mirrored left to right: the signature flipped, x = 1 - x."""
+    out = rows.copy()
+    out[:, :PHOTO_BYTES] = rows[:, :PHOTO_BYTES].reshape(-1, PHOTO_SIDE, PHOTO_SIDE)[
+        :, :, ::-1].reshape(len(rows), -1)
+    raw = np.ascontiguousarray(rows[:, PHOTO_BYTES:SCENE_BYTES]).view("<u2").copy()
+    known = raw[:, 2] > 0
+    raw[known, 0] = PLACE_SCALE - raw[known, 0]
+    out[:, PHOTO_BYTES:SCENE_BYTES] = raw.view(np.uint8)
+    return out
+
+
+def _same_scene(a: np.ndarray, b: np.ndarray, min_similarity: float,
+                place: float) -> np.ndarray:
     pa, pb = places(a), places(b)
     tol = place * np.minimum(pa[:, 2], pb[:, 2])
     out = ((tol > 0) & (np.hypot(pa[:, 0] - pb[:, 0], pa[:, 1] - pb[:, 1]) < tol)
