@@ -98,15 +98,16 @@ class Persons:
 
     def nearest(self, queries: np.ndarray, k: int = NEIGHBOURS) -> np.ndarray:
         """(q, ≤k) positions of the persons whose centres are nearest each query."""
-        live = np.flatnonzero(self.groups.counts > 0.5)
-        if not len(live):
-            return np.zeros((len(queries), 0), np.int64)
-        k = min(k, len(live))
         g = self.groups
-        sims = queries.astype(np.float64) @ (g.sums[live] / g.counts[live, None]).T
+        live = g.counts > 0.5
+        k = min(k, int(live.sum()))
+        if not k:
+            return np.zeros((len(queries), 0), np.int64)
+        sims = (queries.astype(np.float64) @ g.sums.T) / np.maximum(g.counts, 1.0)
+        sims[:, ~live] = -np.inf
         part = np.argpartition(-sims, k - 1, axis=1)[:, :k]
         order = np.argsort(-np.take_along_axis(sims, part, axis=1), axis=1, kind="stable")
-        return live[np.take_along_axis(part, order, axis=1)]
+        return np.take_along_axis(part, order, axis=1)
 
 
 def attach_to_persons(queries: np.ndarray, query_photos: np.ndarray, query_quality: np.ndarray,
@@ -120,7 +121,7 @@ def attach_to_persons(queries: np.ndarray, query_photos: np.ndarray, query_quali
     if not len(persons.ids) or not len(queries):
         return out
     g = persons.groups
-    taken = {int(p): set(g.photos[k]) for k, p in enumerate(persons.ids)}
+    placed: dict[int, set[int]] = {}  # photos given to each person in this call
     noise = face_noise(np.asarray(query_quality, np.float64), params)
     near = persons.nearest(queries)
     limit = params.merge_distance ** 2
@@ -129,8 +130,7 @@ def attach_to_persons(queries: np.ndarray, query_photos: np.ndarray, query_quali
         cand = near[i]
         m = g.criterion_to(np.repeat(queries[i:i + 1], len(cand), axis=0),
                            np.full(len(cand), noise[i]), cand)
-        choices = [int(persons.ids[cand[k]]) for k in np.argsort(m, kind="stable")
-                   if m[k] < limit]
+        choices = [int(cand[k]) for k in np.argsort(m, kind="stable") if m[k] < limit]
         if not choices and query_quality[i] < params.min_quality:
             rms = np.sqrt(np.maximum(0.0, 2.0 - 2.0 * (g.sums[cand] @ queries[i])
                                      / g.counts[cand]))
@@ -138,11 +138,11 @@ def attach_to_persons(queries: np.ndarray, query_photos: np.ndarray, query_quali
             runner_up = rms[order[1]] if len(order) > 1 else np.inf
             best = rms[order[0]]
             if best < params.weak_distance and best < params.weak_margin * runner_up:
-                choices = [int(persons.ids[cand[order[0]]])]
-        for pid in choices:
-            if photo not in taken.setdefault(pid, set()):
-                out[i] = pid
-                taken[pid].add(photo)
+                choices = [int(cand[order[0]])]
+        for pos in choices:
+            if photo not in g.photos[pos] and photo not in placed.setdefault(pos, set()):
+                out[i] = int(persons.ids[pos])
+                placed[pos].add(photo)
                 break
     return out
 

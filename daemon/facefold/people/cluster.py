@@ -43,6 +43,8 @@ NEIGHBOURS = 10  # candidates looked at per face: the k of the k-nearest-neighbo
 EXACT_MAX_POINTS = 50_000  # up to this many points the k-NN search is exact; above, IVF
 CENTRE_ROUNDS = 3  # rounds of candidates from a k-NN over the groups' centres
 COPY_PLACE = 0.25  # copies show a face at one place: centres and sizes within this share
+COPY_CHUNK = 4096  # pairs whose signatures are compared at once
+PAIR_CHUNK = 65536  # pairs of groups judged at once
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,9 @@ def knn(vectors: np.ndarray, k: int = NEIGHBOURS) -> tuple[np.ndarray, np.ndarra
         lists = int(4 * np.sqrt(n))
         index = faiss.IndexIVFFlat(faiss.IndexFlatIP(x.shape[1]), x.shape[1], lists,
                                    faiss.METRIC_INNER_PRODUCT)
-        sample = x[np.random.default_rng(0).choice(n, min(n, lists * 40), replace=False)]
+        index.cp.niter = 10
+        index.cp.min_points_per_centroid = 16
+        sample = x[np.random.default_rng(0).choice(n, min(n, lists * 16), replace=False)]
         index.train(sample)
         index.nprobe = 16
     index.add(x)
@@ -138,11 +142,12 @@ def copy_units(vectors: np.ndarray, photos: np.ndarray, params: ClusterParams,
     if len(k):
         faces = np.unique(np.concatenate([a[k], b[k]]))
         pixels, scenes = signatures(faces)
-        pa, pb = np.searchsorted(faces, a[k]), np.searchsorted(faces, b[k])
-        crops = pixel_similarity(pixels[pa], pixels[pb]) >= params.copy_similarity
-        photo = same_scene(scenes[pa], scenes[pb], params.copy_similarity, COPY_PLACE)
-        close = d2[k] < params.copy_distance ** 2
-        ok[k] = (crops & photo) | (close & (crops | photo))
+        for part in np.array_split(k, -(-len(k) // COPY_CHUNK)):  # bounded memory
+            pa, pb = np.searchsorted(faces, a[part]), np.searchsorted(faces, b[part])
+            crops = pixel_similarity(pixels[pa], pixels[pb]) >= params.copy_similarity
+            photo = same_scene(scenes[pa], scenes[pb], params.copy_similarity, COPY_PLACE)
+            close = d2[part] < params.copy_distance ** 2
+            ok[part] = (crops & photo) | (close & (crops | photo))
     a, b = a[ok], b[ok]
     links = set(zip(a.tolist(), b.tolist(), strict=True))
     unit = np.arange(n)
@@ -194,9 +199,13 @@ class Groups:
 
     def criterion(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """D²(A, B) − v(A) − v(B) for the pairs of groups (a[i], b[i])."""
-        d2 = 2.0 - 2.0 * np.einsum("ij,ij->i", self.sums[a], self.sums[b]) / (
-            self.counts[a] * self.counts[b])
-        return d2 - self.spread(a) - self.spread(b)
+        out = np.empty(len(a))
+        for s in range(0, len(a), PAIR_CHUNK):  # bounded memory: a chunk's sums at a time
+            x, y = a[s:s + PAIR_CHUNK], b[s:s + PAIR_CHUNK]
+            d2 = 2.0 - 2.0 * np.einsum("ij,ij->i", self.sums[x], self.sums[y]) / (
+                self.counts[x] * self.counts[y])
+            out[s:s + PAIR_CHUNK] = d2 - self.spread(x) - self.spread(y)
+        return out
 
     def criterion_to(self, vectors: np.ndarray, noise: np.ndarray,
                      g: np.ndarray) -> np.ndarray:
@@ -226,31 +235,31 @@ class Groups:
             self.exclusive[dst] |= self.exclusive[src]
 
 
-def _best_partners(a: np.ndarray, b: np.ndarray, m: np.ndarray, n: int) -> np.ndarray:
-    """For each group, the partner with the smallest criterion among the pairs (a, b); -1 for
-    none. Ties go to the lower id."""
-    best = np.full(n, -1, np.int64)
-    best_m = np.full(n, np.inf)
-    for x, y in ((a, b), (b, a)):
-        order = np.lexsort((y, m))
-        xs, first = np.unique(x[order], return_index=True)
-        ys, ms = y[order][first], m[order][first]
-        better = ms < best_m[xs]
-        best[xs[better]], best_m[xs[better]] = ys[better], ms[better]
-    return best
+def _dedupe(ga: np.ndarray, gb: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray,
+                                                            np.ndarray]:
+    """The distinct pairs (a < b, no self-pairs) among (ga, gb), and for each given pair the
+    index of its distinct pair (-1: a self-pair)."""
+    lo, hi = np.minimum(ga, gb), np.maximum(ga, gb)
+    key = lo.astype(np.int64) * n + hi
+    key[lo == hi] = -1
+    uniq, inv = np.unique(key, return_inverse=True)
+    skip = int(len(uniq) > 0 and uniq[0] < 0)
+    return uniq[skip:] // n, uniq[skip:] % n, inv.ravel() - skip
 
 
 def agglomerate(groups: Groups, labels: np.ndarray, a: np.ndarray, b: np.ndarray,
                 limit: float) -> np.ndarray:
-    """Merge groups along the pairs (a, b) of units, in rounds: each group's best partner by
-    the criterion, and reciprocal best partners merge, while the criterion is under `limit`
-    and they do not conflict. Then more rounds with candidates from a k-NN over the groups'
-    centres (parts of a person that no unit-level neighbour links). Return the unit labels:
-    each unit's group, a group named by one of its units."""
+    """Merge groups along the pairs (a, b) of units, in rounds: pairs that are each other's
+    best partner by the criterion merge, while the criterion is under `limit` and they do not
+    conflict (a conflict only grows as groups merge, so a refused pair stays refused). Only
+    the pairs a round changed are judged again. Then more rounds with candidates from a k-NN
+    over the groups' centres (parts of a person that no unit-level neighbour links). Return
+    the unit labels: each unit's group, a group named by one of its units."""
     labels = labels.copy()
     n = len(labels)
-    ea, eb = a, b
-    refused: set[tuple[int, int]] = set()
+    ga, gb, _ = _dedupe(labels[a], labels[b], n)
+    m = groups.criterion(ga, gb)
+    blocked = np.zeros(len(ga), bool)
     for round_ in range(CENTRE_ROUNDS + 1):
         if round_:
             alive = np.unique(labels)
@@ -259,39 +268,52 @@ def agglomerate(groups: Groups, labels: np.ndarray, a: np.ndarray, b: np.ndarray
             centres = groups.sums[alive] / np.linalg.norm(groups.sums[alive], axis=1,
                                                           keepdims=True)
             ca, cb = graph_pairs(knn(centres)[0])
-            ea, eb = np.concatenate([ea, alive[ca]]), np.concatenate([eb, alive[cb]])
+            na, nb, inv = _dedupe(np.concatenate([ga, alive[ca]]),
+                                  np.concatenate([gb, alive[cb]]), n)
+            old = inv[: len(ga)]  # every old pair is distinct, and kept
+            fresh = np.ones(len(na), bool)
+            fresh[old] = False
+            m_new, b_new = np.empty(len(na)), np.zeros(len(na), bool)
+            m_new[old], b_new[old] = m, blocked
+            m_new[fresh] = groups.criterion(na[fresh], nb[fresh])
+            ga, gb, m, blocked = na, nb, m_new, b_new
             before = len(alive)
         while True:
-            ga, gb = labels[ea], labels[eb]
-            key = np.unique(np.minimum(ga, gb) * n + np.maximum(ga, gb))
-            ga, gb = key // n, key % n
-            keep = ga != gb
-            ga, gb = ga[keep], gb[keep]
-            ea, eb = ga, gb  # groups are named by a unit: the pairs carry over
-            if not len(ga):
+            e = np.flatnonzero((m < limit) & ~blocked)
+            if not len(e):
                 break
-            m = groups.criterion(ga, gb)
-            ok = m < limit
-            if refused:
-                ok &= ~np.isin(np.minimum(ga, gb) * n + np.maximum(ga, gb),
-                               np.fromiter((x * n + y for x, y in refused), np.int64))
-            if not ok.any():
-                break
-            ga, gb, m = ga[ok], gb[ok], m[ok]
-            best = _best_partners(ga, gb, m, n)
-            mine = np.flatnonzero(best >= 0)
-            pairs = mine[(best[best[mine]] == mine) & (mine < best[mine])]
-            if not len(pairs):
-                break
+            best = np.full(n, np.inf)
+            np.minimum.at(best, ga[e], m[e])
+            np.minimum.at(best, gb[e], m[e])
+            mutual = e[(m[e] == best[ga[e]]) & (m[e] == best[gb[e]])]
             remap = np.arange(n)
-            for dst in pairs.tolist():
-                src = int(best[dst])
-                if groups.conflict(dst, src):
-                    refused.add((dst, src))
+            changed = np.zeros(n, bool)
+            used: set[int] = set()
+            for k in mutual[np.argsort(m[mutual], kind="stable")].tolist():
+                x, y = int(ga[k]), int(gb[k])
+                if x in used or y in used:  # a tie: one pair per group a round
                     continue
-                groups.merge(dst, src)
-                remap[src] = dst
+                used |= {x, y}
+                if groups.conflict(x, y):
+                    blocked[k] = True
+                    continue
+                groups.merge(x, y)
+                remap[y], changed[x] = x, True
+            if not changed.any():
+                continue  # every best pair was refused: the next best come up
             labels = remap[labels]
+            ga, gb = remap[ga], remap[gb]
+            touched = np.flatnonzero(changed[ga] | changed[gb])
+            ta, tb, inv = _dedupe(ga[touched], gb[touched], n)
+            tblock = np.zeros(len(ta), bool)
+            real = inv >= 0
+            np.logical_or.at(tblock, inv[real], blocked[touched[real]])
+            keep = np.ones(len(ga), bool)
+            keep[touched] = False
+            ga = np.concatenate([ga[keep], ta])
+            gb = np.concatenate([gb[keep], tb])
+            m = np.concatenate([m[keep], groups.criterion(ta, tb)])
+            blocked = np.concatenate([blocked[keep], tblock])
         if round_ and len(np.unique(labels)) == before:
             break
     return labels
@@ -428,7 +450,7 @@ def cluster_faces(vectors: np.ndarray, photos: np.ndarray, params: ClusterParams
             g.merge(root, k)
         else:
             start[k] = k
-    idx, _ = knn(uv)
+    idx = idx_faces if u == n else knn(uv)[0]  # no copies: the units are the faces
     a, b = graph_pairs(idx)
     labels = agglomerate(g, start, a, b, params.merge_distance ** 2)
     labels = _persons_of(g, labels, uq, params, seeded)
