@@ -12,6 +12,8 @@ knowing copies); none puts two faces of one photo in one person; a person needs 
 - `hdbscan`: HDBSCAN alone, `min_cluster_size` 2 or 3.
 - `finch`: FINCH's first, second or third partition (parameter-free but for that).
 - `facefold`: people.cluster, its GRID as bench/quality.py chooses among.
+- `method: hdbscan`: people.cluster with `clustering.method: hdbscan` (the daemon's other
+  method: HDBSCAN over the units, then the same cannot-links and step 3).
 
 For each set, the method runs with the parameters that score best (mean membership F1) on all
 the other sets (a set and its copies left out together); the table shows that held-out F1,
@@ -186,6 +188,14 @@ FAMILIES: dict[str, dict[str, Method]] = {
 }
 
 
+def hdbscan_setting() -> dict[str, Callable[[Faces], np.ndarray]]:
+    """`clustering.method: hdbscan`, as the daemon runs it."""
+    return {f"min_cluster_size {m}": (
+        lambda f, p=replace(ClusterParams(), method="hdbscan", hdbscan_min_cluster_size=m):
+        cluster_faces(f.vectors, f.image_ids, p, f.quality,
+                      signatures=signatures_of(f.pixels, f.scenes))) for m in (2, 3)}
+
+
 def facefold_family() -> dict[str, Callable[[Faces], np.ndarray]]:
     out = {}
     for values in itertools.product(*GRID.values()):
@@ -206,7 +216,8 @@ def main() -> int:
         print("no scanned sets: run bench/quality.py --both first")
         return 1
     units = {f.name: units_of(f) for f in sets}
-    families: dict[str, dict[str, Callable[[Faces], np.ndarray]]] = {"facefold": facefold_family()}
+    families: dict[str, dict[str, Callable[[Faces], np.ndarray]]] = {
+        "facefold": facefold_family(), "method: hdbscan": hdbscan_setting()}
     for name, cfgs in FAMILIES.items():
         families[name] = {
             k: (lambda f, m=m: (lambda u: m(u[1], u[2], u[3])[u[0]])(units[f.name]))

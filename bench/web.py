@@ -13,7 +13,9 @@ measures, over several cold loads:
 Thumbnails of the faces those pages show are written beforehand (the photos are synthetic; a real
 library cuts them once from its photos and keeps them). Prints one line per page and measure with
 both libraries and their ratio; the last line is
-`web: grid_ttfb=…ms grid_load=…ms person_load=…ms (large)`.
+`web: grid_ttfb=…ms grid_load=…ms person_load=…ms (large)`. Then, on the large library, one
+thumbnail requested 50 times over one reused keep-alive connection and the grid fully loaded,
+each with Nagle's algorithm on (the server before facefold turned it off) and off.
 
     .venv/bin/python bench/web.py [--people 2000 --faces 100000 --loads 5]
 """
@@ -113,6 +115,38 @@ def http_times(port: int, path: str, loads: int) -> tuple[float, float]:
     return statistics.median(first), statistics.median(whole)
 
 
+def keepalive_ms(port: int, path: str, requests: int = 50) -> float:
+    """Median time of a request on one reused keep-alive connection, in ms (the first, which
+    opens the connection, not counted)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    times = []
+    for _ in range(requests + 1):
+        t0 = time.perf_counter()
+        conn.request("GET", path)
+        res = conn.getresponse()
+        res.read()
+        times.append((time.perf_counter() - t0) * 1000)
+        assert res.status == 200, (path, res.status)
+    conn.close()
+    return statistics.median(times[1:])
+
+
+def nagle(lib: Library, loads: int, tmp: Path) -> dict[str, float]:
+    """The same thumbnail over a reused connection, and the grid fully loaded in Chromium,
+    with Nagle's algorithm on (as before facefold turned it off) and off."""
+    with lib.session() as s:
+        fid = int(s.execute(text("SELECT MIN(id) FROM faces")).scalar_one())
+    out: dict[str, float] = {}
+    for nodelay in (False, True):
+        tag = "nodelay" if nodelay else "nagle"
+        with served(lib, nodelay=nodelay) as (srv, _c):
+            out[f"thumb keep-alive {tag}"] = keepalive_ms(srv.port, f"/media/face/{fid}.jpg")
+            for name, ms in browser_loads(srv.port, {"grid": "/"}, loads,
+                                          tmp / tag).items():
+                out[f"{name} full load {tag}"] = ms
+    return out
+
+
 def browser_loads(port: int, paths: dict[str, str], loads: int, tmp: Path) -> dict[str, float]:
     """Median full load (every image included, cache off) in Chromium, in ms; {} without it."""
     try:
@@ -191,6 +225,15 @@ def main() -> None:
                                     int(args.faces * 0.6)))
         base = measure(small, args.loads, root / "b1")
         big = measure(large, args.loads, root / "b2")
+        turns = nagle(large, args.loads, root / "b3")
+        print("Nagle's algorithm on (before) and off (now), the large library, same run:")
+        for key, ms in turns.items():
+            print(f"  {key:<28}{ms:>8.1f} ms")
+        before, now = turns.get("grid full load nagle"), turns.get("grid full load nodelay")
+        print(f"web keep-alive: thumb={turns['thumb keep-alive nodelay']:.1f}ms (median of 50; "
+              f"{turns['thumb keep-alive nagle']:.1f}ms with Nagle)"
+              + (f" grid_load={now:.0f}ms vs {before:.0f}ms with Nagle "
+                 f"({100 * (1 - now / before):.0f}% sooner)" if before and now else ""))
         print(f"{'page / measure':<24}{'small ms':>10}{'large ms':>10}{'ratio':>8}")
         for key in big:
             ratio = big[key] / base[key] if base.get(key) else float("nan")

@@ -90,6 +90,8 @@ class ClusteringSettings(_Section):
     weak_margin: float = Field(0.9, ge=0.0, le=1.0)
     copy_distance: float = Field(0.3, ge=0.0, le=2.0)
     copy_match: float = Field(0.9, ge=0.0, le=1.01)
+    method: Literal["evidence", "hdbscan"] = "evidence"
+    hdbscan_min_cluster_size: int = Field(2, ge=2, le=1000)
     suggest_distance: float = Field(0.85, gt=0.0, le=2.0)
     pool_growth: int = Field(32, ge=1)
     full_interval_hours: float = Field(24.0, ge=0.0)

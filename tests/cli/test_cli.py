@@ -102,7 +102,7 @@ def test_people_edits_and_their_exit_codes(lib: Library, ff: Invoke,
     r = ff("merge", str(a), str(b))
     assert r.exit_code == 0 and f"merged [{b}] into {a}" in r.stdout
     r = ff("undo")
-    assert r.exit_code == 0 and f"undone: merge [{b}] into {a}" in r.stdout
+    assert r.exit_code == 0 and f"Undid merging person {b} into person {a}." in r.stdout
     assert len(json.loads(ff("persons", "--json").stdout)) == 2
     assert ff("unassign", str(face)).exit_code == 0
     r = ff("new-person", str(face), "--name", "Solo")

@@ -70,6 +70,12 @@ def test_unassigned_faces_and_a_photo_with_its_persons(lib: Library) -> None:
     people_uc.unassign_faces(lib, [face.id])
     loose = browse.unassigned(lib)
     assert loose.total == 1 and loose.rows[0].id == face.id
+    # two more faces of nobody: the two of one person come together, first
+    others = [browse.person(lib, ids[0]).faces.rows[0], browse.person(lib, ids[1]).faces.rows[1]]
+    people_uc.unassign_faces(lib, [f.id for f in others])
+    runs = browse.unassigned(lib).runs
+    assert [{f.id for f in r.faces} for r in runs] == [{face.id, others[1].id}, {others[0].id}]
+    assert runs[0].closest is not None and runs[1].closest is None
     page = browse.photo(lib, browse.photo_of_face(lib, face.id))
     assert [f.id for f in page.photo.faces] == [face.id] and page.persons == {}
     assert browse.face_thumbnail(lib, face.id) is not None

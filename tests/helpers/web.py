@@ -76,9 +76,11 @@ class Client:
 
 
 @contextmanager
-def served(lib: Library, listen: str = "127.0.0.1:0") -> Iterator[tuple[WebServer, Client]]:
-    """The web app for `lib` on a free port, and a client; stopped afterwards."""
-    server = WebServer(lib, listen)
+def served(lib: Library, listen: str = "127.0.0.1:0",
+           nodelay: bool = True) -> Iterator[tuple[WebServer, Client]]:
+    """The web app for `lib` on a free port, and a client; stopped afterwards. (`nodelay`
+    False: Nagle's algorithm left on, as before facefold turned it off; for a benchmark.)"""
+    server = WebServer(lib, listen, nodelay)
     server.start()
     try:
         assert server.wait_started(), "the web app did not start"

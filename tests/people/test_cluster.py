@@ -233,3 +233,35 @@ def test_knn_leaves_each_point_out_and_ivf_agrees(rng: np.random.Generator,
 
 def test_relabel() -> None:
     assert relabel(np.array([5, -1, 5, 2])).tolist() == [0, -1, 0, 1]
+
+
+HDBSCAN = ClusterParams(method="hdbscan")
+
+
+def test_the_hdbscan_setting_finds_separated_people_and_copies_count_once(
+        rng: np.random.Generator) -> None:
+    v, truth = blobs(rng, people=4, per=6)
+    labels = run(v, params=HDBSCAN)
+    assert sorted(map(sorted, people_of(labels, truth))) == [[k] for k in range(4)]
+    # one photo in five copies is one sighting: a stranger still, with this method too
+    far = unit(rng.normal(size=128))
+    alone = np.stack([unit(far + rng.normal(size=128) * 0.005) for _ in range(5)])
+    labels = run(np.concatenate([v, alone]).astype(np.float32), params=HDBSCAN,
+                 sources=np.concatenate([np.arange(len(v)), np.full(5, 999)]))
+    assert (labels[len(v):] == NOISE).all()
+
+
+def test_the_hdbscan_setting_keeps_cannot_links_and_names(rng: np.random.Generator) -> None:
+    centre = unit(rng.normal(size=128))
+    v = around(rng, centre, 10, rms=0.5)
+    groups = np.array([7] * 5 + [8] * 5)
+    labels = run(v, groups=groups, apart={(7, 8)}, params=HDBSCAN)
+    assert not set(labels[:5].tolist()) & set(labels[5:].tolist()) - {NOISE}
+    photos = np.array([0, 0, 1, 2, 3, 4, 5, 5, 6, 7])
+    labels = run(v, photos=photos, params=HDBSCAN)
+    for c in np.unique(labels[labels != NOISE]):
+        assert len(set(photos[labels == c].tolist())) == (labels == c).sum()
+    a = unit(rng.normal(size=128))
+    pair = np.stack([a, apart_by(rng, a, 1.1)])
+    labels = run(pair, groups=np.array([3, 3]), fixed={3}, params=HDBSCAN)
+    assert labels[0] == labels[1] != NOISE

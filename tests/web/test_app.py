@@ -97,14 +97,24 @@ def test_changes_go_to_the_database_and_the_folders_follow(lib: Library) -> None
         r = c.post(f"/api/person/{p0}/name", {"name": "  Ana\tMaría "})
         assert r.status == 200 and "Ana María" in r.json()["message"]
         assert "Ana María" in _folders(lib)
+        assert r.json()["message"] == f"Named person {p0} Ana María."
         assert "Ana María" in c.get("/").text and "Ana María" in c.get("/?q=MAR%C3%8DA").text
+        # search folds accents and case both ways
+        for q in ("maria", "MARIA", "mar%C3%ADa"):
+            assert f'data-person="{p0}"' in c.get(f"/?q={q}").text, q
+        r = c.post(f"/api/person/{p2}/name", {"name": "Inacio"})
+        assert f'data-person="{p2}"' in c.get("/?q=in%C3%A1cio").text
+        assert f'data-person="{p0}"' not in c.get("/?q=in%C3%A1cio").text
+        assert c.post(f"/api/person/{p2}/name", {"name": None}).json()["message"] == \
+            f"Took the name away: Inacio is person {p2} again."
         # move two faces of p1 to p2 (pinned), then take one out, then make a person of it
         f1 = [f for f in faces_of(lib, p1) if "group" not in f.path]
         r = c.post("/api/faces/move", {"faces": [f1[0].id, f1[1].id], "person": p2})
-        assert r.status == 200, r.text
+        assert r.status == 200 and r.json()["message"] == f"Moved 2 faces to person {p2}.", r.text
         moved = {f.id: f for f in faces_of(lib, p2)}
         assert moved[f1[0].id].pinned and f1[1].id in moved
-        assert c.post("/api/faces/unassign", {"faces": [f1[0].id]}).status == 200
+        r = c.post("/api/faces/unassign", {"faces": [f1[0].id]})
+        assert r.json()["message"] == f"Took 1 face out of person {p2}."
         assert any(f.id == f1[0].id for f in _unassigned(lib))
         r = c.post("/api/faces/new-person", {"faces": [f1[0].id], "name": "Solo"})
         new = r.json()["person"]
@@ -117,7 +127,8 @@ def test_changes_go_to_the_database_and_the_folders_follow(lib: Library) -> None
         r = c.post("/api/merge", {"target": p1, "others": [p2]})
         assert r.status == 200 and r.json()["person"] == p1
         assert p2 not in {p.id for p in persons(lib)}
-        assert c.post("/api/undo").json()["message"].startswith("undone: merge")
+        assert r.json()["message"].startswith("Merged into person ")
+        assert c.post("/api/undo").json()["message"] == f"Undid merging person {p2} into person {p1}."
         assert p2 in {p.id for p in persons(lib)}
         # keep apart
         assert c.post("/api/apart", {"a": p1, "b": p2}).status == 200
@@ -139,6 +150,50 @@ def test_changes_go_to_the_database_and_the_folders_follow(lib: Library) -> None
         bad = c.request("POST", "/api/undo", headers={"Content-Type": "application/json"})
         assert bad.status in (200, 400)  # an empty body is an empty change, never a crash
         assert _folders(lib) == before
+
+
+def test_not_a_face_from_the_web_app_is_for_good_and_can_be_undone(lib: Library) -> None:
+    _library(lib)
+    p0 = _pid(lib, "p0-")
+    poster = next(f for f in faces_of(lib, p0) if "group" not in f.path)
+    with served(lib) as (_srv, c):
+        r = c.post("/api/faces/not-a-face", {"faces": [poster.id]})
+        assert r.status == 200, r.text
+        assert r.json()["message"] == (f"Threw away 1 face as not a face, out of person {p0}. "
+                                       "Undo brings them back.")
+        gone = {poster.path, os.path.realpath(poster.path)}
+        assert not gone & {t for links in _folders(lib).values() for t in links}
+        assert poster.id not in {f.id for f in faces_of(lib, p0)} | {f.id for f in _unassigned(lib)}
+        assert f"/media/face/{poster.id}.jpg" not in c.get(f"/person/{p0}").text
+        assert f"/media/face/{poster.id}.jpg" not in c.get("/unassigned").text
+        from facefold.core import people as people_uc
+
+        people_uc.recluster(lib, full=True)  # no recluster brings it back
+        assert poster.id not in {f.id for f in faces_of(lib, p0)} | {f.id for f in _unassigned(lib)}
+        r = c.post("/api/faces/not-a-face", {"faces": [poster.id], "undo": True})
+        assert r.json()["message"] == "1 face count as faces again."
+        people_uc.recluster(lib, full=True)
+        assert poster.id in {f.id for f in faces_of(lib, p0)}
+
+
+def test_the_photo_view_steps_through_a_persons_photos_and_fixes_a_face(lib: Library) -> None:
+    _library(lib)
+    p0 = _pid(lib, "p0-")
+    photos = sorted(f.path for f in faces_of(lib, p0))
+    ids = [_image_id(lib, Path(p).name) for p in photos]
+    with served(lib) as (_srv, c):
+        first = c.get(f"/photo/{ids[0]}?person={p0}").text
+        assert f'title="{photos[0]}">{Path(photos[0]).name}</h1>' in first  # name, path on hover
+        assert f'href="/photo/{ids[1]}?person={p0}"' in first and 'id="prev"' not in first
+        assert f": 1 of {len(ids)}</a>" in first
+        last = c.get(f"/photo/{ids[-1]}?person={p0}").text
+        assert f'href="/photo/{ids[-2]}?person={p0}"' in last and 'id="next"' not in last
+        plain = c.get(f"/photo/{ids[0]}").text  # not browsed among a person: no steps
+        assert 'id="prev"' not in plain and 'id="next"' not in plain
+        # every face is numbered and listed with the fixes for it
+        group = c.get(f"/photo/{_image_id(lib, 'group.png')}").text
+        assert group.count('class="badge"') == 4  # two on the photo, two in the list
+        assert group.count('class="face-not"') == 2 and group.count('class="face-move"') == 2
 
 
 def _unassigned(lib: Library) -> list:

@@ -26,7 +26,10 @@ from tests.helpers.web import served
 
 pytestmark = pytest.mark.browser
 
-README_SHOTS = ("people", "person", "move", "suggestions")  # the pictures the README shows
+# the pictures the README and docs/web.md show
+README_SHOTS = ("people", "person", "move", "suggestions", "merge", "photo", "phone-person",
+                "phone-people", "phone-photo")
+PHONE, DESK = (390, 844), (1366, 900)  # CSS pixels
 WAIT_SECONDS = 30  # a page reload after a change, on a busy 2-core machine
 
 
@@ -104,6 +107,28 @@ class Flow:
 
     def shown(self) -> list[int]:
         return [int(c.get_attribute("data-person")) for c in self.css(".card")]
+
+    def screen(self, size: tuple[int, int]) -> None:
+        """Lay pages out as on a screen of this size (a phone's is a touch screen)."""
+        w, h = size
+        self.d.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+            "width": w, "height": h, "deviceScaleFactor": 1, "mobile": w < 600})
+        self.d.execute_cdp_cmd("Emulation.setTouchEmulationEnabled", {"enabled": w < 600})
+
+    def sideways(self) -> int:
+        """How far the page scrolls sideways (0: it fits the screen's width)."""
+        return int(self.d.execute_script(
+            "return document.documentElement.scrollWidth - window.innerWidth"))
+
+    def overlapping(self, sel: str) -> list[tuple[int, int]]:
+        """Pairs of the elements matched (by index) whose boxes on screen overlap."""
+        return self.d.execute_script(
+            "const r = Array.from(document.querySelectorAll(arguments[0]))"
+            ".map(e => e.getBoundingClientRect()); const out = [];"
+            "for (let i = 0; i < r.length; i++) for (let j = i + 1; j < r.length; j++)"
+            " if (r[i].left < r[j].right - 0.5 && r[j].left < r[i].right - 0.5 &&"
+            " r[i].top < r[j].bottom - 0.5 && r[j].top < r[i].bottom - 0.5) out.push([i, j]);"
+            "return out;", sel)
 
 
 def run_flow(lib: Library, d: Any, shots: Path) -> None:
@@ -206,6 +231,50 @@ def run_flow(lib: Library, d: Any, shots: Path) -> None:
         done = f.q("SELECT COUNT(*) FROM images WHERE status = 'done'")[0][0]
         assert f.one("#st-done").text == str(done)
         f.shot("status")
+
+        # every page on a phone and on a desk: nothing scrolls sideways on the phone
+        pages = {"people": "/", "person": f"/person/{ana}", "unassigned": "/unassigned",
+                 "suggestions": "/suggestions", "photo": f"/photo/{image_id}?person={ana}",
+                 "status": "/status", "hidden": "/?hidden=1"}
+        for size in (PHONE, DESK):
+            f.screen(size)
+            for name, path in pages.items():
+                f.go(path)
+                if name == "photo":
+                    f.until(lambda: f.d.execute_script(
+                        "const i = document.querySelector('#photo img');"
+                        "return i.complete && i.naturalWidth"))
+                f.shot(f"{'phone' if size == PHONE else 'desk'}-{name}")
+                if size == PHONE:
+                    assert f.sideways() <= 0, f"{path} scrolls sideways on a phone"
+        # the photo fits the screen, its faces' labels do not overlap
+        f.screen(PHONE)
+        f.go(f"/photo/{image_id}")
+        f.until(lambda: f.d.execute_script(
+            "const i = document.querySelector('#photo img'); return i.complete && i.naturalWidth"))
+        frame = f.one("#photo").rect
+        assert frame["width"] <= PHONE[0] and frame["width"] > PHONE[0] * 0.5
+        assert not f.overlapping("#photo .badge")
+        f.screen(DESK)
+        f.go(f"/photo/{image_id}")
+        assert f.one("#photo").rect["y"] + f.one("#photo").rect["height"] <= DESK[1]
+        assert not f.overlapping("#photo .badge")
+
+        # on the phone, faces ticked far down the page: what to do next is on the screen
+        f.screen(PHONE)
+        f.go(f"/person/{ana}")
+        last = f.css(".face")[-1]
+        f.d.execute_script("arguments[0].scrollIntoView()", last)
+        f.one(f'.face[data-face="{last.get_attribute("data-face")}"] input.sel').click()
+        bar = f.one("#actions")
+        top, bottom = f.d.execute_script(
+            "const r = arguments[0].getBoundingClientRect(); return [r.top, r.bottom]", bar)
+        assert 0 <= top and bottom <= PHONE[1], (top, bottom)
+        f.shot("phone-person")
+        # by keyboard: Enter on a ticked face goes to the actions
+        f.one(f'.face[data-face="{last.get_attribute("data-face")}"] input.sel').send_keys("\n")
+        assert f.d.switch_to.active_element.get_attribute("id") == "move"
+        f.screen(DESK)
 
 
 def test_fixing_people_in_the_browser_on_real_photos(real_lib: Library, celebrities: Path,

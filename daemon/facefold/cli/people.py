@@ -108,7 +108,7 @@ def undo(config: ConfigOpt = None) -> None:
     from facefold.core.people import undo as undo_last
 
     action = undo_last(open_library(config))
-    say(f"undone: {action}" if action else "nothing to undo")
+    say(f"Undid {action}." if action else "Nothing left to undo.")
 
 
 @command(group)

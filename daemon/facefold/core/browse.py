@@ -23,12 +23,13 @@ from facefold.db import browse as store
 from facefold.db import faces as face_store
 from facefold.db import people as people_store
 from facefold.db import reports as report_store
-from facefold.db.browse import Page, PersonCard, PhotoRef, PhotoView
+from facefold.db.browse import Neighbours, Page, PersonCard, PhotoRef, PhotoView
 from facefold.db.faces import StoredFace
 from facefold.db.people import PeopleError
 from facefold.db.reports import BatchRow, StatusSummary
 from facefold.files import ReadError
 from facefold.people.assign import closest_persons
+from facefold.people.likeness import Run, alike_runs
 from facefold.vision.decode import DecodeError
 
 PREVIEW_SIDES = {"large": 1600, "small": 360}  # longest side, pixels, of a photo as shown
@@ -65,27 +66,99 @@ def person(lib: Library, pid: int, faces_offset: int = 0, photos_offset: int = 0
                       photos)
 
 
-def unassigned(lib: Library, offset: int = 0, limit: int = 120) -> Page[StoredFace]:
-    """The faces of nobody, most confident first."""
+@dataclass(frozen=True)
+class FaceRun:
+    faces: list[StoredFace]  # faces that look alike, in the order they joined
+    closest: float | None  # distance of the closest two; None for a single face
+
+
+@dataclass(frozen=True)
+class RunsPage:
+    total: int  # faces of nobody in all
+    pages: int
+    runs: list[FaceRun]
+
+    @property
+    def rows(self) -> list[StoredFace]:
+        """The page's faces in the order shown."""
+        return [f for r in self.runs for f in r.faces]
+
+
+def unassigned(lib: Library, page_no: int = 1, per_page: int = 120) -> RunsPage:
+    """A page of the faces of nobody, in runs of faces that look alike (closer than
+    `clustering.suggest_distance`), the closest runs first, then single faces; a run is not
+    cut between pages unless it is longer than a page."""
     with lib.session() as s:
-        return Page(store.count_faces_of(s, None),
-                    face_store.faces_of_person(s, None, limit, offset))
+        fm = face_store.face_matrix(s, unassigned=True)
+    runs = alike_runs(fm.vectors, fm.image_ids, lib.settings.clustering.suggest_distance)
+    pages: list[list[Run]] = [[]]
+    filled = 0
+    for run in runs:
+        for start in range(0, len(run.members), per_page):
+            part = Run(run.members[start:start + per_page], run.closest)
+            if filled and filled + len(part.members) > per_page:
+                pages.append([])
+                filled = 0
+            pages[-1].append(part)
+            filled += len(part.members)
+    shown = pages[min(max(page_no, 1), len(pages)) - 1]
+    wanted = [int(fm.face_ids[i]) for r in shown for i in r.members]
+    with lib.session() as s:
+        by_id = {f.id: f for f in face_store.faces_by_id(s, wanted)}
+    return RunsPage(len(fm.face_ids), len(pages),
+                    [FaceRun([by_id[int(fm.face_ids[i])] for i in r.members
+                              if int(fm.face_ids[i]) in by_id],
+                             None if r.closest is None else round(r.closest, 2))
+                     for r in shown])
 
 
 @dataclass(frozen=True)
 class PhotoPage:
     photo: PhotoView
     persons: dict[int, PersonCard]  # the persons its faces belong to
+    person: PersonCard | None = None  # the person whose photos it is browsed among
+    around: Neighbours | None = None  # its place among that person's photos
 
 
-def photo(lib: Library, image_id: int) -> PhotoPage:
-    """A processed photo, its faces and their persons; raise PeopleError for an unknown id."""
+def photo(lib: Library, image_id: int, among: int | None = None) -> PhotoPage:
+    """A processed photo, its faces and their persons, and (`among`: a person id) its place
+    among that person's photos; raise PeopleError for an unknown id."""
     with lib.session() as s:
         view = store.photo(s, image_id)
         if view is None:
             raise PeopleError(f"no photo {image_id}")
         ids = sorted({f.person_id for f in view.faces if f.person_id is not None})
-        return PhotoPage(view, store.person_cards(s, ids))
+        cards = store.person_cards(s, ids + ([among] if among is not None else []))
+        around = None if among is None else store.neighbours_in_person(s, among, image_id)
+        return PhotoPage(view, {p: cards[p] for p in ids if p in cards},
+                         cards.get(among) if around is not None and among is not None else None,
+                         around)
+
+
+def display_name(card: PersonCard | None, pid: int | None) -> str:
+    """How a message names a person: their name, else "person 12"."""
+    if card is not None and card.name:
+        return card.name
+    return "nobody" if pid is None else f"person {pid}"
+
+
+def names(lib: Library, pids: list[int]) -> dict[int, str]:
+    """Each person's name as messages show it, by id."""
+    with lib.session() as s:
+        cards = store.person_cards(s, pids)
+    return {p: display_name(cards.get(p), p) for p in pids}
+
+
+def card(lib: Library, pid: int) -> PersonCard | None:
+    """One person's card (faces, photos, best face), or None."""
+    with lib.session() as s:
+        return store.person_cards(s, [pid]).get(pid)
+
+
+def owners(lib: Library, fids: list[int]) -> dict[int, int | None]:
+    """The person each face belongs to now, by face id."""
+    with lib.session() as s:
+        return store.persons_of_faces(s, fids)
 
 
 def photo_of_face(lib: Library, fid: int) -> int:
@@ -160,15 +233,23 @@ class Doubt:
     faces_b: list[int]
 
 
-def doubts(lib: Library, limit: int = 50, faces: int = 5) -> list[Doubt]:
-    """The "same person?" pairs, closest first, with each person's card and first faces."""
-    pairs = suggestions(lib, limit)
+@dataclass(frozen=True)
+class Doubts:
+    total: int  # pairs left to answer, all of them
+    shown: list[Doubt]  # the closest of them
+
+
+def doubts(lib: Library, limit: int = 50, faces: int = 5) -> Doubts:
+    """The "same person?" pairs, closest first, with each person's card and first faces, and
+    how many are left in all."""
+    every = suggestions(lib, None)
+    pairs = every[:limit]
     ids = sorted({p for x in pairs for p in (x.a, x.b)})
     with lib.session() as s:
         cards = store.person_cards(s, ids)
         shown = {p: [f.id for f in face_store.faces_of_person(s, p, faces)] for p in ids}
-    return [Doubt(x, cards[x.a], cards[x.b], shown[x.a], shown[x.b]) for x in pairs
-            if x.a in cards and x.b in cards]
+    return Doubts(len(every), [Doubt(x, cards[x.a], cards[x.b], shown[x.a], shown[x.b])
+                               for x in pairs if x.a in cards and x.b in cards])
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,8 @@ def cluster_params(settings: Settings) -> ClusterParams:
         merge_distance=c.person_distance, face_noise=c.face_noise,
         small_face_noise=c.small_face_noise, min_quality=c.min_quality,
         weak_distance=c.weak_distance, weak_margin=c.weak_margin,
-        copy_distance=c.copy_distance, copy_similarity=c.copy_match)
+        copy_distance=c.copy_distance, copy_similarity=c.copy_match, method=c.method,
+        hdbscan_min_cluster_size=c.hdbscan_min_cluster_size)
 
 
 def stored_signatures(s: Session, face_ids: np.ndarray) -> Signatures:

@@ -83,6 +83,19 @@ def _edit(lib: Library, action: str, change: Callable[[Session, EditLog], T],
     return out
 
 
+def _faces(fids: Sequence[int]) -> str:
+    """ "face 7" or "3 faces (7, 8, 9)": what an edit touched, as its undo names it."""
+    if len(fids) == 1:
+        return f"face {fids[0]}"
+    listed = ", ".join(str(f) for f in fids[:5]) + (", …" if len(fids) > 5 else "")
+    return f"{len(fids)} faces ({listed})"
+
+
+def _persons(pids: Sequence[int]) -> str:
+    return f"person {pids[0]}" if len(pids) == 1 else \
+        "persons " + ", ".join(str(p) for p in pids[:-1]) + f" and {pids[-1]}"
+
+
 def undo(lib: Library) -> str | None:
     """Undo the newest hand change not undone yet (name, merge, move, …); return what it was,
     or None when there is nothing left to undo."""
@@ -97,13 +110,13 @@ def name(lib: Library, pid: int, new_name: str | None) -> str | None:
     """Name a person (its folder takes the name), or take the name away; return the name as
     stored (cleaned: NFC, whitespace tidied)."""
     cleaned = None if new_name is None else clean_name(new_name)
-    return _edit(lib, f"name person {pid}", lambda s, _e: store.set_name(s, pid, cleaned).name,
+    return _edit(lib, f"naming person {pid}", lambda s, _e: store.set_name(s, pid, cleaned).name,
                  persons=[pid])
 
 
 def merge(lib: Library, target: int, others: Sequence[int]) -> int:
     """Merge persons into `target` (their faces are pinned to it); return faces moved."""
-    return _edit(lib, f"merge {list(others)} into {target}",
+    return _edit(lib, f"merging {_persons(others)} into person {target}",
                  lambda s, _e: store.merge_persons(s, target, others),
                  persons=[target, *others], whole_persons=True)
 
@@ -121,7 +134,7 @@ def move_faces(lib: Library, fids: Sequence[int], pid: int) -> None:
             store.move_face(s, fid, pid)
             s.flush()
 
-    _edit(lib, f"move faces {list(fids)} to person {pid}", change, persons=[pid], faces=fids)
+    _edit(lib, f"moving {_faces(fids)} to person {pid}", change, persons=[pid], faces=fids)
 
 
 def unassign(lib: Library, fid: int) -> None:
@@ -135,7 +148,7 @@ def unassign_faces(lib: Library, fids: Sequence[int]) -> None:
         for fid in fids:
             store.unassign_face(s, fid)
 
-    _edit(lib, f"unassign faces {list(fids)}", change, faces=fids)
+    _edit(lib, f"taking {_faces(fids)} out", change, faces=fids)
 
 
 def not_a_face(lib: Library, fids: Sequence[int], undo: bool = False) -> None:
@@ -145,8 +158,8 @@ def not_a_face(lib: Library, fids: Sequence[int], undo: bool = False) -> None:
         for fid in fids:
             store.set_not_face(s, fid, not undo)
 
-    what = "faces again" if undo else "not faces"
-    _edit(lib, f"{what} {list(fids)}", change, faces=fids)
+    what = "as faces again" if undo else "as not a face"
+    _edit(lib, f"marking {_faces(fids)} {what}", change, faces=fids)
 
 
 def new_person(lib: Library, fids: Sequence[int], new_name: str | None = None) -> int:
@@ -163,19 +176,19 @@ def new_person(lib: Library, fids: Sequence[int], new_name: str | None = None) -
             s.flush()
         return pid
 
-    return _edit(lib, f"new person of faces {list(fids)}", change, faces=fids)
+    return _edit(lib, f"making a new person of {_faces(fids)}", change, faces=fids)
 
 
 def ignore(lib: Library, pid: int, hidden: bool = True) -> None:
     """Hide a person (no folder; new faces that match go to them quietly), or show them again."""
-    _edit(lib, f"{'hide' if hidden else 'show'} person {pid}",
+    _edit(lib, f"hiding person {pid}" if hidden else f"showing person {pid} again",
           lambda s, _e: store.set_hidden(s, pid, hidden), persons=[pid])
 
 
 def apart(lib: Library, a: int, b: int, keep_apart: bool = True) -> None:
     """Record that persons a and b are different people (a cannot-link every later recluster
     honours, and suggestions never offer again), or, with `keep_apart` False, forget it."""
-    _edit(lib, f"{'keep' if keep_apart else 'stop keeping'} persons {a} and {b} apart",
+    _edit(lib, f"{'keeping' if keep_apart else 'no longer keeping'} persons {a} and {b} apart",
           lambda s, _e: store.set_apart(s, a, b, keep_apart), persons=[a, b])
 
 
@@ -193,7 +206,7 @@ class Suggestion:
     faces_b: int
 
 
-def suggestions(lib: Library, limit: int = 50) -> list[Suggestion]:
+def suggestions(lib: Library, limit: int | None = 50) -> list[Suggestion]:
     """Pairs of visible persons that may be one (closer than `clustering.suggest_distance`, not
     merged, not kept apart, no photo in common), closest first."""
     from facefold.core.clusterer import cluster_params

@@ -14,6 +14,7 @@ from facefold.core.inbox import reconcile
 from facefold.core.library import Library
 from facefold.core.people import settle
 from facefold.core.pipeline import BatchResult, process_batch, queued, recover_interrupted
+from facefold.core.reports import record_batch
 from facefold.people.folders import SyncResult
 from facefold.timing import Stopwatch
 
@@ -84,4 +85,7 @@ def scan(lib: Library, paths: Sequence[Path] = (),
     settled = settle(lib, clusterer, idle=True, stages=stages)
     result.recluster, result.sync = settled.recluster, settled.sync
     result.seconds = time.monotonic() - t0
+    if done.photos:  # the run is one batch on the status page, as the daemon's are
+        record_batch(lib, done, settled.recluster.new_persons if settled.recluster else 0,
+                     result.seconds)
     return result

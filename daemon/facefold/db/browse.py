@@ -43,6 +43,13 @@ class Page(Generic[T]):
     rows: list[T]
 
 
+def folded(text: str) -> str:
+    """A name as search compares it: any case, accents and other marks left out, so that
+    "inacio", "INÁCIO" and "Inácio" are one ("Ø" and "ß" fold as casefold says)."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
 def _face_counts() -> Select[Any, Any]:
     return (select(Face.person_id, func.count(Face.id).label("n"))
             .where(Face.person_id.is_not(None)).group_by(Face.person_id))
@@ -57,9 +64,9 @@ def people_page(s: Session, query: str = "", hidden: bool = False, offset: int =
          .join(counts, counts.c.person_id == Person.id).where(Person.hidden == hidden))
     query = query.strip()
     if query:  # names are matched in Python: casefold knows every alphabet, SQL's lower() not
-        wanted = unicodedata.normalize("NFC", query).casefold()
+        wanted = folded(query)
         ids = {int(i) for i, n in s.execute(select(Person.id, Person.name).where(
-            Person.name.is_not(None))) if wanted in unicodedata.normalize("NFC", n or "").casefold()}
+            Person.name.is_not(None))) if wanted in folded(n or "")}
         if query.lstrip("#").isdigit():
             ids.add(int(query.lstrip("#")))
         q = q.where(Person.id.in_(ids))
@@ -111,6 +118,36 @@ def photos_of_person(s: Session, pid: int, offset: int = 0, limit: int = 60) -> 
                           "LIMIT :limit OFFSET :offset"),
                      {"pid": pid, "limit": limit, "offset": offset}).all()
     return Page(total, [PhotoRef(int(i), text_to_path(str(p))) for i, p in rows])
+
+
+@dataclass(frozen=True)
+class Neighbours:
+    """Where a photo stands among a person's photos (as photos_of_person orders them)."""
+
+    previous: int | None  # image ids; None at either end
+    next: int | None
+    position: int  # 1-based
+    total: int
+
+
+def neighbours_in_person(s: Session, pid: int, image_id: int) -> Neighbours | None:
+    """The photos before and after `image_id` among person `pid`'s; None when it is not one
+    of theirs."""
+    ids = [int(r[0]) for r in s.execute(text(
+        "SELECT DISTINCT i.id, i.path FROM faces AS f JOIN images AS src ON src.id = f.image_id "
+        "JOIN images AS i ON i.sha256 = src.sha256 WHERE f.person_id = :pid "
+        "AND i.status = 'done' ORDER BY i.path"), {"pid": pid})]
+    if image_id not in ids:
+        return None
+    k = ids.index(image_id)
+    return Neighbours(ids[k - 1] if k > 0 else None, ids[k + 1] if k + 1 < len(ids) else None,
+                      k + 1, len(ids))
+
+
+def persons_of_faces(s: Session, fids: Sequence[int]) -> dict[int, int | None]:
+    """The person each face belongs to now (None: nobody), by face id."""
+    return {int(f): (None if p is None else int(p)) for f, p in s.execute(
+        select(Face.id, Face.person_id).where(Face.id.in_(list(fids))))}
 
 
 def count_faces_of(s: Session, pid: int | None) -> int:

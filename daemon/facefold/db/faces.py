@@ -58,13 +58,16 @@ class FaceMatrix:
     quality: np.ndarray  # 0..1; 1 where not measured (faces stored before it was)
 
 
-def face_matrix(s: Session, face_ids: Sequence[int] | None = None) -> FaceMatrix:
-    """All faces (or those with the given ids) as one matrix; detections said not to be a face
-    are left out: no clustering sees them."""
+def face_matrix(s: Session, face_ids: Sequence[int] | None = None,
+                unassigned: bool = False) -> FaceMatrix:
+    """All faces (or those with the given ids, or with `unassigned` the faces of nobody) as one
+    matrix; detections said not to be a face are left out: no clustering sees them."""
     q = (select(Face.id, Face.image_id, Face.person_id, Face.embedding, Face.pinned,
                 Face.quality).where(~Face.not_face).order_by(Face.id))
     if face_ids is not None:
         q = q.where(Face.id.in_(list(face_ids)))
+    if unassigned:
+        q = q.where(Face.person_id.is_(None))
     rows = s.execute(q).all()
     if not rows:
         return FaceMatrix(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64),

@@ -59,6 +59,8 @@ class ClusterParams:
     weak_margin: float = 0.9  # ... and when nearer than this share of the runner-up
     copy_distance: float = 0.3  # faces closer than this, whose photos and crops match ...
     copy_similarity: float = 0.9  # ... this much (correlation in small), are copies: one unit
+    method: str = "evidence"  # "hdbscan": HDBSCAN over the units instead of steps 2 to 4
+    hdbscan_min_cluster_size: int = 2  # with method "hdbscan": units a cluster needs
 
 
 def face_noise(quality: np.ndarray, params: ClusterParams) -> np.ndarray:
@@ -116,6 +118,16 @@ Signatures = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 """Given face indices, their (pixels, scenes): vision.pixels signatures of crop and photo."""
 
 
+def pair_d2(vectors: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Squared distances of the pairs of rows (a[i], b[i]), a chunk of pairs at a time (never
+    all their vectors at once: ten pairs a face)."""
+    out = np.empty(len(a), np.float32)
+    for s in range(0, len(a), PAIR_CHUNK):
+        x, y = vectors[a[s:s + PAIR_CHUNK]], vectors[b[s:s + PAIR_CHUNK]]
+        out[s:s + PAIR_CHUNK] = np.einsum("ij,ij->i", x - y, x - y)
+    return out
+
+
 def copy_units(vectors: np.ndarray, photos: np.ndarray, params: ClusterParams,
                signatures: Signatures | None, quality: np.ndarray | None = None,
                idx: np.ndarray | None = None) -> np.ndarray:
@@ -136,7 +148,7 @@ def copy_units(vectors: np.ndarray, photos: np.ndarray, params: ClusterParams,
     noise = face_noise(np.ones(n) if quality is None else np.asarray(quality, np.float64),
                        params)
     a, b = graph_pairs(idx)
-    d2 = np.sum((vectors[a] - vectors[b]) ** 2, axis=1)
+    d2 = pair_d2(vectors, a, b)
     ok = (photos[a] != photos[b]) & (d2 - noise[a] - noise[b] < params.merge_distance ** 2)
     k = np.flatnonzero(ok)
     if len(k):
@@ -148,11 +160,11 @@ def copy_units(vectors: np.ndarray, photos: np.ndarray, params: ClusterParams,
             photo = same_scene(scenes[pa], scenes[pb], params.copy_similarity, COPY_PLACE)
             close = d2[part] < params.copy_distance ** 2
             ok[part] = (crops & photo) | (close & (crops | photo))
-    a, b = a[ok], b[ok]
+    a, b, d2 = a[ok], b[ok], d2[ok]
     links = set(zip(a.tolist(), b.tolist(), strict=True))
     unit = np.arange(n)
     members: dict[int, list[int]] = {}
-    for e in np.argsort(np.sum((vectors[a] - vectors[b]) ** 2, axis=1), kind="stable").tolist():
+    for e in np.argsort(d2, kind="stable").tolist():
         x, y = int(unit[a[e]]), int(unit[b[e]])
         if x == y:
             continue
@@ -390,6 +402,31 @@ def attach(groups: Groups, labels: np.ndarray, vectors: np.ndarray, noise: np.nd
     return labels
 
 
+def hdbscan_units(groups: Groups, labels: np.ndarray, uv: np.ndarray, quality: np.ndarray,
+                  params: ClusterParams, seeded: np.ndarray) -> np.ndarray:
+    """The other method (`clustering.method: hdbscan`): HDBSCAN over the units' vectors, then
+    each cluster's units join its most central one, nearest first, unless that would put two
+    faces of one photo, or two people kept apart, in one person; then step 3. Exact HDBSCAN:
+    fine for a family library, slow past some 100,000 faces."""
+    import hdbscan
+
+    labels = labels.copy()
+    if len(uv) <= params.hdbscan_min_cluster_size:
+        return _persons_of(groups, labels, quality, params, seeded)
+    found = hdbscan.HDBSCAN(min_cluster_size=params.hdbscan_min_cluster_size,
+                            min_samples=1).fit_predict(uv.astype(np.float64))
+    for lab in np.unique(found[found >= 0]).tolist():
+        rows = np.flatnonzero(found == lab)
+        order = rows[np.argsort(np.linalg.norm(uv[rows] - uv[rows].mean(axis=0), axis=1))]
+        root = int(labels[order[0]])
+        for r in order[1:].tolist():
+            other = int(labels[r])
+            if other != root and not groups.conflict(root, other):
+                groups.merge(root, other)
+                labels[labels == other] = root
+    return _persons_of(groups, labels, quality, params, seeded)
+
+
 def relabel(labels: np.ndarray) -> np.ndarray:
     """Return labels renumbered 0..k-1 in order of first appearance, noise kept as -1."""
     out = np.full(len(labels), NOISE, dtype=np.int64)
@@ -418,10 +455,14 @@ def cluster_faces(vectors: np.ndarray, photos: np.ndarray, params: ClusterParams
     idx_faces, _ = knn(vectors)
     units = copy_units(vectors, photos, params, signatures, quality, idx_faces)
     u = int(units.max()) + 1
-    sums = np.zeros((u, vectors.shape[1]))
-    np.add.at(sums, units, vectors.astype(np.float64))
-    uv = (sums / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)).astype(
-        np.float32)
+    if u == n:  # no copies: each face its own unit
+        uv = vectors
+    else:
+        sums = np.zeros((u, vectors.shape[1]))
+        np.add.at(sums, units, vectors.astype(np.float64))
+        uv = (sums / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)).astype(
+            np.float32)
+        del sums
     uq = np.zeros(u)
     np.maximum.at(uq, units, quality)
     unit_photos: list[set[int]] = [set() for _ in range(u)]
@@ -450,6 +491,8 @@ def cluster_faces(vectors: np.ndarray, photos: np.ndarray, params: ClusterParams
             g.merge(root, k)
         else:
             start[k] = k
+    if params.method == "hdbscan":
+        return relabel(hdbscan_units(g, start, uv, uq, params, seeded)[units])
     idx = idx_faces if u == n else knn(uv)[0]  # no copies: the units are the faces
     a, b = graph_pairs(idx)
     labels = agglomerate(g, start, a, b, params.merge_distance ** 2)

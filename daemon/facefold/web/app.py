@@ -178,6 +178,10 @@ class ApartBody(_Body):
     b: int
 
 
+class NotFaceBody(FacesBody):
+    undo: bool = False
+
+
 def _int(request: Request, key: str, default: int = 1, least: int = 1) -> int:
     try:
         return max(least, int(request.query_params.get(key, default)))
@@ -237,19 +241,22 @@ def create_app(lib: Library, access: Access) -> Starlette:
 
     async def unassigned_page(request: Request) -> Response:
         n = _int(request, "page")
-        found = await run_in_threadpool(browse.unassigned, lib, (n - 1) * FACES_PER_PAGE,
-                                        FACES_PER_PAGE)
-        return page(request, "unassigned.html", faces=found.rows, total=found.total, page_no=n,
-                    pages=_pages(found.total, FACES_PER_PAGE), title="Faces of nobody")
+        found = await run_in_threadpool(browse.unassigned, lib, n, FACES_PER_PAGE)
+        return page(request, "unassigned.html", runs=found.runs, total=found.total,
+                    page_no=min(n, found.pages), pages=found.pages, title="Faces of nobody")
 
     async def suggestions_page(request: Request) -> Response:
-        pairs = await run_in_threadpool(browse.doubts, lib, SUGGESTIONS_SHOWN,
+        found = await run_in_threadpool(browse.doubts, lib, SUGGESTIONS_SHOWN,
                                         FACES_PER_SUGGESTION)
-        return page(request, "suggestions.html", pairs=pairs, title="Same person?")
+        return page(request, "suggestions.html", pairs=found.shown, left=found.total,
+                    title="Same person?")
 
     async def photo_page(request: Request) -> Response:
-        view = await run_in_threadpool(browse.photo, lib, request.path_params["image_id"])
-        return page(request, "photo.html", view=view, title=Path(view.photo.path).name)
+        among = request.query_params.get("person", "")
+        view = await run_in_threadpool(browse.photo, lib, request.path_params["image_id"],
+                                       int(among) if among.isdigit() else None)
+        return page(request, "photo.html", view=view, filename=Path(view.photo.path).name,
+                    title=Path(view.photo.path).name)
 
     async def face_page(request: Request) -> Response:
         image_id = await run_in_threadpool(browse.photo_of_face, lib, request.path_params["fid"])
@@ -320,43 +327,72 @@ def create_app(lib: Library, access: Access) -> Starlette:
             return JSONResponse(out if isinstance(out, dict) else {"message": out})
         return endpoint
 
-    def title(pid: int, name: str | None) -> str:
-        return name or f"person {pid}"
+    def who(pid: int) -> str:
+        return browse.names(lib, [pid])[pid]
+
+    def faces(n: int) -> str:
+        return f"{n} face" if n == 1 else f"{n} faces"
+
+    def of_whom(fids: list[int]) -> str:
+        """ "Ana", "Ana and person 12", "3 people" or "nobody": whose faces these are now."""
+        pids = sorted({p for p in browse.owners(lib, fids).values() if p is not None})
+        if not pids:
+            return "nobody"
+        if len(pids) > 2:
+            return f"{len(pids)} people"
+        return " and ".join(browse.names(lib, pids).values())
 
     def do_name(b: NameBody, r: Request) -> str:
         pid = r.path_params["pid"]
+        before = who(pid)
         stored = people_uc.name(lib, pid, b.name or None)
-        return f"{title(pid, None)} is now {stored!r}" if stored else f"person {pid} has no name"
+        if stored is None:
+            return f"Took the name away: {before} is person {pid} again."
+        return f"Named person {pid} {stored}." if before == f"person {pid}" else \
+            f"Renamed {before} to {stored}."
 
     def do_hidden(b: HiddenBody, r: Request) -> str:
         pid = r.path_params["pid"]
         people_uc.ignore(lib, pid, b.hidden)
-        return f"person {pid} is {'hidden' if b.hidden else 'shown again'}"
+        if b.hidden:
+            return f"Hid {who(pid)}: no folder, and faces like theirs go to them quietly."
+        return f"{who(pid)} is shown again, with a folder."
 
     def do_merge(b: MergeBody, _r: Request) -> dict[str, Any]:
-        moved = people_uc.merge(lib, b.target, b.others)
-        return {"message": f"merged {len(b.others)} into person {b.target} ({moved} faces)",
-                "person": b.target}
+        people_uc.merge(lib, b.target, b.others)
+        card = browse.card(lib, b.target)
+        photos = card.photos if card else 0
+        return {"message": f"Merged into {who(b.target)}: {photos} photo"
+                           f"{'' if photos == 1 else 's'} now.", "person": b.target}
 
     def do_move(b: MoveBody, _r: Request) -> str:
         people_uc.move_faces(lib, b.faces, b.person)
-        return f"{len(b.faces)} face(s) moved to person {b.person}"
+        return f"Moved {faces(len(b.faces))} to {who(b.person)}."
 
     def do_unassign(b: FacesBody, _r: Request) -> str:
+        owner = of_whom(b.faces)
         people_uc.unassign_faces(lib, b.faces)
-        return f"{len(b.faces)} face(s) taken out"
+        return f"Took {faces(len(b.faces))} out of {owner}."
+
+    def do_not_face(b: NotFaceBody, _r: Request) -> str:
+        owner = of_whom(b.faces)
+        people_uc.not_a_face(lib, b.faces, b.undo)
+        if b.undo:
+            return f"{faces(len(b.faces))} count as faces again."
+        gone = "" if owner == "nobody" else f", out of {owner}"
+        return f"Threw away {faces(len(b.faces))} as not a face{gone}. Undo brings them back."
 
     def do_new(b: NewPersonBody, _r: Request) -> dict[str, Any]:
         pid = people_uc.new_person(lib, b.faces, b.name or None)
-        return {"message": f"person {pid} made of {len(b.faces)} face(s)", "person": pid}
+        return {"message": f"Made {who(pid)} of {faces(len(b.faces))}.", "person": pid}
 
     def do_apart(b: ApartBody, _r: Request) -> str:
         people_uc.apart(lib, b.a, b.b)
-        return f"persons {b.a} and {b.b} are kept apart"
+        return f"{who(b.a)} and {who(b.b)} are different people: they stay apart."
 
     def do_undo(_b: _Body, _r: Request) -> str:
         action = people_uc.undo(lib)
-        return f"undone: {action}" if action else "nothing to undo"
+        return f"Undid {action}." if action else "Nothing left to undo."
 
     async def not_found(request: Request, exc: Exception) -> Response:
         detail = getattr(exc, "detail", None) or str(exc)
@@ -387,6 +423,7 @@ def create_app(lib: Library, access: Access) -> Starlette:
         Route("/api/faces/move", change(MoveBody, do_move), methods=["POST"]),
         Route("/api/faces/unassign", change(FacesBody, do_unassign), methods=["POST"]),
         Route("/api/faces/new-person", change(NewPersonBody, do_new), methods=["POST"]),
+        Route("/api/faces/not-a-face", change(NotFaceBody, do_not_face), methods=["POST"]),
         Route("/api/apart", change(ApartBody, do_apart), methods=["POST"]),
         Route("/api/undo", change(_Body, do_undo), methods=["POST"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),

@@ -39,16 +39,16 @@ async function post(url, body, then = null) {
       body: JSON.stringify(body || {}),
     });
   } catch (e) {
-    flash("facefold is not answering: " + e.message, true);
+    flash("facefold is not answering (" + e.message + "). Is it still running?", true);
     return null;
   }
   let data = {};
   try { data = await res.json(); } catch (e) { data = {error: res.status + " " + res.statusText}; }
   if (!res.ok) {
-    flash(data.error || ("failed: " + res.status), true);
+    flash(data.error || ("That did not work (" + res.status + ")."), true);
     return null;
   }
-  sessionStorage.setItem("facefold-flash", data.message || "done");
+  sessionStorage.setItem("facefold-flash", data.message || "Done.");
   if (then) then(data); else location.reload();
   return data;
 }
@@ -61,15 +61,27 @@ function selected() {
 function updateSelection() {
   const n = selected().length;
   $$("input.sel").forEach((c) => c.closest(".card, .face").classList.toggle("selected", c.checked));
+  document.body.classList.toggle("selecting", n > 0);
   const bar = $("#actions");
   if (!bar) return;
   bar.hidden = n === 0;
-  const what = document.body.dataset.page === "people" ? "person" : "face";
-  $(".count", bar).textContent = n + " " + what + (n === 1 ? "" : "s") + " selected";
+  const people = document.body.dataset.page === "people";
+  const what = people ? (n === 1 ? "person" : "people") : (n === 1 ? "face" : "faces");
+  $(".count", bar).textContent = n + " " + what + " selected";
 }
 
 function setupSelection() {
-  $$("input.sel").forEach((c) => c.addEventListener("change", updateSelection));
+  $$("input.sel").forEach((c) => {
+    c.addEventListener("change", updateSelection);
+    // Enter on a ticked box goes to what can be done with the selection
+    c.addEventListener("keydown", (e) => {
+      if (e.key !== "Enter") return;
+      e.preventDefault();
+      if (!c.checked) { c.checked = true; updateSelection(); }
+      const first = $("#actions button");
+      if (first) first.focus();
+    });
+  });
   const clear = $("#clear");
   if (clear) clear.addEventListener("click", () => {
     $$("input.sel").forEach((c) => { c.checked = false; });
@@ -89,10 +101,10 @@ function personItem(p, extra) {
     li.appendChild(img);
   }
   const name = document.createElement("span");
-  name.textContent = p.name || ("unnamed #" + p.id);
+  name.textContent = p.name || ("Person " + p.id);
   li.appendChild(name);
   const small = document.createElement("small");
-  small.textContent = p.faces + " faces" + (extra ? " · " + extra : "");
+  small.textContent = p.faces + (p.faces === 1 ? " face" : " faces") + (extra ? " · " + extra : "");
   li.appendChild(small);
   return li;
 }
@@ -108,15 +120,22 @@ function pickPerson(title, faces, onPick) {
   const show = (people, label) => {
     hint.textContent = label;
     list.replaceChildren(...people.map((p) => {
-      const li = personItem(p, p.distance !== undefined ? "distance " + p.distance.toFixed(2) : "");
+      const li = personItem(p, "");
       const choose = () => { dlg.close(); onPick(p); };
       li.addEventListener("click", choose);
-      li.addEventListener("keydown", (e) => { if (e.key === "Enter") { e.preventDefault(); choose(); } });
+      li.addEventListener("keydown", (e) => {
+        if (e.key === "Enter" || e.key === " ") { e.preventDefault(); choose(); }
+        else if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+          e.preventDefault();
+          const to = e.key === "ArrowDown" ? li.nextElementSibling : li.previousElementSibling;
+          (to || (e.key === "ArrowUp" ? input : li)).focus();
+        }
+      });
       return li;
     }));
   };
   const closest = () => fetch("/api/closest?faces=" + faces.join(","), {credentials: "same-origin"})
-    .then((r) => r.json()).then((people) => show(people, people.length ? "Looks most like:" : "Type a name:"));
+    .then((r) => r.json()).then((people) => show(people, people.length ? "Looks most like (closest first); or type a name:" : "Type a name:"));
   let timer = null;
   input.oninput = () => {
     clearTimeout(timer);
@@ -127,6 +146,7 @@ function pickPerson(title, faces, onPick) {
   };
   input.onkeydown = (e) => {
     if (e.key === "Enter") { e.preventDefault(); const first = $("li", list); if (first) first.click(); }
+    else if (e.key === "ArrowDown") { e.preventDefault(); const first = $("li", list); if (first) first.focus(); }
   };
   closest();
   dlg.showModal();
@@ -138,7 +158,7 @@ function setupPeople() {
   if (!merge) return;
   merge.addEventListener("click", () => {
     const ids = selected();
-    if (ids.length < 2) { flash("select at least two people to merge", true); return; }
+    if (ids.length < 2) { flash("Tick at least two people to merge them.", true); return; }
     const cards = ids.map((id) => $(`.card[data-person="${id}"]`));
     // the default target: a named one if any, else the largest (the grid is largest first)
     const target = cards.find((c) => c.dataset.name) || cards[0];
@@ -150,9 +170,18 @@ function setupPeople() {
       radio.checked = c === target;
       const label = document.createElement("label");
       label.appendChild(radio);
+      if (c.dataset.face) {
+        const img = document.createElement("img");
+        img.src = "/media/face/" + c.dataset.face + ".jpg";
+        img.alt = "";
+        label.appendChild(img);
+      }
       const text = document.createElement("span");
-      text.textContent = " " + (c.dataset.name || ("unnamed #" + c.dataset.person)) + " (" + c.dataset.faces + " faces)";
+      text.textContent = c.dataset.name || ("Person " + c.dataset.person);
       label.appendChild(text);
+      const small = document.createElement("small");
+      small.textContent = c.dataset.photos + (c.dataset.photos === "1" ? " photo" : " photos");
+      label.appendChild(small);
       li.appendChild(label);
       return li;
     }));
@@ -164,7 +193,14 @@ function setupPeople() {
       post("/api/merge", {target: into, others: ids.filter((i) => i !== into)});
     };
     dlg.showModal();
+    $("input[name=target]:checked", list).focus();
   });
+  // "Add a name" on an unnamed card: type, Enter
+  $$("form.add-name").forEach((form) => form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const name = $("input", form).value.trim();
+    if (name) post("/api/person/" + form.dataset.person + "/name", {name: name});
+  }));
 }
 
 function setupFaces() {
@@ -176,6 +212,14 @@ function setupFaces() {
   });
   const out = $("#unassign");
   if (out) out.addEventListener("click", () => post("/api/faces/unassign", {faces: selected()}));
+  const notFace = $("#not-face");
+  if (notFace) notFace.addEventListener("click", () => post("/api/faces/not-a-face", {faces: selected()}));
+  $$(".select-run").forEach((b) => b.addEventListener("click", () => {
+    $$("input.sel", b.closest(".run")).forEach((c) => { c.checked = true; });
+    updateSelection();
+    const first = $("#actions button");
+    if (first) first.focus();
+  }));
   const make = $("#new-person");
   if (make) make.addEventListener("click", () => {
     const name = $("#new-name").value.trim();
@@ -197,7 +241,7 @@ function setupPerson() {
   const copy = $("#copy-folder");
   if (copy) copy.addEventListener("click", () => {
     const path = $("#folder").textContent;
-    if (navigator.clipboard) navigator.clipboard.writeText(path).then(() => flash("copied " + path));
+    if (navigator.clipboard) navigator.clipboard.writeText(path).then(() => flash("Copied the folder's path: " + path));
   });
 }
 
@@ -224,6 +268,25 @@ function setupSuggestions() {
   });
 }
 
+// Badges on a photo never cover one another: each one that would is moved down (then right)
+// until it is clear; the list under the photo says who each number is.
+function spreadBadges(frame) {
+  const placed = [];
+  const hit = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+  $$(".box .badge", frame).forEach((badge) => {
+    badge.style.transform = "";
+    let dx = 0, dy = 0;
+    for (let tries = 0; tries < 60; tries++) {
+      badge.style.transform = `translate(${dx}px, ${dy}px)`;
+      const r = badge.getBoundingClientRect();
+      if (!placed.some((p) => hit(r, p))) { placed.push(r); return; }
+      dy += r.height + 2;
+      if (tries % 4 === 3) { dy = 0; dx += r.width + 2; }
+    }
+    placed.push(badge.getBoundingClientRect());
+  });
+}
+
 function setupPhoto() {
   const frame = $("#photo");
   if (!frame) return;
@@ -235,6 +298,31 @@ function setupPhoto() {
     box.style.top = (100 * y / h) + "%";
     box.style.width = (100 * bw / w) + "%";
     box.style.height = (100 * bh / h) + "%";
+  });
+  // the whole photo on the screen, small ones enlarged
+  const fit = () => {
+    const room = window.innerHeight - frame.getBoundingClientRect().top - window.scrollY - 16;
+    frame.style.width = Math.max(120, Math.min(frame.parentElement.clientWidth, Math.max(200, room) * w / h)) + "px";
+    spreadBadges(frame);
+  };
+  fit();
+  window.addEventListener("resize", fit);
+  // fix a face where it is
+  $$(".who li").forEach((li) => {
+    const fid = Number(li.dataset.face);
+    const move = $(".face-move", li);
+    if (move) move.addEventListener("click", () =>
+      pickPerson("Who is face " + $(".badge", li).textContent + "?", [fid],
+        (p) => post("/api/faces/move", {faces: [fid], person: p.id})));
+    const out = $(".face-out", li);
+    if (out) out.addEventListener("click", () => post("/api/faces/unassign", {faces: [fid]}));
+    const not = $(".face-not", li);
+    if (not) not.addEventListener("click", () => post("/api/faces/not-a-face", {faces: [fid]}));
+  });
+  document.addEventListener("keydown", (e) => {
+    if (e.target.matches("input, textarea") || e.ctrlKey || e.metaKey || e.altKey || $("dialog[open]")) return;
+    const to = e.key === "ArrowLeft" ? $("#prev") : e.key === "ArrowRight" ? $("#next") : null;
+    if (to) location.href = to.href;
   });
 }
 
@@ -255,10 +343,15 @@ function setupStatus() {
     const left = (s.images.queued || 0) + (s.images.processing || 0);
     $("#st-progress").textContent = left && s.photos_per_second
       ? `${left} photos to go at ${s.photos_per_second} photos/s: about ${Math.ceil(s.eta_seconds / 60)} min`
-      : (left ? `${left} photos to go` : "nothing waiting");
-    $("#st-processing-list").replaceChildren(...s.processing.map((p) => { const li = document.createElement("li"); li.textContent = p; return li; }));
-    $("#st-failures").replaceChildren(...s.failures.map((f) => row([f.path, f.error])));
-    $("#st-batches").replaceChildren(...s.batches.map((b) => row([b.finished_at, b.photos, b.faces, b.new_persons, b.failed, b.seconds])));
+      : (left ? `${left} photos to go` : "Nothing is waiting.");
+    const none = (el) => { const li = document.createElement(el.tagName === "UL" ? "li" : "tr");
+      if (li.tagName === "TR") { const td = document.createElement("td"); td.colSpan = 6; td.className = "none"; td.textContent = el.dataset.empty; li.appendChild(td); }
+      else { li.className = "none"; li.textContent = el.dataset.empty; }
+      return li; };
+    const fill = (el, items) => el.replaceChildren(...(items.length ? items : [none(el)]));
+    fill($("#st-processing-list"), s.processing.map((p) => { const li = document.createElement("li"); li.textContent = p; return li; }));
+    fill($("#st-failures"), s.failures.map((f) => row([f.path, f.error])));
+    fill($("#st-batches"), s.batches.map((b) => row([b.finished_at, b.photos, b.faces, b.new_persons, b.failed, b.seconds])));
     $("#updated").textContent = "updated " + new Date().toLocaleTimeString();
   };
   refresh();
