@@ -28,7 +28,19 @@ def test_semihard_loss_prefers_the_closest_farther_negative() -> None:
     e /= np.linalg.norm(e, axis=1, keepdims=True)
     y = np.array([0, 0, 1, 1])
     loss, active = semihard_triplet_loss(tf.constant(e), tf.constant(y), 0.2)
-    assert float(loss) > 0 and 0 < float(active) <= 1
+    # by the definition, pair by pair: the negative is the closest one farther than the
+    # positive (the farthest when none is farther)
+    d = np.maximum(2 - 2 * e @ e.T, 0)
+    losses = []
+    for a in range(4):
+        for p in range(4):
+            if a != p and y[a] == y[p]:
+                negs = [d[a, n] for n in range(4) if y[n] != y[a]]
+                farther = [x for x in negs if x > d[a, p]]
+                neg = min(farther) if farther else max(negs)
+                losses.append(max(d[a, p] - neg + 0.2, 0.0))
+    assert float(loss) == pytest.approx(np.mean(losses), abs=1e-5)
+    assert float(active) == pytest.approx(np.mean(np.array(losses) > 0)) == 0.5
     far = np.array([[1, 0], [1, 0], [0, 1], [0, 1]], np.float32)
     loss, active = semihard_triplet_loss(tf.constant(far), tf.constant(y), 0.2)
     assert float(loss) == 0 and float(active) == 0

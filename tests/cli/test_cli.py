@@ -68,7 +68,9 @@ def test_scan_persons_status_faces(lib: Library, ff: Invoke, rng: np.random.Gene
     r = ff("status")
     assert "photos: queued 0, processing 0, done 6, failed 1" in r.stdout
     assert "broken.jpg: not an image" in r.stdout
-    # what runs each model, and where (no GPU on the test machines: LiteRT on the CPU)
+    # what `status` says the config's `auto` chose for each model (no GPU here: LiteRT on the
+    # CPU); that the real models then run there is tests/vision/test_models.py's
+    # test_detection_and_embedding_on_litert_never_import_tensorflow
     assert st["detection_runtime"] == "tflite" and st["embedding_runtime"] == "tflite-int8"
     assert "models: detection tflite (LiteRT on CPU), embedding tflite-int8" in r.stdout
     faces = json.loads(ff("faces", str(ids[0]), "--json").stdout)

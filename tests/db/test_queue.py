@@ -262,3 +262,27 @@ def test_a_path_that_is_not_utf8_is_stored_and_found_again(engine: Engine) -> No
         s.commit()
         assert name in queue.path_states(s)
         assert faces.photo_faces(s)[0][0] == name
+
+
+def test_the_photo_queued_longest_ago_goes_first(engine: Engine) -> None:
+    with Session(engine) as s:
+        queue.enqueue(s, ["/in/new.jpg", "/in/old.jpg", "/in/middle.jpg"])
+        now = utcnow()
+        for path, age in (("/in/new.jpg", 0), ("/in/old.jpg", 7200), ("/in/middle.jpg", 3600)):
+            s.execute(update(Image).where(Image.path == path)
+                      .values(queued_at=now - timedelta(seconds=age)))
+        s.commit()
+        assert [h.path for h in queue.claim_batch(s, 2, ME, 60)] == ["/in/old.jpg",
+                                                                      "/in/middle.jpg"]
+
+
+def test_a_folder_renamed_onto_stored_paths_keeps_both_photos(engine: Engine) -> None:
+    with Session(engine) as s:
+        queue.record_processed(s, "/in/a/x.jpg", "h1", 10, 1.0, 100, 100, [new_face(1)])
+        queue.record_processed(s, "/in/a/y.jpg", "h2", 10, 1.0, 100, 100, [new_face(2)])
+        queue.record_processed(s, "/in/b/x.jpg", "h3", 10, 1.0, 100, 100, [new_face(3)])
+        s.commit()
+        assert queue.move_folder(s, "/in/a", "/in/b") == 1  # x.jpg is taken there: stays
+        s.commit()  # no clash of paths
+        assert {(i.path, i.sha256) for i in queue.images_by_path(s).values()} == {
+            ("/in/a/x.jpg", "h1"), ("/in/b/y.jpg", "h2"), ("/in/b/x.jpg", "h3")}

@@ -157,3 +157,20 @@ def test_a_folder_planned_empty_stays_and_keeps_foreign_files(tmp_path: Path) ->
     assert sorted(p.name for p in (people / "Tony").iterdir()) == ["notes.txt"]
     sync_folders(people, {"Ana": {}}, manifest)
     assert (people / "Ana").is_dir()
+
+
+def test_a_file_of_yours_where_facefolds_link_was_is_never_replaced(tmp_path: Path) -> None:
+    people, manifest = tmp_path / "people", tmp_path / "links.json"
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (photos / "a.jpg").write_bytes(b"photo")
+    plan = {"person_0001": {"a.jpg": str(photos / "a.jpg")}}
+    sync_folders(people, plan, manifest)
+    link = people / "person_0001" / "a.jpg"
+    assert link.is_symlink()
+    link.unlink()  # you put a file of your own where facefold's link was
+    link.write_text("an edited copy, yours")
+    for again in (plan, {"person_0001": {"a.jpg": str(photos / "moved.jpg")}}):
+        r = sync_folders(people, again, manifest)
+        assert not link.is_symlink() and link.read_text() == "an edited copy, yours"
+        assert r.skipped

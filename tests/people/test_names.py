@@ -36,3 +36,9 @@ def test_collisions_resolved_lower_id_first() -> None:
     assert got[1] == "ana" and got[3] == "Ana (2)" and got[4] == "Ana-"
     assert len(set(f.casefold() for f in got.values())) == 5
     assert got[2] == "person_0002" and got[5] == "person_0002 (2)"
+
+
+def test_an_unnamed_persons_folder_never_moves_for_someone_named_like_it() -> None:
+    # person 3 is named "person_0005" by hand: person 5, unnamed, keeps its folder all the same
+    got = assign_folders([(3, "person_0005"), (5, None)])
+    assert got == {5: "person_0005", 3: "person_0005 (2)"}

@@ -73,16 +73,23 @@ def test_the_worker_processes_the_queue_and_keeps_folders_in_step(
 
 def test_storage_errors_back_off_and_the_worker_goes_on(
         lib: Library, worker: Worker, rng: np.random.Generator,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    import time
+
     from sqlalchemy.exc import OperationalError
 
     import facefold.service.worker as worker_module
 
     real = worker_module.process_batch
     failures = iter([True, True])
+    calls: list[float] = []  # when each batch was tried
+    raised = 0
 
     def flaky(*args: object, **kw: object) -> object:
+        nonlocal raised
+        calls.append(time.monotonic())
         if next(failures, False):
+            raised += 1
             raise OperationalError("UPDATE", {}, Exception("database is locked"))
         return real(*args, **kw)  # type: ignore[arg-type]
 
@@ -92,9 +99,15 @@ def test_storage_errors_back_off_and_the_worker_goes_on(
     person_photo(lib.settings.inbox / "a.png", 0, rng)
     person_photo(lib.settings.inbox / "b.png", 0, rng)  # one face alone is nobody yet
     reconcile(lib, [lib.settings.inbox])
+    caplog.set_level("ERROR", logger="facefold.service.worker")
     worker.start()
     _wait(lambda: _links(lib) == {"a.png", "b.png"})
     assert worker.error is None and worker.is_alive()
+    # both errors happened, each was logged, and each was waited out, the second twice as long
+    assert raised == 2 and len(calls) >= 3
+    logged = [r.getMessage() for r in caplog.records if "storage error" in r.getMessage()]
+    assert len(logged) == 2 and all("database is locked; trying again in" in m for m in logged)
+    assert calls[1] - calls[0] >= 0.05 and calls[2] - calls[1] >= 0.1
 
 
 @pytest.fixture
