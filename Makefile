@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 CONFIG ?= config.yaml
 WEB    ?= 127.0.0.1:8750
 
-.PHONY: run scan test setup models system lint bench peer soak fuzz screenshots clean
+.PHONY: run scan test setup models system lint bench peer soak fuzz screenshots mutate mutate-quick clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -86,5 +86,13 @@ soak: setup
 fuzz: setup
 	$(BIN)/python bench/fuzz.py --seconds 300
 
+# Mutation testing (mutmut) of the modules that keep a person's data: the score per module and
+# the mutants no test notices (about an hour); mutate-quick: folders.py and names.py only (CI).
+mutate: setup
+	$(BIN)/python bench/mutate.py
+
+mutate-quick: setup
+	$(BIN)/python bench/mutate.py --quick
+
 clean:
-	rm -rf $(VENV) $(PEER) state
+	rm -rf $(VENV) $(PEER) state .mutate

@@ -3,6 +3,8 @@ import os
 import shutil
 from pathlib import Path
 
+import pytest
+
 from facefold.people.folders import plan_links, sync_folders
 
 
@@ -91,7 +93,8 @@ def test_link_retargeted_when_photo_moves(tmp_path: Path) -> None:
     assert r.links_created == 1 and _links(people / "person_0001") == {"a.jpg": "/new/a.jpg"}
 
 
-def test_a_planted_tmp_folder_with_foreign_files_is_not_deleted(tmp_path: Path) -> None:
+def test_a_planted_tmp_folder_with_foreign_files_is_not_deleted(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     people, manifest = tmp_path / "people", tmp_path / "links.json"
     planted = people / ".facefold-tmp-person_0002"
     planted.mkdir(parents=True)
@@ -100,6 +103,8 @@ def test_a_planted_tmp_folder_with_foreign_files_is_not_deleted(tmp_path: Path) 
     sync_folders(people, {"person_0001": {"a.jpg": "/x/a.jpg"}}, manifest)
     assert (planted / "precious.txt").read_text() == "not facefold's"
     assert not os.path.lexists(planted / "old.jpg")
+    # and the log says which folder was left, and why
+    assert f"{planted} holds files facefold did not make; left alone" in caplog.text
 
 
 def test_a_person_folder_swapped_for_a_symlink_is_never_followed(tmp_path: Path) -> None:
@@ -174,3 +179,30 @@ def test_a_file_of_yours_where_facefolds_link_was_is_never_replaced(tmp_path: Pa
         r = sync_folders(people, again, manifest)
         assert not link.is_symlink() and link.read_text() == "an edited copy, yours"
         assert r.skipped
+
+
+def test_a_tagged_link_name_is_as_long_as_fits_and_no_shorter() -> None:
+    for stem_len, want in ((242, 255), (241, 254), (300, 255), (301, 255)):
+        a, b = f"/p/a/{'s' * stem_len}.jpg", f"/p/b/{'s' * stem_len}.jpg"
+        names = plan_links([("ana", a), ("ana", b)])["ana"]
+        assert sorted(len(n.encode()) for n in names) == [want, want], stem_len
+        assert all(n.startswith("s" * min(stem_len, 200)) for n in names)
+
+
+def test_a_links_name_stays_when_another_photo_of_that_name_arrives() -> None:
+    a, b, c = "/p/2020/IMG_1.jpg", "/p/2021/IMG_1.jpg", "/p/2019/IMG_1.jpg"
+    before = plan_links([("ana", a), ("ana", b)])["ana"]
+    after = plan_links([("ana", a), ("ana", b), ("ana", c)])["ana"]
+    assert {n: t for n, t in after.items() if t != c} == before  # a's and b's names kept
+
+
+def test_photos_of_one_name_that_is_not_utf8_get_links_of_their_own(tmp_path: Path) -> None:
+    name = os.fsdecode(b"f\xeate.jpg")  # a name in Latin-1, as old cameras and disks wrote them
+    photos = [tmp_path / "photos" / d / name for d in ("a", "b")]
+    for p in photos:
+        p.parent.mkdir(parents=True)
+        p.write_bytes(b"x")
+    plan = plan_links([("ana", str(p)) for p in photos])
+    assert sorted(plan["ana"].values()) == sorted(str(p) for p in photos)
+    r = sync_folders(tmp_path / "people", plan, tmp_path / "links.json")
+    assert r.links_created == 2 and not r.skipped

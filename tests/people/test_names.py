@@ -42,3 +42,18 @@ def test_an_unnamed_persons_folder_never_moves_for_someone_named_like_it() -> No
     # person 3 is named "person_0005" by hand: person 5, unnamed, keeps its folder all the same
     got = assign_folders([(3, "person_0005"), (5, None)])
     assert got == {5: "person_0005", 3: "person_0005 (2)"}
+
+
+def test_a_refused_name_says_why() -> None:
+    with pytest.raises(NameRefused, match="^a name needs at least one visible character$"):
+        clean_name(" \t ")
+    with pytest.raises(NameRefused, match=f"^a name can be at most {MAX_NAME_BYTES} bytes of UTF-8$"):
+        clean_name("a" * (MAX_NAME_BYTES + 1))
+    assert clean_name("a" * MAX_NAME_BYTES) == "a" * MAX_NAME_BYTES  # the longest is fine
+
+
+@pytest.mark.parametrize(("name", "folder"), [
+    ("Xavier", "Xavier"), ("MAX", "MAX"), ("Ana.", "Ana"), ("Ana. .", "Ana"), (".Ana", "Ana"),
+    ("- Ana", "Ana"), ("Ana-", "Ana-"), ("...", "person"), ("- .", "person"), ("J.R.R.", "J.R.R")])
+def test_a_folder_is_the_name_with_only_its_risky_ends_taken_off(name: str, folder: str) -> None:
+    assert folder_name(name) == folder

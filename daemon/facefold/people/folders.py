@@ -14,6 +14,7 @@ import logging
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from itertools import chain, count
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ def _tagged(path: str, size: int) -> str:
     """The link name of a photo whose file name another photo of the folder has too: its stem,
     `~`, the first `size` hex digits of a hash of its full path, its suffix."""
     p = Path(path)
-    tag = hashlib.sha1(path.encode("utf-8", "surrogateescape")).hexdigest()[:size]
+    tag = hashlib.sha1(os.fsencode(path)).hexdigest()[:size]  # any name: its bytes
     return _fitted(p.stem, f"~{tag}{p.suffix}")
 
 
@@ -69,13 +70,10 @@ def plan_links(rows: Iterable[tuple[str, str]]) -> Plan:
             if len(group) == 1:
                 continue
             for path in sorted(group):
-                link = next((t for t in (_tagged(path, n) for n in TAG_SIZES)
-                             if t not in links), None)
-                k = 2
-                while link is None or link in links:
-                    link = _fitted(Path(path).stem, f"~{k}{Path(path).suffix}")
-                    k += 1
-                links[link] = path
+                p = Path(path)
+                tried = chain((_tagged(path, n) for n in TAG_SIZES),
+                              (_fitted(p.stem, f"~{k}{p.suffix}") for k in count(2)))
+                links[next(t for t in tried if t not in links)] = path
         plan[folder] = links
     return plan
 

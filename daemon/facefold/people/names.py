@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from itertools import chain, count
 
 MAX_NAME_BYTES = 200  # well under the 255-byte file-name limit, leaving room for " (99)"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -30,8 +31,8 @@ def folder_name(name: str) -> str:
     """Return a single, safe path component for a clean name: no separators, never '.' or '..',
     no leading dot (hidden) or dash, no trailing dots or spaces."""
     n = _SEPARATORS.sub("-", clean_name(name))
-    n = n.lstrip(" .-").rstrip(" .")
-    if not n or n in (".", ".."):
+    n = n.lstrip(" .-").rstrip(" .")  # so never "." or ".." either
+    if not n:
         n = "person"
     return n
 
@@ -48,10 +49,8 @@ def assign_folders(persons: list[tuple[int, str | None]],
     out: dict[int, str] = {}
     for pid, name in sorted(persons, key=lambda r: (r[1] is not None, r[0])):
         base = folder_name(name) if name else default.format(pid)
-        candidate, k = base, 2
-        while candidate.casefold() in taken:
-            candidate = f"{base} ({k})"
-            k += 1
+        candidate = next(c for c in chain([base], (f"{base} ({k})" for k in count(2)))
+                         if c.casefold() not in taken)
         taken.add(candidate.casefold())
         out[pid] = candidate
     return out
