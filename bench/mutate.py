@@ -70,8 +70,8 @@ def stage(modules: list[str], tests: list[str]) -> None:
              f"also_copy = {arr(ALSO_COPY)}\n"
              f"pytest_add_cli_args = {arr(PYTEST_ARGS)}\n"
              f"pytest_add_cli_args_test_selection = {arr(tests)}\n"
-             # a mutant that loops forever is stopped after 4x its tests' CPU time, at least 2 s
-             "timeout_multiplier = 2.0\ntimeout_constant = 0.5\n")
+             # a mutant that loops forever is stopped after 6x its tests' CPU time, at least 6 s
+             "timeout_multiplier = 3.0\ntimeout_constant = 1.0\n")
     (STAGE / "pyproject.toml").write_text(toml)
 
 

@@ -224,6 +224,14 @@ def run_flow(lib: Library, d: Any, shots: Path) -> None:
         assert len(boxes) == n >= 2
         assert all(x.size["width"] > 10 and x.size["height"] > 10 for x in boxes)
         f.shot("photo")
+        # fix a face where it is: "not a face" from the photo, then undo it
+        last = f.css(".who li")[-1]
+        fid = int(last.get_attribute("data-face"))
+        f.changed(lambda: last.find_element("css selector", ".face-not").click())
+        assert f.q("SELECT not_face FROM faces WHERE id = :f", f=fid) == [(1,)]
+        assert len(f.css(".box")) == n - 1
+        f.changed(lambda: f.one("#undo").click())
+        assert f.q("SELECT not_face FROM faces WHERE id = :f", f=fid) == [(0,)]
 
         # status updates by itself
         f.go("/status")

@@ -189,7 +189,8 @@ def photo(s: Session, image_id: int) -> PhotoView | None:
     src = select(Image.id).where(Image.sha256 == img.sha256)
     faces = s.execute(select(Face.id, Face.person_id, Face.box_x, Face.box_y, Face.box_w,
                              Face.box_h, Face.confidence)
-                      .where(Face.image_id.in_(src)).order_by(Face.box_x)).all()
+                      .where(Face.image_id.in_(src), ~Face.not_face)  # thrown away: not shown
+                      .order_by(Face.box_x)).all()
     return PhotoView(img.id, img.path, int(img.width or 0), int(img.height or 0),
                      [BoxedFace(int(f[0]), f[1], (f[2], f[3], f[4], f[5]), float(f[6]))
                       for f in faces])

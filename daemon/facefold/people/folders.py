@@ -117,7 +117,7 @@ def _safe_child(parent: Path, name: str) -> Path:
 
 def _tmp_name(name: str) -> str:
     """A temporary name for `name` that fits NAME_MAX bytes however long `name` is."""
-    digest = hashlib.sha1(name.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    digest = hashlib.sha1(os.fsencode(name)).hexdigest()[:16]
     return f"{TMP_PREFIX}{os.getpid()}-{digest}"
 
 
