@@ -70,8 +70,9 @@ def stage(modules: list[str], tests: list[str]) -> None:
              f"also_copy = {arr(ALSO_COPY)}\n"
              f"pytest_add_cli_args = {arr(PYTEST_ARGS)}\n"
              f"pytest_add_cli_args_test_selection = {arr(tests)}\n"
-             # a mutant that loops forever is stopped after 6x its tests' CPU time, at least 6 s
-             "timeout_multiplier = 3.0\ntimeout_constant = 1.0\n")
+             # a mutant that loops forever is stopped at 6 x (its tests' CPU time + 5 s): a
+             # first import inside a function (FAISS, HDBSCAN) is not taken for a loop
+             "timeout_multiplier = 3.0\ntimeout_constant = 5.0\n")
     (STAGE / "pyproject.toml").write_text(toml)
 
 
