@@ -66,6 +66,11 @@ def person(lib: Library, pid: int, faces_offset: int = 0, photos_offset: int = 0
                       photos)
 
 
+# the last ordering of the faces of nobody per library, with what it was made from: a page of
+# them costs a query while nobody's faces stay the same
+_RUNS: dict[str, tuple[object, np.ndarray, list[Run]]] = {}
+
+
 @dataclass(frozen=True)
 class FaceRun:
     faces: list[StoredFace]  # faces that look alike, in the order they joined
@@ -89,8 +94,13 @@ def unassigned(lib: Library, page_no: int = 1, per_page: int = 120) -> RunsPage:
     `clustering.suggest_distance`), the closest runs first, then single faces; a run is not
     cut between pages unless it is longer than a page."""
     with lib.session() as s:
-        fm = face_store.face_matrix(s, unassigned=True)
-    runs = alike_runs(fm.vectors, fm.image_ids, lib.settings.clustering.suggest_distance)
+        key = (store.unassigned_signature(s), lib.settings.clustering.suggest_distance)
+        cached = _RUNS.get(lib.settings.database)
+        if cached is None or cached[0] != key:  # the faces of nobody changed: order them again
+            fm = face_store.face_matrix(s, unassigned=True)
+            cached = (key, fm.face_ids, alike_runs(fm.vectors, fm.image_ids, key[1]))
+            _RUNS[lib.settings.database] = cached
+    _key, face_ids, runs = cached
     pages: list[list[Run]] = [[]]
     filled = 0
     for run in runs:
@@ -102,12 +112,12 @@ def unassigned(lib: Library, page_no: int = 1, per_page: int = 120) -> RunsPage:
             pages[-1].append(part)
             filled += len(part.members)
     shown = pages[min(max(page_no, 1), len(pages)) - 1]
-    wanted = [int(fm.face_ids[i]) for r in shown for i in r.members]
+    wanted = [int(face_ids[i]) for r in shown for i in r.members]
     with lib.session() as s:
         by_id = {f.id: f for f in face_store.faces_by_id(s, wanted)}
-    return RunsPage(len(fm.face_ids), len(pages),
-                    [FaceRun([by_id[int(fm.face_ids[i])] for i in r.members
-                              if int(fm.face_ids[i]) in by_id],
+    return RunsPage(len(face_ids), len(pages),
+                    [FaceRun([by_id[int(face_ids[i])] for i in r.members
+                              if int(face_ids[i]) in by_id],
                              None if r.closest is None else round(r.closest, 2))
                      for r in shown])
 

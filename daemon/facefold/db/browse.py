@@ -150,6 +150,14 @@ def persons_of_faces(s: Session, fids: Sequence[int]) -> dict[int, int | None]:
         select(Face.id, Face.person_id).where(Face.id.in_(list(fids))))}
 
 
+def unassigned_signature(s: Session) -> tuple[int, int, int]:
+    """(how many, sum and highest of their ids) of the faces of nobody: changes whenever one
+    joins or leaves them."""
+    n, total, top = s.execute(select(func.count(Face.id), func.sum(Face.id), func.max(Face.id))
+                              .where(Face.person_id.is_(None), ~Face.not_face)).one()
+    return int(n), int(total or 0), int(top or 0)
+
+
 def count_faces_of(s: Session, pid: int | None) -> int:
     """How many faces a person has (None: how many faces have nobody, not-a-face detections
     left out)."""
