@@ -22,6 +22,7 @@ Prints, per module, mutants, killed, survived and the score (killed / all), then
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -102,8 +103,12 @@ def main() -> int:
     args = ap.parse_args()
     modules = list(args.modules or (QUICK if args.quick else MODULES))
     stage(modules, QUICK_TESTS if args.quick else TESTS)
+    # pytest's own temporary folders under the staging copy: a test run beside it (make test)
+    # keeps its own, which pytest would otherwise prune
+    env = {**os.environ, "PYTEST_DEBUG_TEMPROOT": str(STAGE / "tmp")}
+    (STAGE / "tmp").mkdir(exist_ok=True)
     run = subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children",
-                          str(args.max_children)], cwd=STAGE)
+                          str(args.max_children)], cwd=STAGE, env=env)
     if run.returncode not in (0, 1):
         return run.returncode
     statuses = {k: v for k, v in results().items() if module_of(k) in modules}
