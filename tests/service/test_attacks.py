@@ -299,3 +299,60 @@ def test_a_read_only_database_at_start_is_exit_78(daemon: Daemon, celebrities: P
         assert "cannot be written" in d.log.read_text()
     finally:
         d.db.chmod(0o644)
+
+
+def _slow_photo(path: Path) -> None:
+    """A photo that takes a while to decode (60 MP of noise): long enough in `processing` for
+    the test to change it under the worker."""
+    Image.frombytes("L", (7746, 7746), os.urandom(7746 * 7746)).save(path, compress_level=0)
+
+
+def test_photos_changed_moved_or_deleted_while_processed_end_right(daemon: Daemon,
+                                                                   celebrities: Path) -> None:
+    """While the running daemon holds a photo, it is overwritten, renamed or deleted: each
+    ends as the file on disk says, with no dangling link and nothing left `processing`."""
+    import hashlib
+
+    d = daemon
+    d.inbox.mkdir()
+    face = photos_of(celebrities, "madonna")
+    for p in face[:3]:  # a person, so that the changed photo has someone to join
+        shutil.copy(p, d.inbox / f"known-{p.name}")
+    d.start()
+    wait_for(lambda: d.done() == 3 and d.idle(), WORK_TIMEOUT, d.log, d.proc, d.state)
+
+    def held(path: Path) -> bool:
+        return d.query("SELECT status FROM images WHERE path = ?", str(path)) == [("processing",)]
+
+    # overwritten with another photo while processed: it ends with the new content's faces
+    changed = d.inbox / "changed.png"
+    _slow_photo(changed)
+    wait_for(lambda: held(changed), WORK_TIMEOUT, d.log, d.proc, d.state)
+    new = d.inbox / "new.tmp"
+    shutil.copy(face[3], new)
+    os.replace(new, changed)
+    want = hashlib.sha256(changed.read_bytes()).hexdigest()
+    wait_for(lambda: d.query("SELECT status, sha256 FROM images WHERE path = ?",
+                             str(changed)) == [("done", want)] and d.idle(),
+             WORK_TIMEOUT, d.log, d.proc, d.state)
+    assert _status(d)[str(changed)][2] >= 1  # the new photo's face, not the noise's none
+
+    # renamed while processed: done under its new name, the old one forgotten
+    moved = d.inbox / "moved.png"
+    _slow_photo(moved)
+    wait_for(lambda: held(moved), WORK_TIMEOUT, d.log, d.proc, d.state)
+    renamed = d.inbox / "renamed.png"
+    os.rename(moved, renamed)
+    wait_for(lambda: str(renamed) in _status(d) and _status(d)[str(renamed)][0] == "done"
+             and str(moved) not in _status(d) and d.idle(), WORK_TIMEOUT, d.log, d.proc, d.state)
+
+    # deleted while processed: forgotten, no link left pointing at nothing
+    gone = d.inbox / "gone.png"
+    _slow_photo(gone)
+    wait_for(lambda: held(gone), WORK_TIMEOUT, d.log, d.proc, d.state)
+    gone.unlink()
+    wait_for(lambda: str(gone) not in _status(d) and d.idle(), WORK_TIMEOUT,
+             d.log, d.proc, d.state)
+    assert all(os.path.exists(t) for t in d.targets())  # no dangling link
+    assert not [p for p, (s, _e, _n) in _status(d).items() if s == "processing"]
+    assert d.alive()
