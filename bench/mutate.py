@@ -73,7 +73,10 @@ def stage(modules: list[str], tests: list[str]) -> None:
              f"pytest_add_cli_args_test_selection = {arr(tests)}\n"
              # a mutant that loops forever is stopped at 6 x (its tests' CPU time + 5 s): a
              # first import inside a function (FAISS, HDBSCAN) is not taken for a loop
-             "timeout_multiplier = 3.0\ntimeout_constant = 5.0\n")
+             "timeout_multiplier = 3.0\ntimeout_constant = 5.0\n"
+             # each mutant forked from a clean server, not from the process that ran the whole
+             # suite (its worker threads, servers and database connections hang a fork)
+             'process_isolation = "forkserver"\n')
     (STAGE / "pyproject.toml").write_text(toml)
 
 
