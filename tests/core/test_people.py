@@ -364,3 +364,16 @@ def test_not_a_face_is_for_good_and_can_be_undone(lib: Library,
     people_uc.not_a_face(lib, [again[0][0]], undo=True)
     people_uc.recluster(lib, full=True)
     assert poster.path in {t for links in _links(lib).values() for t in links}
+
+
+def test_undo_gives_a_face_thrown_away_back_to_its_person(lib: Library,
+                                                         rng: np.random.Generator) -> None:
+    _library(lib, rng)
+    (p2,) = _person_of(lib, "p2-")
+    face = faces_of(lib, p2)[0]
+    people_uc.not_a_face(lib, [face.id])
+    assert face.id not in {f.id for f in faces_of(lib, p2)}
+    assert people_uc.undo(lib) == f"marking face {face.id} as not a face"
+    back = {f.id: f for f in faces_of(lib, p2)}
+    assert face.id in back and not back[face.id].not_face
+    assert face.path in {t for links in _links(lib).values() for t in links}
