@@ -216,7 +216,8 @@ def test_undo_refuses_when_a_merged_away_id_was_reused(lib: Library, rng: np.ran
     with lib.session() as s:  # SQLite gives the freed id to the next person
         assert people_store.create_person(s).id == top
         s.commit()
-    with pytest.raises(PeopleError, match="given to new people"):
+    with pytest.raises(PeopleError, match=f"person id\\(s\\) \\[{top}\\] have been given to new "
+                       "people since$"):
         people_uc.undo(lib)
 
 
@@ -377,3 +378,17 @@ def test_undo_gives_a_face_thrown_away_back_to_its_person(lib: Library,
     back = {f.id: f for f in faces_of(lib, p2)}
     assert face.id in back and not back[face.id].not_face
     assert face.path in {t for links in _links(lib).values() for t in links}
+
+
+def test_undoing_a_merge_brings_back_the_person_with_their_name_and_hidden(
+        lib: Library, rng: np.random.Generator) -> None:
+    _library(lib, rng)
+    (p0,) = _person_of(lib, "p0-")
+    (p1,) = _person_of(lib, "p1-")
+    people_uc.name(lib, p1, "Bea")
+    people_uc.ignore(lib, p1)  # hidden, as a stranger
+    people_uc.merge(lib, p0, [p1])
+    assert p1 not in {p.id for p in persons(lib)}
+    people_uc.undo(lib)
+    back = {p.id: p for p in persons(lib)}[p1]
+    assert (back.name, back.hidden) == ("Bea", True)
