@@ -52,6 +52,10 @@ def stage(modules: list[str], tests: list[str]) -> None:
     """The staging copy: src/ = daemon/ (mtimes kept: mutmut redoes what changed), the tests
     and data beside it, and pyproject.toml with the mutmut section for these modules."""
     STAGE.mkdir(exist_ok=True)
+    chosen = STAGE / "modules.txt"  # mutmut keeps a file it copied unmutated as done: start over
+    if not chosen.exists() or chosen.read_text() != "\n".join(modules):
+        shutil.rmtree(STAGE / "mutants", ignore_errors=True)
+    chosen.write_text("\n".join(modules))
     shutil.copytree(REPO / "daemon", STAGE / "src", dirs_exist_ok=True,
                     ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     for name in ["tests", *ALSO_COPY]:
@@ -127,6 +131,9 @@ def main() -> int:
         score = killed / total if total else 1.0
         low += [m] if score < args.min_score else []
         print(f"{m:<22}{total:>8}{killed:>8}{c['survived']:>9}{c['no tests']:>8}{score:>7.1%}")
+    if not statuses:
+        print("mutate: mutmut made no mutants (see its output above)")
+        return 2
     alive = sorted(k for k, v in statuses.items() if v not in KILLED)
     if alive:
         print(f"\n{len(alive)} not killed (cd .mutate && ../.venv/bin/mutmut show NAME):")
