@@ -108,11 +108,15 @@ class PhotoRef:
     path: str
 
 
+# the photos that show person :pid (copies of the same content too), as `i`
+_PERSON_PHOTOS = ("FROM faces AS f JOIN images AS src ON src.id = f.image_id "
+                  "JOIN images AS i ON i.sha256 = src.sha256 WHERE f.person_id = :pid "
+                  "AND i.status = 'done'")
+
+
 def photos_of_person(s: Session, pid: int, offset: int = 0, limit: int = 60) -> Page[PhotoRef]:
     """The photos that show a person (copies of the same content too), by path."""
-    base = ("FROM faces AS f JOIN images AS src ON src.id = f.image_id "
-            "JOIN images AS i ON i.sha256 = src.sha256 WHERE f.person_id = :pid "
-            "AND i.status = 'done'")
+    base = _PERSON_PHOTOS
     total = int(s.execute(text(f"SELECT COUNT(DISTINCT i.id) {base}"), {"pid": pid}).scalar() or 0)
     rows = s.execute(text(f"SELECT DISTINCT i.id, i.path {base} ORDER BY i.path "
                           "LIMIT :limit OFFSET :offset"),
@@ -134,9 +138,7 @@ def neighbours_in_person(s: Session, pid: int, image_id: int) -> Neighbours | No
     """The photos before and after `image_id` among person `pid`'s; None when it is not one
     of theirs."""
     ids = [int(r[0]) for r in s.execute(text(
-        "SELECT DISTINCT i.id, i.path FROM faces AS f JOIN images AS src ON src.id = f.image_id "
-        "JOIN images AS i ON i.sha256 = src.sha256 WHERE f.person_id = :pid "
-        "AND i.status = 'done' ORDER BY i.path"), {"pid": pid})]
+        f"SELECT DISTINCT i.id, i.path {_PERSON_PHOTOS} ORDER BY i.path"), {"pid": pid})]
     if image_id not in ids:
         return None
     k = ids.index(image_id)
