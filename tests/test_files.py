@@ -96,12 +96,12 @@ def test_symlinks_are_followed_only_when_configured(tmp_path: Path) -> None:
         read_photo(inbox / "broken.jpg", 100, follow_symlinks=True)
 
 
-def test_folders_past_the_path_limit_are_left_out_with_a_warning(
+def test_a_photo_past_the_path_limit_is_found_and_its_read_says_why(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     import logging
     import os
 
-    from facefold.files import iter_photos
+    from facefold.files import ReadError, iter_photos, lexists, read_photo
 
     (tmp_path / "near.jpg").write_bytes(b"x")
     deep = tmp_path
@@ -118,6 +118,11 @@ def test_folders_past_the_path_limit_are_left_out_with_a_warning(
     finally:
         os.close(fd)
     with caplog.at_level(logging.WARNING, logger="facefold.files"):
-        assert [p.name for p in iter_photos([tmp_path], (".jpg",))] == ["near.jpg"]
+        assert [p.name for p in iter_photos([tmp_path], (".jpg",))] == ["near.jpg", "far.jpg"]
         assert list(iter_photos([deep], (".jpg",))) == []  # a root too long to even look at
     assert "longer than the system allows" in caplog.text
+    with pytest.raises(ReadError, match="longer than the system allows") as err:
+        read_photo(deep / "far.jpg", 100)
+    assert not err.value.transient  # recorded failed at once, not retried
+    assert lexists(deep / "far.jpg")  # not taken for gone, so not forgotten
+    assert not lexists(deep / "gone.jpg") and not lexists(deep / "nowhere" / "far.jpg")

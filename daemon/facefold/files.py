@@ -41,6 +41,30 @@ def is_hidden(name: str) -> bool:
     return name.startswith(".") or name.startswith("~") or name.endswith("~")
 
 
+def lexists(path: str | Path) -> bool:
+    """`os.path.lexists`, but a path longer than the system allows is looked up one folder at
+    a time (each opened relative to its parent), so a photo that deep is not taken for gone."""
+    try:
+        os.lstat(path)
+        return True
+    except OSError as exc:
+        if exc.errno != errno.ENAMETOOLONG:
+            return False
+    *folders, name = Path(os.path.abspath(path)).parts
+    fd = os.open(folders[0], os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for folder in folders[1:]:
+            nxt = os.open(folder, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+            os.close(fd)
+            fd = nxt
+        os.lstat(name, dir_fd=fd)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
 def _left_out(exc: OSError) -> None:
     """A folder that cannot be listed is left out, and the log says which and why."""
     reason = ("its path is longer than the system allows" if exc.errno == errno.ENAMETOOLONG
@@ -50,34 +74,44 @@ def _left_out(exc: OSError) -> None:
 
 def iter_photos(roots: Iterable[Path], extensions: tuple[str, ...],
                 follow_symlinks: bool = False) -> Iterator[Path]:
-    """Yield absolute paths of regular files with a photo extension under each root, recursively.
+    """Absolute paths of the photos under each root: `walk_photos` without their stat."""
+    return (p for p, _st in walk_photos(roots, extensions, follow_symlinks))
+
+
+def walk_photos(roots: Iterable[Path], extensions: tuple[str, ...],
+                follow_symlinks: bool = False) -> Iterator[tuple[Path, os.stat_result]]:
+    """Yield (absolute path, stat) of regular files with a photo extension under each root,
+    recursively.
 
     Hidden files and folders are skipped, roots that are files are yielded as they are (when
-    their extension fits). A folder that cannot be listed (unreadable, or a path longer than
-    the system allows) is left out with a warning in the log. Symlinks (to files or folders) are skipped unless `follow_symlinks`;
+    their extension fits). A folder that cannot be listed is left out with a warning in the
+    log; a photo in a folder deeper than the system's path limit is yielded (reading it fails,
+    and says why). Symlinks (to files or folders) are skipped unless `follow_symlinks`;
     then each folder is visited once, so a symlink loop ends.
     """
     exts = tuple(e.lower() for e in extensions)
     for root in roots:
         root = Path(os.path.abspath(root))
         try:
-            is_file = root.is_file()
+            st = root.stat()
+        except FileNotFoundError:
+            continue
         except OSError as exc:  # a path longer than the system allows, say
             _left_out(exc)
             continue
-        if is_file:
+        if stat.S_ISREG(st.st_mode):
             if root.suffix.lower() in exts:
-                yield root
+                yield root, st
+            continue
+        if not stat.S_ISDIR(st.st_mode):
             continue
         seen: set[tuple[int, int]] = set()
-        for dirpath, dirnames, filenames in os.walk(root, onerror=_left_out,
-                                                    followlinks=follow_symlinks):
+        # each folder is opened relative to its parent (fwalk), so a photo deeper than the
+        # system's path limit is still found; reading it then fails with that reason
+        for dirpath, dirnames, filenames, dirfd in os.fwalk(root, onerror=_left_out,
+                                                            follow_symlinks=follow_symlinks):
             if follow_symlinks:
-                try:
-                    st = os.stat(dirpath)
-                except OSError:
-                    dirnames[:] = []
-                    continue
+                st = os.fstat(dirfd)
                 if (st.st_dev, st.st_ino) in seen:
                     dirnames[:] = []
                     continue
@@ -86,13 +120,12 @@ def iter_photos(roots: Iterable[Path], extensions: tuple[str, ...],
             for name in sorted(filenames):
                 if is_hidden(name) or not name.lower().endswith(exts):
                     continue
-                p = Path(dirpath) / name
                 try:
-                    mode = (p.stat() if follow_symlinks else p.lstat()).st_mode
+                    st = os.stat(name, dir_fd=dirfd, follow_symlinks=follow_symlinks)
                 except OSError:  # a broken or looping link
                     continue
-                if stat.S_ISREG(mode):
-                    yield p
+                if stat.S_ISREG(st.st_mode):
+                    yield Path(dirpath) / name, st
 
 
 def read_photo(path: Path, max_bytes: int, follow_symlinks: bool = False) -> PhotoFile:

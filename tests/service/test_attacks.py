@@ -126,6 +126,7 @@ def test_single_files_and_names_that_stopped_the_daemon(daemon: Daemon,
             f.write(ben_again())
     finally:
         os.close(fd)
+    expect[inbox.joinpath(*["d" * 203] * 40, "deep.jpg")] = ("failed", "longer than the system")
 
     def settled() -> bool:
         st = _status(d)

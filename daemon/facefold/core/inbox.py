@@ -14,7 +14,7 @@ from facefold.core.library import Library
 from facefold.db import queue
 from facefold.db import reports as report_store
 from facefold.db.models import ImageStatus
-from facefold.files import is_hidden, iter_photos
+from facefold.files import is_hidden, lexists, walk_photos
 
 log = logging.getLogger(__name__)
 
@@ -85,11 +85,7 @@ def reconcile(lib: Library, roots: Sequence[Path]) -> ReconcileResult:
             looked.append(root)
     roots = looked
     on_disk: dict[str, tuple[int, float]] = {}
-    for p in iter_photos(roots, settings.decode.extensions, settings.follow_symlinks):
-        try:
-            st = p.stat()
-        except OSError:
-            continue
+    for p, st in walk_photos(roots, settings.decode.extensions, settings.follow_symlinks):
         on_disk[str(p)] = (st.st_size, st.st_mtime)
     with lib.session() as s:
         known = queue.path_states(s)
@@ -108,7 +104,7 @@ def reconcile(lib: Library, roots: Sequence[Path]) -> ReconcileResult:
         for path, state in known.items():
             if path in on_disk or state.status in BUSY:
                 continue
-            if any(Path(path).is_relative_to(r) for r in roots) and not os.path.lexists(path):
+            if any(Path(path).is_relative_to(r) for r in roots) and not lexists(path):
                 todo.append(path)
         n = queue.enqueue(s, todo)
         s.commit()

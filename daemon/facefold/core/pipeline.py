@@ -9,7 +9,6 @@ transaction that marks it done, so a crash at any point can only leave photos `p
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ from facefold.core.library import Library
 from facefold.core.photo import decode
 from facefold.db import queue
 from facefold.db.faces import NewFace
-from facefold.files import PhotoFile, ReadError, read_photo
+from facefold.files import PhotoFile, ReadError, lexists, read_photo
 from facefold.thumbs import thumb_path, write_thumb
 from facefold.timing import Stopwatch
 from facefold.vision.decode import DecodeError
@@ -138,7 +137,7 @@ def _known_content(lib: Library, res: BatchResult, photo: PhotoFile) -> bool:
         other = queue.image_with_content(s, photo.sha256, exclude_path=path)
         if other is None:
             return False
-        if os.path.lexists(other.path):
+        if lexists(other.path):
             queue.record_duplicate(s, path, photo.sha256, photo.size, photo.mtime)
             res.duplicates += 1
         else:
@@ -186,7 +185,7 @@ def process_batch(lib: Library, limit: int, deferred: set[str],
             res.requeued += len(items) - k
             break
         heartbeat()
-        if not os.path.lexists(item.path):
+        if not lexists(item.path):
             gone.append(item)
             continue
         try:
