@@ -87,7 +87,7 @@ fuzz: setup
 	$(BIN)/python bench/fuzz.py --seconds 300
 
 # Mutation testing (mutmut) of the modules that keep a person's data: the score per module and
-# the mutants no test notices (about an hour); mutate-quick: folders.py and names.py only (CI).
+# the mutants no test notices; mutate-quick: folders.py and names.py only (CI, about 2 minutes).
 mutate: setup
 	$(BIN)/python bench/mutate.py
 

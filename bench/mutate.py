@@ -14,8 +14,10 @@ changed): `src/` is a copy of `daemon/`, and the tests, config and migrations ar
     .venv/bin/python bench/mutate.py [--quick] [--max-children 2] [MODULE …]
 
 `--quick` runs only `people/folders.py` and `people/names.py` (what CI runs, a few minutes).
+Each module is staged on its own, `.mutate/<module>/`, with the tests mutmut may choose among
+for it (`MODULE_TESTS`).
 Prints, per module, mutants, killed, survived and the score (killed / all), then the survivors
-(`cd .mutate && ../.venv/bin/mutmut show NAME` shows one); exit 1 when a module scores under
+(`cd .mutate/<module> && ../../.venv/bin/mutmut show NAME` shows one); exit 1 when a module scores under
 `--min-score` (default 0.9).
 """
 
@@ -32,34 +34,52 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 STAGE = REPO / ".mutate"
 
-MODULES = ("people/folders.py", "people/names.py", "people/assign.py", "people/cluster.py",
-           "people/likeness.py", "db/queue.py", "db/people.py", "db/edits.py",
-           "core/pipeline.py", "core/people.py", "service/worker.py")
-QUICK = ("people/folders.py", "people/names.py")
-# The fast tests mutmut may choose among (it runs, per mutant, those that reach its function).
-TESTS = ["tests/people", "tests/db", "tests/core", "tests/service/test_worker.py",
-         "tests/service/test_queue.py", "tests/test_security.py", "tests/cli"]
-# CI's quick run: the mutants of folders.py and names.py against their own tests only
-QUICK_TESTS = ["tests/people", "tests/test_security.py"]
+# each module, and the fast tests mutmut may choose among for its mutants (per mutant, it runs
+# those that reach the mutated function): the module's own tests and its callers' in core/
+MODULE_TESTS = {
+    "people/folders.py": ["tests/people/test_folders.py"],
+    "people/names.py": ["tests/people/test_names.py"],
+    "people/assign.py": ["tests/people/test_assign.py", "tests/core/test_people.py"],
+    "people/cluster.py": ["tests/people/test_cluster.py", "tests/core/test_clusterer.py"],
+    "people/likeness.py": ["tests/people/test_likeness.py", "tests/people/test_cluster.py"],
+    "db/queue.py": ["tests/db/test_queue.py", "tests/core/test_pipeline.py",
+                    "tests/core/test_inbox.py"],
+    "db/people.py": ["tests/db/test_people.py", "tests/core/test_people.py"],
+    "db/edits.py": ["tests/db/test_people.py", "tests/core/test_people.py"],
+    "core/pipeline.py": ["tests/core/test_pipeline.py", "tests/core/test_scan.py"],
+    "core/people.py": ["tests/core/test_people.py"],
+    "service/worker.py": ["tests/service/test_worker.py"],
+}
+MODULES = tuple(MODULE_TESTS)
+QUICK = ("people/folders.py", "people/names.py")  # what CI runs
 PYTEST_ARGS = ["-p", "no:cacheprovider", "-q", "-m",
                "not models and not network and not browser and not root", "-k",
                "not postgresql"]
 ALSO_COPY = ["config.yaml", "migrations", "systemd", "alembic.ini", "README.md", "docs"]
+# Not mutated, as equivalent: what a log line says. Its wording is no person's data, and the
+# lines a user acts on are read by tests of their own (caplog).
+NOT_MUTATED = [r"^\s*log\.(debug|info|warning|error|exception)\("]
 KILLED = {"killed", "timeout", "caught by type check", "segfault", "suspicious"}
 
 
-def stage(modules: list[str], tests: list[str]) -> None:
-    """The staging copy: src/ = daemon/ (mtimes kept: mutmut redoes what changed), the tests
-    and data beside it, and pyproject.toml with the mutmut section for these modules."""
-    STAGE.mkdir(exist_ok=True)
-    chosen = STAGE / "modules.txt"  # mutmut keeps a file it copied unmutated as done: start over
-    if not chosen.exists() or chosen.read_text() != "\n".join(modules):
-        shutil.rmtree(STAGE / "mutants", ignore_errors=True)
-    chosen.write_text("\n".join(modules))
-    shutil.copytree(REPO / "daemon", STAGE / "src", dirs_exist_ok=True,
+def stage_dir(module: str) -> Path:
+    return STAGE / module.removesuffix(".py").replace("/", "-")
+
+
+def stage(module: str) -> Path:
+    """The staging copy for one module: src/ = daemon/ (mtimes kept: mutmut redoes only what
+    changed), the tests and data beside it, and pyproject.toml with the mutmut section."""
+    where = stage_dir(module)
+    where.mkdir(parents=True, exist_ok=True)
+    tests = MODULE_TESTS[module]
+    chosen = where / "tests.txt"  # other tests: mutmut would keep results of the old ones
+    if not chosen.exists() or chosen.read_text() != "\n".join(tests):
+        shutil.rmtree(where / "mutants", ignore_errors=True)
+    chosen.write_text("\n".join(tests))
+    shutil.copytree(REPO / "daemon", where / "src", dirs_exist_ok=True,
                     ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     for name in ["tests", *ALSO_COPY]:
-        src, dst = REPO / name, STAGE / name
+        src, dst = REPO / name, where / name
         if src.is_dir():
             shutil.copytree(src, dst, dirs_exist_ok=True,
                             ignore=shutil.ignore_patterns("__pycache__"))
@@ -68,10 +88,11 @@ def stage(modules: list[str], tests: list[str]) -> None:
     toml = (REPO / "pyproject.toml").read_text()
 
     def arr(items: list[str]) -> str:
-        return "[" + ", ".join(f'"{x}"' for x in items) + "]"
+        return "[" + ", ".join(f"'{x}'" for x in items) + "]"
 
     toml += ("\n[tool.mutmut]\nsource_paths = [\"src\"]\n"
-             f"only_mutate = {arr([f'src/facefold/{m}' for m in modules])}\n"
+             f"only_mutate = {arr([f'src/facefold/{module}'])}\n"
+             f"do_not_mutate_patterns = {arr(NOT_MUTATED)}\n"
              f"also_copy = {arr(ALSO_COPY)}\n"
              f"pytest_add_cli_args = {arr(PYTEST_ARGS)}\n"
              f"pytest_add_cli_args_test_selection = {arr(tests)}\n"
@@ -81,13 +102,14 @@ def stage(modules: list[str], tests: list[str]) -> None:
              # each mutant forked from a clean server, not from the process that ran the whole
              # suite (its worker threads, servers and database connections hang a fork)
              'process_isolation = "forkserver"\n')
-    (STAGE / "pyproject.toml").write_text(toml)
+    (where / "pyproject.toml").write_text(toml)
+    return where
 
 
-def results() -> dict[str, str]:
+def results(where: Path) -> dict[str, str]:
     """Every mutant's status, by name (`facefold.people.folders.x_sync_folders__mutmut_3`)."""
     out = subprocess.run([sys.executable, "-m", "mutmut", "results", "--all", "true"],
-                         cwd=STAGE, capture_output=True, text=True, check=True).stdout
+                         cwd=where, capture_output=True, text=True, check=True).stdout
     found = {}
     for line in out.splitlines():
         name, sep, status = line.strip().rpartition(": ")
@@ -96,9 +118,29 @@ def results() -> dict[str, str]:
     return found
 
 
-def module_of(mutant: str) -> str:
-    dotted = mutant.split("__mutmut_")[0].rsplit(".", 1)[0]  # facefold.people.folders
-    return dotted.removeprefix("facefold.").replace(".", "/") + ".py"
+def run_module(module: str, max_children: int) -> dict[str, str] | None:
+    """Stage and run one module's mutants; their statuses, or None when mutmut failed."""
+    where = stage(module)
+    # pytest's own temporary folders under the staging copy: a test run beside it (make test)
+    # keeps its own, which pytest would otherwise prune
+    env = {**os.environ, "PYTEST_DEBUG_TEMPROOT": str(where / "tmp")}
+    (where / "tmp").mkdir(exist_ok=True)
+    print(f"mutate: {module} against {' '.join(MODULE_TESTS[module])}", flush=True)
+    run = subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children",
+                          str(max_children)], cwd=where, env=env,
+                         stdout=subprocess.DEVNULL)  # its progress line, redrawn per mutant
+    if run.returncode not in (0, 1):
+        return None
+    found = results(where)
+    # mutmut keeps a mutant's result while its function is unchanged, even when the tests
+    # changed since: the ones that lived are run again against today's tests
+    alive = [k for k, v in found.items() if v not in KILLED]
+    if alive:
+        subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children",
+                        str(max_children), *alive], cwd=where, env=env,
+                       stdout=subprocess.DEVNULL)
+        found = results(where)
+    return found
 
 
 def main() -> int:
@@ -109,19 +151,19 @@ def main() -> int:
     ap.add_argument("--min-score", type=float, default=0.9)
     args = ap.parse_args()
     modules = list(args.modules or (QUICK if args.quick else MODULES))
-    stage(modules, QUICK_TESTS if args.quick else TESTS)
-    # pytest's own temporary folders under the staging copy: a test run beside it (make test)
-    # keeps its own, which pytest would otherwise prune
-    env = {**os.environ, "PYTEST_DEBUG_TEMPROOT": str(STAGE / "tmp")}
-    (STAGE / "tmp").mkdir(exist_ok=True)
-    run = subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children",
-                          str(args.max_children)], cwd=STAGE, env=env)
-    if run.returncode not in (0, 1):
-        return run.returncode
-    statuses = {k: v for k, v in results().items() if module_of(k) in modules}
-    by_module: dict[str, Counter[str]] = {m: Counter() for m in modules}
-    for name, status in statuses.items():
-        by_module[module_of(name)][status] += 1
+    unknown = [m for m in modules if m not in MODULE_TESTS]
+    if unknown:
+        ap.error(f"not a module mutate knows: {', '.join(unknown)} (one of {', '.join(MODULES)})")
+    by_module: dict[str, Counter[str]] = {}
+    alive: list[tuple[str, str, str]] = []
+    for m in modules:
+        statuses = run_module(m, args.max_children)
+        if not statuses:
+            print(f"mutate: mutmut made no mutants of {m}, or failed (run it in "
+                  f"{stage_dir(m)}: ../../.venv/bin/mutmut run)")
+            return 2
+        by_module[m] = Counter(statuses.values())
+        alive += [(m, k, v) for k, v in sorted(statuses.items()) if v not in KILLED]
     print(f"\n{'module':<22}{'mutants':>8}{'killed':>8}{'survived':>9}{'no test':>8}"
           f"{'score':>7}")
     low = []
@@ -131,18 +173,16 @@ def main() -> int:
         score = killed / total if total else 1.0
         low += [m] if score < args.min_score else []
         print(f"{m:<22}{total:>8}{killed:>8}{c['survived']:>9}{c['no tests']:>8}{score:>7.1%}")
-    if not statuses:
-        print("mutate: mutmut made no mutants (see its output above)")
-        return 2
-    alive = sorted(k for k, v in statuses.items() if v not in KILLED)
     if alive:
-        print(f"\n{len(alive)} not killed (cd .mutate && ../.venv/bin/mutmut show NAME):")
-        for k in alive:
-            print(f"  {k}: {statuses[k]}")
-    print(f"mutate: {len(statuses)} mutants, "
-          f"{sum(v in KILLED for v in statuses.values())} killed; "
-          + ("every module at or above" if not low else f"under {args.min_score:.0%}: "
-             + ", ".join(low)) + (f" {args.min_score:.0%}" if not low else ""))
+        print(f"\n{len(alive)} not killed (cd {STAGE.name}/<module> && "
+              "../../.venv/bin/mutmut show NAME):")
+        for m, k, v in alive:
+            print(f"  {stage_dir(m).name}: {k}: {v}")
+    total = sum(sum(c.values()) for c in by_module.values())
+    killed = sum(sum(c[s] for s in KILLED) for c in by_module.values())
+    print(f"mutate: {total} mutants, {killed} killed; "
+          + (f"every module at or above {args.min_score:.0%}" if not low
+             else f"under {args.min_score:.0%}: " + ", ".join(low)))
     return 1 if low else 0
 
 

@@ -207,3 +207,139 @@ def test_photos_of_one_name_that_is_not_utf8_get_links_of_their_own(tmp_path: Pa
     assert sorted(plan["ana"].values()) == sorted(str(p) for p in photos)
     r = sync_folders(tmp_path / "people", plan, tmp_path / "links.json")
     assert r.links_created == 2 and not r.skipped
+
+
+def test_every_photo_keeps_a_link_when_photos_are_named_like_every_tag() -> None:
+    from facefold.people.folders import TAG_SIZES, _tagged
+
+    a, b = "/p/a/x.jpg", "/p/b/x.jpg"
+    # a photo named like each tag a/x.jpg could get: it falls back to a counted name
+    decoys = [f"/p/c{n}/{_tagged(a, n)}" for n in TAG_SIZES] + \
+             [f"/p/d{n}/{_tagged(b, n)}" for n in TAG_SIZES]
+    links = plan_links([("ana", p) for p in [a, b, *decoys]])["ana"]
+    assert sorted(links.values()) == sorted([a, b, *decoys])  # one link per photo
+    assert {links_name for links_name, t in links.items() if t in (a, b)} == \
+        {"x~2.jpg", "x~3.jpg"}  # the shortest free counted names, a's first
+
+
+def test_photos_sharing_a_name_get_links_whatever_other_names_the_folder_has() -> None:
+    rows = [("ana", "/p/a.jpg"), ("ana", "/p/1/b.jpg"), ("ana", "/p/2/b.jpg"),
+            ("ana", "/p/c.jpg"), ("ana", "/p/1/d.jpg"), ("ana", "/p/2/d.jpg")]
+    links = plan_links(rows)["ana"]
+    assert sorted(links.values()) == sorted(p for _f, p in rows)
+    assert links["a.jpg"] == "/p/a.jpg" and links["c.jpg"] == "/p/c.jpg"
+
+
+def test_the_link_record_survives_every_name_and_a_fresh_state_folder(tmp_path: Path) -> None:
+    """What facefold made is recorded (links.json) and read back, so a link of a photo that
+    leaves the person is removed, whatever the photo's name and wherever the record lives."""
+    names = ["plain.jpg", os.fsdecode(b"f\xeate.jpg"), "顔.jpg"]
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for n in names:
+        (photos / n).write_bytes(b"x")
+    people, manifest = tmp_path / "people", tmp_path / "new" / "state" / "links.json"
+    full = {"ana": {n: str(photos / n) for n in names}}
+    sync_folders(people, {"ana": {names[0]: full["ana"][names[0]]}}, manifest)  # made
+    assert sync_folders(people, full, manifest).links_created == 2  # into the one there
+    sync_folders(people, full, manifest)  # kept
+    r = sync_folders(people, {"ana": {}}, manifest)
+    assert r.links_removed == 3 and list((people / "ana").iterdir()) == []
+
+
+def test_a_link_record_from_the_release_before_is_read(tmp_path: Path) -> None:
+    """Earlier releases wrote names that are not UTF-8 as their raw bytes."""
+    name = os.fsdecode(b"f\xeate.jpg")
+    people, manifest = tmp_path / "people", tmp_path / "links.json"
+    (people / "ana").mkdir(parents=True)
+    os.symlink("/photos/x.jpg", people / "ana" / name)
+    manifest.write_bytes(b'{"version": 1, "folders": {"ana": ["f\xeate.jpg"]}}')
+    r = sync_folders(people, {"ana": {}}, manifest)
+    assert r.links_removed == 1 and list((people / "ana").iterdir()) == []
+
+
+@pytest.mark.parametrize("record", [b"\x00garbage", b"[]", b"{}", b'{"folders": []}'])
+def test_an_unreadable_link_record_starts_anew_and_says_so(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture, record: bytes) -> None:
+    import logging
+
+    people, manifest = tmp_path / "people", tmp_path / "links.json"
+    manifest.write_bytes(record)
+    photo = tmp_path / "a.jpg"
+    photo.write_bytes(b"x")
+    with caplog.at_level(logging.WARNING, logger="facefold.people.folders"):
+        r = sync_folders(people, {"ana": {"a.jpg": str(photo)}}, manifest)
+    assert r.links_created == 1 and os.readlink(people / "ana" / "a.jpg") == str(photo)
+    if record == b"\x00garbage":
+        assert f"link manifest {manifest} unreadable" in caplog.text
+    assert sync_folders(people, {}, manifest).links_removed == 1  # the record is whole again
+
+
+def test_a_link_the_file_system_refuses_is_left_out_and_said(tmp_path: Path) -> None:
+    """A photo whose path is longer than a link may point (PATH_MAX): that link alone is
+    left out, with the reason; the other links are made, in a new folder and in one that is
+    there."""
+    people, manifest = tmp_path / "people", tmp_path / "links.json"
+    photo = tmp_path / "a.jpg"
+    photo.write_bytes(b"x")
+    too_long = "/" + "/".join(["d" * 200] * 25) + "/far.jpg"  # 5,033 bytes
+    for made in (1, 0):
+        r = sync_folders(people, {"ana": {"a.jpg": str(photo), "far.jpg": too_long}}, manifest)
+        assert r.links_created == made
+        assert [s.split(": ")[0] for s in r.skipped] == [str(people / "ana" / "far.jpg")]
+        assert "cannot be made" in r.skipped[0]
+        assert _links(people / "ana") == {"a.jpg": str(photo)}
+    assert sync_folders(people, {}, manifest).links_removed == 1
+
+
+def test_a_full_disk_stops_the_sync_instead_of_leaving_links_out(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    people, manifest = tmp_path / "people", tmp_path / "links.json"
+    sync_folders(people, {"ana": {}}, manifest)
+
+    def full(*_args: object, **_kw: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "symlink", full)
+    for plan in ({"ana": {"a.jpg": "/p/a.jpg"}}, {"bo": {"b.jpg": "/p/b.jpg"}}):
+        with pytest.raises(OSError, match="No space"):
+            sync_folders(people, plan, manifest)
+
+
+@pytest.mark.parametrize("name", ["", ".", "..", "a/b", "../b", "a\0b"])
+def test_a_folder_or_link_name_that_is_not_one_plain_name_is_refused(
+        tmp_path: Path, name: str) -> None:
+    people, manifest = tmp_path / "people", tmp_path / "links.json"
+    with pytest.raises(ValueError, match="unsafe name"):
+        sync_folders(people, {name: {}}, manifest)
+    with pytest.raises(ValueError, match="unsafe name"):
+        sync_folders(people, {"ana": {name: "/p/a.jpg"}}, manifest)
+    assert list(tmp_path.iterdir()) == []  # refused before anything is made
+
+
+def test_what_is_not_facefolds_is_left_alone_and_the_rest_goes_on(tmp_path: Path) -> None:
+    """A file where a person folder would be, a file of yours where a link would be, a person
+    folder swapped for a symlink: each is left alone and said so, and every other folder and
+    link is still made or removed."""
+    people, manifest = tmp_path / "new" / "people", tmp_path / "links.json"
+    plan = {p: {"a.jpg": f"/p/{p}/a.jpg", "b.jpg": f"/p/{p}/b.jpg"} for p in "abcd"}
+    sync_folders(people, {"c": plan["c"], "d": plan["d"]}, manifest)
+    (people / "a").write_text("yours")  # a file where folder a goes
+    (people / "b").mkdir()
+    (people / "b" / "a.jpg").write_text("yours too")  # where b's first link goes
+    elsewhere = tmp_path / "elsewhere"
+    (people / "c").rename(elsewhere)
+    (people / "c").symlink_to(elsewhere)  # c, now a link to a folder elsewhere
+    r = sync_folders(people, {"a": plan["a"], "b": plan["b"]}, manifest)  # c and d leave
+    assert sorted(r.skipped) == [f"{people / 'a'}: not a real folder; left alone",
+                                 f"{people / 'b' / 'a.jpg'}: exists and is not facefold's; "
+                                 "left alone"]
+    assert _links(people / "b") == {"b.jpg": "/p/b/b.jpg"}
+    assert sorted(os.listdir(elsewhere)) == ["a.jpg", "b.jpg"]  # not followed into
+    assert not (people / "d").exists() and r.folders_removed == 1
+    r = sync_folders(people, {"e": plan["a"], "f": plan["b"]}, manifest)  # b leaves
+    assert r.links_removed == 1 and os.listdir(people / "b") == ["a.jpg"]  # yours stays
+    r = sync_folders(people, {}, manifest)
+    assert r.folders_removed == 2 and r.links_removed == 4

@@ -19,7 +19,6 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-MANIFEST_VERSION = 1
 TMP_PREFIX = ".facefold-tmp-"
 
 Plan = dict[str, dict[str, str]]  # folder name → link name → absolute target path
@@ -89,40 +88,42 @@ class SyncResult:
 
 def _load_manifest(path: Path) -> dict[str, list[str]]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8", errors="surrogateescape"))
+        # names that are not UTF-8 were written as their bytes by earlier releases
+        data = json.loads(path.read_bytes().decode("utf-8", "surrogateescape"))
     except FileNotFoundError:
         return {}
     except (OSError, ValueError) as exc:
         log.warning("link manifest %s unreadable (%s); starting a new one", path, exc)
         return {}
-    folders = data.get("folders", {}) if isinstance(data, dict) else {}
+    folders = data.get("folders") if isinstance(data, dict) else None
+    if not isinstance(folders, dict):
+        log.warning("link manifest %s holds no folders; starting a new one", path)
+        return {}
     return {str(k): [str(x) for x in v] for k, v in folders.items() if isinstance(v, list)}
 
 
 def _save_manifest(path: Path, folders: dict[str, list[str]]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    # a link named after a file name that is not UTF-8 keeps its bytes (surrogateescape)
-    tmp.write_text(json.dumps({"version": MANIFEST_VERSION, "folders": folders}, indent=1,
-                              ensure_ascii=False, sort_keys=True), encoding="utf-8",
-                   errors="surrogateescape")
+    tmp = path.with_name(TMP_PREFIX + path.name)
+    # JSON escapes every name (those that are not UTF-8 too): the file is plain ASCII
+    tmp.write_bytes(json.dumps({"folders": folders}).encode())
     os.replace(tmp, path)
 
 
-def _safe_child(parent: Path, name: str) -> Path:
+def _check_name(name: str) -> None:
+    """A folder or link name is one plain name: never empty, `.`, `..`, a path, or with NUL."""
     if not name or name in (".", "..") or "/" in name or "\0" in name:
         raise ValueError(f"unsafe name {name!r}")
-    return parent / name
 
 
-def _tmp_name(name: str) -> str:
-    """A temporary name for `name` that fits NAME_MAX bytes however long `name` is."""
-    digest = hashlib.sha1(os.fsencode(name)).hexdigest()[:16]
-    return f"{TMP_PREFIX}{os.getpid()}-{digest}"
+def _tmp_name() -> str:
+    """The name a folder or link is built under before it is renamed into place: one at a time
+    per process, and short whatever name it becomes."""
+    return f"{TMP_PREFIX}{os.getpid()}"
 
 
 def _replace_link(path: Path, target: str) -> None:
-    tmp = path.with_name(_tmp_name(path.name))
+    tmp = path.with_name(_tmp_name())
     if os.path.lexists(tmp):
         tmp.unlink()
     os.symlink(target, tmp)
@@ -135,16 +136,16 @@ NAME_REFUSED = (errno.ENAMETOOLONG, errno.EILSEQ, errno.EINVAL)
 
 
 def _linked(res: SyncResult, path: Path, target: str,
-            link: Callable[[str, Path], None]) -> bool:
-    """Make one link; False (and why in `res.skipped` and the log) when the file system refuses
-    its name."""
+            link: Callable[[str, Path], None], shown: Path) -> bool:
+    """Make one link at `path` (to be `shown` once in place); False (and why in `res.skipped`
+    and the log) when the file system refuses its name."""
     try:
         link(target, path)
     except OSError as exc:
         if exc.errno not in NAME_REFUSED:
             raise
-        res.skipped.append(f"{path}: cannot be made: {exc.strerror}")
-        log.warning("link %s not made: %s", path, exc.strerror)
+        res.skipped.append(f"{shown}: cannot be made: {exc.strerror}")
+        log.warning("link %s not made: %s", shown, exc.strerror)
         return False
     return True
 
@@ -173,6 +174,9 @@ def sync_folders(people_dir: Path, plan: Plan, manifest_path: Path) -> SyncResul
     symlink is refused. Returns what changed.
     """
     res = SyncResult()
+    for folder, links in plan.items():  # refused before anything changes
+        for name in (folder, *links):
+            _check_name(name)
     people_dir.mkdir(parents=True, exist_ok=True)
     old = _load_manifest(manifest_path)
     new: dict[str, list[str]] = {}
@@ -181,18 +185,18 @@ def sync_folders(people_dir: Path, plan: Plan, manifest_path: Path) -> SyncResul
         _remove_leftover(leftover)
 
     for folder, links in sorted(plan.items()):
-        fpath = _safe_child(people_dir, folder)
+        fpath = people_dir / folder
         if fpath.is_symlink() or (fpath.exists() and not fpath.is_dir()):
             res.skipped.append(f"{fpath}: not a real folder; left alone")
             log.warning("people folder %s is not a real folder; left alone", fpath)
             continue
         owned = set(old.get(folder, []))
         if not fpath.exists():
-            tmp = people_dir / _tmp_name(folder)
+            tmp = people_dir / _tmp_name()
             tmp.mkdir()
             made = []
             for name, target in sorted(links.items()):
-                if _linked(res, _safe_child(tmp, name), target, os.symlink):
+                if _linked(res, tmp / name, target, os.symlink, fpath / name):
                     made.append(name)
             os.rename(tmp, fpath)
             res.folders_created += 1
@@ -201,7 +205,7 @@ def sync_folders(people_dir: Path, plan: Plan, manifest_path: Path) -> SyncResul
             continue
         kept: list[str] = []
         for name, target in sorted(links.items()):
-            lpath = _safe_child(fpath, name)
+            lpath = fpath / name
             if os.path.lexists(lpath):
                 if lpath.is_symlink() and os.readlink(lpath) == target:
                     kept.append(name)
@@ -209,7 +213,7 @@ def sync_folders(people_dir: Path, plan: Plan, manifest_path: Path) -> SyncResul
                 if name not in owned or not lpath.is_symlink():
                     res.skipped.append(f"{lpath}: exists and is not facefold's; left alone")
                     continue
-            if _linked(res, lpath, target, lambda t, p: _replace_link(p, t)):
+            if _linked(res, lpath, target, lambda t, p: _replace_link(p, t), lpath):
                 res.links_created += 1
                 kept.append(name)
         for name in sorted(owned - set(links)):
@@ -221,7 +225,7 @@ def sync_folders(people_dir: Path, plan: Plan, manifest_path: Path) -> SyncResul
 
     for folder in sorted(set(old) - set(plan)):
         fpath = people_dir / folder
-        if fpath.is_symlink() or not fpath.is_dir():
+        if fpath.is_symlink():  # never followed: what it points to is not ours
             continue
         for name in old[folder]:
             lpath = fpath / name
