@@ -221,6 +221,97 @@ def test_undo_refuses_when_a_merged_away_id_was_reused(lib: Library, rng: np.ran
         people_uc.undo(lib)
 
 
+def test_undoing_a_name_undoes_the_name_only(lib: Library, rng: np.random.Generator) -> None:
+    """What the clustering did after the edit stays: an undo puts back what the edit changed,
+    not every face of the person."""
+    _library(lib, rng)
+    (p0,) = _person_of(lib, "p0-")
+    (p1,) = _person_of(lib, "p1-")
+    people_uc.name(lib, p0, "Ana")
+    moved = next(f.id for f in faces_of(lib, p0) if "group" not in f.path)
+    with lib.session() as s:  # the clustering moves one of Ana's faces meanwhile
+        s.execute(text("UPDATE faces SET person_id = :p WHERE id = :f"), {"p": p1, "f": moved})
+        s.commit()
+    assert people_uc.undo(lib) == f"naming person {p0}"
+    ps, fs, _ap = _state(lib)
+    assert ps[p0][0] is None and fs[moved][0] == p1
+
+
+def test_undo_brings_back_a_person_the_clustering_removed(lib: Library,
+                                                          rng: np.random.Generator) -> None:
+    _library(lib, rng)
+    (p2,) = _person_of(lib, "p2-")
+    (p1,) = _person_of(lib, "p1-")
+    fid = next(f.id for f in faces_of(lib, p1) if "group" not in f.path)
+    solo = people_uc.new_person(lib, [fid])  # a person of one face
+    people_uc.move(lib, fid, p2)  # its one face moved away
+    people_uc.recluster(lib)  # and the empty person removed
+    assert solo not in _state(lib)[0]
+    people_uc.undo(lib)
+    ps, fs, _ap = _state(lib)
+    assert solo in ps and fs[fid][0] == solo
+
+
+def test_undo_of_marking_faces_either_way(lib: Library, rng: np.random.Generator) -> None:
+    _library(lib, rng)
+    (p0,) = _person_of(lib, "p0-")
+    fid = faces_of(lib, p0)[0].id
+
+    def not_face() -> bool:
+        with lib.session() as s:
+            return bool(s.execute(text("SELECT not_face FROM faces WHERE id = :f"),
+                                  {"f": fid}).scalar())
+
+    people_uc.not_a_face(lib, [fid])
+    people_uc.not_a_face(lib, [fid], undo=True)  # a face after all
+    assert not not_face()
+    assert people_uc.undo(lib) == f"marking face {fid} as faces again"
+    assert not_face()
+    people_uc.undo(lib)
+    assert not not_face()
+
+
+def test_an_edit_recorded_by_the_release_before_is_undone(lib: Library,
+                                                          rng: np.random.Generator) -> None:
+    """Releases before "not a face" recorded faces without that flag: they were faces."""
+    import json
+
+    _library(lib, rng)
+    (p0,) = _person_of(lib, "p0-")
+    (p1,) = _person_of(lib, "p1-")
+    before = _state(lib)
+    people_uc.merge(lib, p0, [p1])
+    with lib.session() as s:
+        (eid, raw), = s.execute(text("SELECT id, before FROM edit_log")).all()
+        old = json.loads(raw)
+        for f in old["faces"]:
+            del f["not_face"]
+        s.execute(text("UPDATE edit_log SET before = :b WHERE id = :i"),
+                  {"b": json.dumps(old), "i": eid})
+        s.commit()
+    people_uc.undo(lib)
+    assert _state(lib) == before
+    with lib.session() as s:
+        assert s.execute(text("SELECT count(*) FROM faces WHERE not_face")).scalar() == 0
+
+
+def test_undo_keeps_no_pair_apart_with_a_person_that_is_gone(lib: Library,
+                                                             rng: np.random.Generator) -> None:
+    _library(lib, rng)
+    (p0,) = _person_of(lib, "p0-")
+    (p2,) = _person_of(lib, "p2-")
+    people_uc.apart(lib, p0, p2)
+    people_uc.name(lib, p0, "Ana")  # its record holds the pair
+    with lib.session() as s:  # then p2's photos leave the library, and p2 with them
+        s.execute(text("UPDATE faces SET person_id = NULL WHERE person_id = :p"), {"p": p2})
+        s.execute(text("DELETE FROM persons WHERE id = :p"), {"p": p2})
+        s.commit()
+    people_uc.undo(lib)
+    ps, _fs, ap = _state(lib)
+    assert ps[p0][0] is None and p2 not in ps
+    assert all(a in ps and b in ps for a, b in ap)
+
+
 # The same on real photos with the real models.
 
 def _copy(celebrities: Path, inbox: Path, people: tuple[str, ...], n: int,

@@ -74,26 +74,38 @@ def test_the_worker_processes_the_queue_and_keeps_folders_in_step(
 def test_storage_errors_back_off_and_the_worker_goes_on(
         lib: Library, worker: Worker, rng: np.random.Generator,
         monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
-    import time
+    """A locked database or a full disk: the worker says why, waits (twice as long each time,
+    never past the cap, back to the start after a good turn), requeues what the failed turn
+    held, and goes on."""
+    import errno
 
     from sqlalchemy.exc import OperationalError
 
     import facefold.service.worker as worker_module
+    from facefold.db import queue
 
     real = worker_module.process_batch
-    failures = iter([True, True])
-    calls: list[float] = []  # when each batch was tried
-    raised = 0
+    locked = OperationalError("UPDATE", {}, Exception("database is locked"))
+    full = OSError(errno.ENOSPC, "No space left on device")
+    # one turn each: four errors in a row, a good turn, one more error, then good turns
+    turns = iter([locked, full, locked, full, None, locked])
+    raised: list[BaseException] = []
 
-    def flaky(*args: object, **kw: object) -> object:
-        nonlocal raised
-        calls.append(time.monotonic())
-        if next(failures, False):
-            raised += 1
-            raise OperationalError("UPDATE", {}, Exception("database is locked"))
-        return real(*args, **kw)  # type: ignore[arg-type]
+    def flaky(lib_: Library, *args: object, **kw: object) -> object:
+        exc = next(turns, None)
+        if exc is None:
+            return real(lib_, *args, **kw)  # type: ignore[arg-type]
+        if not raised:  # the first failed turn had claimed a photo
+            with lib_.session() as s:
+                queue.claim_batch(s, 1, lib_.claimer, lease_seconds=3600)
+                s.commit()
+        raised.append(exc)
+        raise exc
 
+    paused: list[float] = []
     monkeypatch.setattr(worker_module, "process_batch", flaky)
+    monkeypatch.setattr(worker_module, "MAX_STORAGE_RETRY_SECONDS", 0.2)
+    monkeypatch.setattr(worker, "_pause", paused.append)  # the wait, without waiting
     lib.settings = lib.settings.model_copy(update={"watch": lib.settings.watch.model_copy(
         update={"storage_retry_seconds": 0.05})})
     person_photo(lib.settings.inbox / "a.png", 0, rng)
@@ -101,13 +113,104 @@ def test_storage_errors_back_off_and_the_worker_goes_on(
     reconcile(lib, [lib.settings.inbox])
     caplog.set_level("ERROR", logger="facefold.service.worker")
     worker.start()
-    _wait(lambda: _links(lib) == {"a.png", "b.png"})
+    _wait(lambda: _links(lib) == {"a.png", "b.png"} and len(raised) == 5)
     assert worker.error is None and worker.is_alive()
-    # both errors happened, each was logged, and each was waited out, the second twice as long
-    assert raised == 2 and len(calls) >= 3
+    assert paused == [0.05, 0.1, 0.2, 0.2, 0.05]  # the last error came after a good turn
     logged = [r.getMessage() for r in caplog.records if "storage error" in r.getMessage()]
-    assert len(logged) == 2 and all("database is locked; trying again in" in m for m in logged)
-    assert calls[1] - calls[0] >= 0.05 and calls[2] - calls[1] >= 0.1
+    assert logged[:2] == ["storage error: database is locked; trying again in 0s",
+                          "storage error: [Errno 28] No space left on device; trying again in 0s"]
+    assert len(logged) == 5
+
+
+def test_a_photo_a_stopped_run_left_claimed_is_done_at_start(
+        lib: Library, rng: np.random.Generator) -> None:
+    from facefold.db import queue
+
+    person_photo(lib.settings.inbox / "a.png", 0, rng)
+    person_photo(lib.settings.inbox / "b.png", 0, rng)
+    reconcile(lib, [lib.settings.inbox])
+    with lib.session() as s:  # claimed by this daemon before it was killed: a long lease
+        assert len(queue.claim_batch(s, 2, lib.claimer, lease_seconds=3600)) == 2
+        s.commit()
+    w = Worker(lib)
+    w.start()
+    try:
+        _wait(lambda: _links(lib) == {"a.png", "b.png"})
+    finally:
+        w.stop()
+        w.join(10)
+
+
+def test_an_idle_worker_does_nothing_until_there_is_something(
+        lib: Library, worker: Worker, rng: np.random.Generator) -> None:
+    assert worker.daemon and worker.name == "facefold-worker"  # never holds the process open
+    assert worker.settles == 0
+    person_photo(lib.settings.inbox / "a.png", 0, rng)
+    person_photo(lib.settings.inbox / "b.png", 0, rng)
+    person_photo(lib.settings.inbox / "c.png", 1, rng)
+    reconcile(lib, [lib.settings.inbox])
+    (lib.settings.inbox / "c.png").unlink()  # gone before its turn, while others wait
+    worker.start()
+    _wait(lambda: _links(lib) == {"a.png", "b.png"} and status(lib).last_batch is not None)
+    _wait(lambda: status(lib).images_by_status.get("queued", 0) == 0)
+    time.sleep(1.5)
+    settled = worker.settles
+    assert settled >= 1
+    time.sleep(2.5)  # idle turns: no clustering, no folder sync
+    assert worker.settles == settled and worker.error is None
+    assert "c.png" not in {str(p) for p in status(lib).images_by_status}
+
+
+def test_the_pause_after_an_error_sends_heartbeats_and_ends_on_time(lib: Library) -> None:
+    import facefold.service.worker as worker_module
+
+    clock = [0.0]
+    waits: list[float] = []
+    beats: list[float] = []
+
+    class Clock:
+        @staticmethod
+        def monotonic() -> float:
+            return clock[0]
+
+    class Stop:
+        @staticmethod
+        def is_set() -> bool:
+            return False
+
+        @staticmethod
+        def wait(seconds: float) -> bool:
+            waits.append(round(seconds, 6))
+            clock[0] += seconds
+            return False
+
+    w = Worker(lib, heartbeat=lambda: beats.append(clock[0]))
+    w._stop_requested = Stop()  # type: ignore[assignment]
+    saved = worker_module.time
+    worker_module.time = Clock  # type: ignore[assignment]
+    try:
+        w._pause(2.5)
+    finally:
+        worker_module.time = saved
+    assert waits == [1.0, 1.0, 0.5]  # a heartbeat at least once a second, and no longer
+    assert beats == [0.0, 1.0, 2.0]
+
+
+def test_a_photo_workers_batches_are_recorded_and_it_looks_at_the_queue_unasked(
+        lib: Library, rng: np.random.Generator) -> None:
+    w = Worker(lib, owns_people=False)
+    w.start()
+    try:
+        time.sleep(0.5)  # idle: nothing queued yet
+        person_photo(lib.settings.inbox / "a.png", 0, rng)
+        reconcile(lib, [lib.settings.inbox])  # queued by another process: nobody wakes it
+        _wait(lambda: status(lib).last_batch is not None, timeout=15)
+        last = status(lib).last_batch
+        assert last is not None and last["photos"] == 1 and last["new_persons"] == 0
+        assert _links(lib) == set()  # people are the owner's work
+    finally:
+        w.stop()
+        w.join(10)
 
 
 @pytest.fixture
@@ -315,3 +418,50 @@ def test_a_database_outage_is_a_storage_error_then_the_work_goes_on(
     assert "storage error" in caplog.text  # said, backed off, carried on
     assert _faces_per_photo(lib) == dict.fromkeys(names, (1, 1))
     assert len(_partition(lib)) == 2
+
+
+def test_batches_are_as_large_as_set_send_heartbeats_and_end_early_on_stop(
+        lib: Library, rng: np.random.Generator) -> None:
+    """`watch.batch_photos` photos per batch; a heartbeat for each photo (a long batch keeps
+    the systemd watchdog fed); a stop during a batch ends it there, the rest stays queued."""
+    from facefold.db.reports import recent_batches
+
+    lib.settings = lib.settings.model_copy(update={"watch": lib.settings.watch.model_copy(
+        update={"batch_photos": 4})})
+    for k in range(10):
+        person_photo(lib.settings.inbox / f"{k}.png", k % 2, rng)
+    reconcile(lib, [lib.settings.inbox])
+    beats = [0]
+
+    def beat() -> None:
+        beats[0] += 1
+
+    w = Worker(lib, heartbeat=beat)
+    w.start()
+    _wait(lambda: status(lib).images_by_status.get("done", 0) == 10)
+    w.stop()
+    w.join(10)
+    with lib.session() as s:
+        sizes = sorted(b.photos for b in recent_batches(s))
+    assert sizes == [2, 4, 4] and beats[0] >= 10
+
+    for k in range(10, 30):
+        person_photo(lib.settings.inbox / f"{k}.png", k % 2, rng)
+    reconcile(lib, [lib.settings.inbox])
+    lib.settings = lib.settings.model_copy(update={"watch": lib.settings.watch.model_copy(
+        update={"batch_photos": 20})})
+    stopper: list[Worker] = []
+    start = [0]
+
+    def stop_in_the_batch() -> None:
+        start[0] += 1
+        if start[0] == 4:  # a few photos into the batch
+            stopper[0].stop()
+
+    w = Worker(lib, heartbeat=stop_in_the_batch)
+    stopper.append(w)
+    w.start()
+    w.join(30)
+    assert not w.is_alive() and w.error is None
+    st = status(lib).images_by_status
+    assert 10 < st.get("done", 0) < 30 and st.get("queued", 0) == 30 - st["done"]
