@@ -465,3 +465,85 @@ def test_batches_are_as_large_as_set_send_heartbeats_and_end_early_on_stop(
     assert not w.is_alive() and w.error is None
     st = status(lib).images_by_status
     assert 10 < st.get("done", 0) < 30 and st.get("queued", 0) == 30 - st["done"]
+
+
+def test_an_idle_worker_reembeds_faces_of_other_weights_then_reclusters_and_rests(
+        lib: Library, rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqlalchemy import text
+
+    import facefold.service.worker as worker_module
+    from facefold.core import Models
+    from facefold.core.scan import scan
+    from tests.helpers.fakes import FakeEmbedder, FakeFinder
+
+    for k in range(6):
+        person_photo(lib.settings.inbox / f"{k}.png", k % 2, rng)
+    scan(lib)
+    people_uc.name(lib, persons(lib)[0].id, "First")
+    retrained = Library(lib.settings, Models(FakeFinder(), FakeEmbedder("fake:1", seed=1)))
+    calls = [0]
+    real = worker_module.reembed_some
+
+    def counted(lib_: Library) -> object:
+        calls[0] += 1
+        return real(lib_)
+
+    monkeypatch.setattr(worker_module, "reembed_some", counted)
+    w = Worker(retrained)
+    w.start()
+    try:
+        def weights() -> set[str]:
+            with retrained.session() as s:
+                return {r[0] for r in s.execute(text("SELECT DISTINCT weights FROM faces"))}
+
+        _wait(lambda: weights() == {"fake:1"} and w.settles >= 2)  # start's sync, and after
+        settled, looked = w.settles, calls[0]
+        time.sleep(2.5)  # nothing left: the worker rests (a look a second), settles nothing
+        assert w.settles == settled and calls[0] - looked <= 4 and w.error is None
+        assert {p.name for p in persons(retrained)} == {"First", None}
+    finally:
+        w.stop()
+        w.join(10)
+        retrained.close()
+
+
+@pytest.mark.parametrize("hours", [0.5 / 3600, 0.0])
+def test_an_idle_worker_reclusters_everything_every_full_interval(
+        lib: Library, rng: np.random.Generator, hours: float) -> None:
+    """`clustering.full_interval_hours`: a full recluster puts back a face some other change
+    left in the wrong person (not one placed by hand); 0 turns it off."""
+    from sqlalchemy import text
+
+    for k in range(6):
+        person_photo(lib.settings.inbox / f"{k}.png", k % 2, rng)
+    reconcile(lib, [lib.settings.inbox])
+    lib.settings = lib.settings.model_copy(update={"clustering": lib.settings.clustering
+                                                   .model_copy(update={"full_interval_hours":
+                                                                       hours})})
+    w = Worker(lib)
+    w.start()
+    try:
+        _wait(lambda: len(_links(lib)) == 6 and status(lib).images_by_status.get("done") == 6)
+        a, b = (p.id for p in persons(lib))
+        moved = faces_of_person(lib, a)[0]
+        with lib.session() as s:
+            s.execute(text("UPDATE faces SET person_id = :b WHERE id = :f"), {"b": b, "f": moved})
+            s.commit()
+
+        def back() -> bool:
+            return moved in faces_of_person(lib, a)
+
+        if hours:
+            _wait(back, timeout=15)
+        else:
+            time.sleep(3)
+            assert not back()
+    finally:
+        w.stop()
+        w.join(10)
+
+
+def faces_of_person(lib: Library, pid: int) -> list[int]:
+    from facefold.core.reports import faces_of
+
+    return [f.id for f in faces_of(lib, pid)]
