@@ -31,8 +31,8 @@ class Touched:
     faces: frozenset[int]
 
 
-def touched(s: Session, persons: Iterable[int] = (), faces: Iterable[int] = (),
-            with_faces_of_persons: bool = False) -> Touched:
+def touched(s: Session, persons: Iterable[int], faces: Iterable[int],
+            with_faces_of_persons: bool) -> Touched:
     """The persons and faces given, plus the persons those faces are in now (and, when asked,
     every face of the persons)."""
     pids = set(persons)
@@ -111,8 +111,7 @@ def undo_last(s: Session) -> str | None:
         if s.get(Person, a) is not None and s.get(Person, b) is not None:
             s.add(PersonApart(person_a=a, person_b=b))
     s.flush()
-    if made:
-        s.execute(update(Face).where(Face.person_id.in_(made)).values(person_id=None))
+    if made:  # their faces become nobody's (ON DELETE SET NULL)
         s.execute(delete(Person).where(Person.id.in_(made)))
     s.delete(entry)
     return entry.action
