@@ -442,8 +442,9 @@ def test_batches_are_as_large_as_set_send_heartbeats_and_end_early_on_stop(
     w.stop()
     w.join(10)
     with lib.session() as s:
-        sizes = sorted(b.photos for b in recent_batches(s))
-    assert sizes == [2, 4, 4] and beats[0] >= 10
+        batches = recent_batches(s)
+    assert sorted(b.photos for b in batches) == [2, 4, 4] and beats[0] >= 10
+    assert all(0 <= b.seconds < 600 for b in batches)  # how long each took
 
     for k in range(10, 30):
         person_photo(lib.settings.inbox / f"{k}.png", k % 2, rng)
@@ -517,9 +518,11 @@ def test_an_idle_worker_reclusters_everything_every_full_interval(
     for k in range(6):
         person_photo(lib.settings.inbox / f"{k}.png", k % 2, rng)
     reconcile(lib, [lib.settings.inbox])
+    # (and no full recluster when idle after new photos, the other way one happens)
     lib.settings = lib.settings.model_copy(update={"clustering": lib.settings.clustering
-                                                   .model_copy(update={"full_interval_hours":
-                                                                       hours})})
+                                                   .model_copy(update={
+                                                       "full_interval_hours": hours,
+                                                       "full_when_idle_max_faces": 0})})
     w = Worker(lib)
     w.start()
     try:
@@ -535,8 +538,12 @@ def test_an_idle_worker_reclusters_everything_every_full_interval(
 
         if hours:
             _wait(back, timeout=15)
-        else:
-            time.sleep(3)
+        else:  # a new photo is placed, and nothing else is reclustered
+            person_photo(lib.settings.inbox / "6.png", 1, rng)
+            reconcile(lib, [lib.settings.inbox])
+            w.wake()
+            _wait(lambda: len(_links(lib)) == 7)
+            time.sleep(2)
             assert not back()
     finally:
         w.stop()
@@ -547,3 +554,13 @@ def faces_of_person(lib: Library, pid: int) -> list[int]:
     from facefold.core.reports import faces_of
 
     return [f.id for f in faces_of(lib, pid)]
+
+
+def test_a_batch_of_failures_only_is_recorded(lib: Library, worker: Worker) -> None:
+    (lib.settings.inbox / "broken.jpg").write_bytes(b"not a photo at all")
+    reconcile(lib, [lib.settings.inbox])
+    worker.start()
+    _wait(lambda: status(lib).last_batch is not None)
+    last = status(lib).last_batch
+    assert last is not None and (last["photos"], last["failed"]) == (1, 1)
+    assert status(lib).failures[0].path.endswith("broken.jpg")
