@@ -6,12 +6,12 @@ import os
 import sqlite3
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Connection, Engine, create_engine, event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import CursorResult, Result, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 
@@ -146,3 +146,8 @@ def upgrade_head(engine: Engine) -> None:
                                    f" needs its schema brought up to date and cannot be "
                                    f"written: {exc.orig}") from None
         raise
+
+
+def rows_changed(res: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE changed."""
+    return cast(CursorResult[Any], res).rowcount

@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, or_, select, text, update
+from sqlalchemy import delete, exists, func, select, text, update
 from sqlalchemy.orm import Session
 
+from facefold.db.engine import rows_changed
 from facefold.db.models import Face, KeptFace, Meta, Person, PersonApart
 from facefold.db.types import text_to_path
 
@@ -72,12 +73,10 @@ def merge_persons(s: Session, target: int, others: Sequence[int]) -> int:
             into.name = src.name
         res = s.execute(update(Face).where(Face.person_id == src.id)
                         .values(person_id=into.id, pinned=True))
-        moved += int(getattr(res, "rowcount", 0) or 0)
+        moved += rows_changed(res)
     s.execute(update(Face).where(Face.person_id == into.id).values(pinned=True))
     # who was kept apart from any of them is kept apart from the merged person; apart links
-    # among them are dropped (the user has just said they are one)
-    s.execute(delete(PersonApart).where(or_(PersonApart.person_a.in_(merged),
-                                            PersonApart.person_b.in_(merged))))
+    # among them go with the persons merged away (ON DELETE CASCADE)
     for other in kept:
         set_apart(s, into.id, other, True)
     s.flush()
@@ -139,11 +138,11 @@ def delete_empty_unnamed_persons(s: Session) -> int:
     """Delete persons with no faces, no name and not hidden (their apart links go with them),
     unless faces kept for a forgotten photo name them (`KeptFace`): those wait for it to come
     back. Return how many."""
-    has_face = select(Face.id).where(Face.person_id == Person.id).exists()
-    awaited = select(KeptFace.id).where(KeptFace.person_id == Person.id).exists()
+    has_face = exists().where(Face.person_id == Person.id)
+    awaited = exists().where(KeptFace.person_id == Person.id)
     res = s.execute(delete(Person).where(Person.name.is_(None), ~Person.hidden, ~has_face,
                                          ~awaited))
-    return int(getattr(res, "rowcount", 0) or 0)
+    return rows_changed(res)
 
 
 def foldered_persons(s: Session) -> list[tuple[int, str | None]]:

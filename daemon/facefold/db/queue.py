@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.orm import Session
 
+from facefold.db.engine import rows_changed
 from facefold.db.faces import NewFace, face_rows
 from facefold.db.models import Face, Image, ImageStatus, KeptFace, Person, PersonApart, utcnow
 
@@ -303,7 +304,7 @@ def renew_lease(s: Session, ids: Sequence[int], claimer: str, lease_seconds: flo
     res = s.execute(update(Image).where(Image.id.in_(list(ids)), Image.claimed_by == claimer,
                                         Image.status == ImageStatus.processing)
                     .values(lease_until=utcnow() + timedelta(seconds=lease_seconds)))
-    return int(getattr(res, "rowcount", 0) or 0)
+    return rows_changed(res)
 
 
 def holds(s: Session, path: str, claimer: str) -> bool:
@@ -423,4 +424,4 @@ def retry_failed(s: Session, paths: Sequence[str] = ()) -> int:
         q = q.where(Image.path.in_(list(paths)))
     res = s.execute(q.values(status=ImageStatus.queued, attempts=0, interrupted=0,
                              next_attempt_at=None, queued_at=utcnow()))
-    return int(getattr(res, "rowcount", 0) or 0)
+    return rows_changed(res)
