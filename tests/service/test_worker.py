@@ -16,7 +16,7 @@ from facefold.core import Library
 from facefold.core import people as people_uc
 from facefold.core.inbox import reconcile
 from facefold.core.people import recluster as run_recluster
-from facefold.core.reports import persons, status
+from facefold.core.reports import faces_of, persons, status
 from facefold.service import run as run_module
 from facefold.service.run import Daemon
 from facefold.service.worker import Worker
@@ -502,17 +502,24 @@ def test_an_idle_worker_reembeds_faces_of_other_weights_then_reclusters_and_rest
         time.sleep(2.5)  # nothing left: the worker rests (a look a second), settles nothing
         assert w.settles == settled and calls[0] - looked <= 4 and w.error is None
         assert {p.name for p in persons(retrained)} == {"First", None}
+        first = next(p.id for p in persons(retrained) if p.name == "First")
+        kind = 0 if (lib.settings.inbox / "0.png").resolve() in {
+            Path(f.path).resolve() for f in faces_of(retrained, first)} else 1
+        person_photo(lib.settings.inbox / "new.png", kind, rng)  # placed in the new space
+        reconcile(retrained, [lib.settings.inbox])
+        w.wake()
+        _wait(lambda: any(f.path.endswith("new.png") for f in faces_of(retrained, first)))
     finally:
         w.stop()
         w.join(10)
         retrained.close()
 
 
-@pytest.mark.parametrize("hours", [0.5 / 3600, 0.0])
+@pytest.mark.parametrize("hours", [0.5 / 3600, 0.0, 24.0])
 def test_an_idle_worker_reclusters_everything_every_full_interval(
         lib: Library, rng: np.random.Generator, hours: float) -> None:
     """`clustering.full_interval_hours`: a full recluster puts back a face some other change
-    left in the wrong person (not one placed by hand); 0 turns it off."""
+    left in the wrong person (not one placed by hand); 0 turns it off; a day is not yet."""
     from sqlalchemy import text
 
     for k in range(6):
@@ -536,7 +543,7 @@ def test_an_idle_worker_reclusters_everything_every_full_interval(
         def back() -> bool:
             return moved in faces_of_person(lib, a)
 
-        if hours:
+        if hours and hours < 1:
             _wait(back, timeout=15)
         else:  # a new photo is placed, and nothing else is reclustered
             person_photo(lib.settings.inbox / "6.png", 1, rng)
@@ -564,3 +571,16 @@ def test_a_batch_of_failures_only_is_recorded(lib: Library, worker: Worker) -> N
     last = status(lib).last_batch
     assert last is not None and (last["photos"], last["failed"]) == (1, 1)
     assert status(lib).failures[0].path.endswith("broken.jpg")
+
+
+def test_a_worker_that_crashes_says_why_to_the_daemon(
+        lib: Library, worker: Worker, monkeypatch: pytest.MonkeyPatch) -> None:
+    import facefold.service.worker as worker_module
+
+    def broken(*_a: object, **_k: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(worker_module, "process_batch", broken)
+    worker.start()
+    worker.join(10)
+    assert not worker.is_alive() and isinstance(worker.error, RuntimeError)
