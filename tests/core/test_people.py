@@ -312,6 +312,50 @@ def test_undo_keeps_no_pair_apart_with_a_person_that_is_gone(lib: Library,
     assert all(a in ps and b in ps for a, b in ap)
 
 
+def test_undo_says_what_it_undid(lib: Library, rng: np.random.Generator) -> None:
+    _library(lib, rng, people=4)
+    p0, p1, p2, p3 = (next(iter(_person_of(lib, f"p{k}-"))) for k in range(4))
+    f1 = sorted(f.id for f in faces_of(lib, p1) if "group" not in f.path)
+    f3 = sorted(f.id for f in faces_of(lib, p3))
+    done = [(lambda: people_uc.apart(lib, p0, p2), f"keeping persons {p0} and {p2} apart"),
+            (lambda: people_uc.apart(lib, p0, p2, keep_apart=False),
+             f"no longer keeping persons {p0} and {p2} apart"),
+            (lambda: people_uc.ignore(lib, p2), f"hiding person {p2}"),
+            (lambda: people_uc.ignore(lib, p2, hidden=False), f"showing person {p2} again"),
+            (lambda: people_uc.move_faces(lib, f1[:1], p2), f"moving face {f1[0]} to person {p2}"),
+            (lambda: people_uc.unassign_faces(lib, f1[1:4]),
+             f"taking 3 faces ({f1[1]}, {f1[2]}, {f1[3]}) out"),
+            (lambda: people_uc.not_a_face(lib, f3), f"marking {len(f3)} faces ("
+             + ", ".join(str(f) for f in f3[:5]) + (", …" if len(f3) > 5 else "")
+             + ") as not a face"),
+            (lambda: people_uc.merge(lib, p0, [p2]), f"merging person {p2} into person {p0}"),
+            (lambda: people_uc.merge(lib, p0, [p1, p3]),
+             f"merging persons {p1} and {p3} into person {p0}")]
+    for edit, _said in done:
+        edit()
+    for _edit, said in reversed(done):
+        assert people_uc.undo(lib) == said
+
+
+def test_a_plain_recluster_places_faces_and_a_full_one_redoes_everyone(
+        lib: Library, rng: np.random.Generator) -> None:
+    _library(lib, rng)
+    (p0,) = _person_of(lib, "p0-")
+    (p1,) = _person_of(lib, "p1-")
+    people_uc.name(lib, p1, "Bo")
+    misplaced = next(f.id for f in faces_of(lib, p0) if "group" not in f.path)
+    with lib.session() as s:  # left in the wrong person by something outside
+        s.execute(text("UPDATE faces SET person_id = :p WHERE id = :f"), {"p": p1, "f": misplaced})
+        s.commit()
+    people_uc.recluster(lib)
+    assert misplaced in {f.id for f in faces_of(lib, p1)}  # a plain one leaves people be
+    people_uc.recluster(lib, full=True)
+    assert misplaced in {f.id for f in faces_of(lib, p0)}
+    people_uc.unassign_faces(lib, [f.id for f in faces_of(lib, p1)])  # Bo's photos all out
+    assert (lib.settings.people / "Bo").is_dir()  # a named person keeps an empty folder
+    assert list((lib.settings.people / "Bo").iterdir()) == []
+
+
 # The same on real photos with the real models.
 
 def _copy(celebrities: Path, inbox: Path, people: tuple[str, ...], n: int,
@@ -400,6 +444,13 @@ def test_suggestions_are_answered_by_merge_or_apart(lib: Library) -> None:
     assert people_uc.suggestions(lib) == []
     people_uc.apart(lib, a, b, keep_apart=False)
     assert len(people_uc.suggestions(lib)) == 1
+    people_uc.name(lib, a, "Ana")
+    (doubt,) = people_uc.suggestions(lib)  # what the review page shows of each
+    named = {doubt.a: (doubt.name_a, doubt.faces_a), doubt.b: (doubt.name_b, doubt.faces_b)}
+    assert named == {a: ("Ana", 4), b: (None, 4)}
+    people_uc.ignore(lib, b)  # a hidden person is never offered
+    assert people_uc.suggestions(lib) == []
+    people_uc.ignore(lib, b, hidden=False)
     people_uc.merge(lib, a, [b])
     assert people_uc.suggestions(lib) == [] and _person_of(lib, "/b") == {a}
     with pytest.raises(PeopleError, match="themselves"):
