@@ -47,7 +47,8 @@ MODULE_TESTS = {
     "db/people.py": ["tests/db/test_people.py", "tests/core/test_people.py",
                      "tests/core/test_recognise.py", "tests/core/test_reports.py"],
     "db/edits.py": ["tests/db/test_people.py", "tests/core/test_people.py"],
-    "core/pipeline.py": ["tests/core/test_pipeline.py", "tests/core/test_scan.py"],
+    "core/pipeline.py": ["tests/core/test_pipeline.py", "tests/core/test_scan.py",
+                         "tests/core/test_inbox.py"],
     "core/people.py": ["tests/core/test_people.py"],
     "service/worker.py": ["tests/service/test_worker.py"],
 }

@@ -166,3 +166,78 @@ def test_each_photo_keeps_its_signature_and_each_face_its_place_in_it(
     places = places(scenes)[np.argsort(fm.face_ids)]
     assert np.allclose(places[:, :2], [[60 / 320, 100 / 240], [160 / 320, 100 / 240]], atol=0.02)
     assert np.allclose(places[:, 2], 80 / np.sqrt(320 * 240), atol=0.02)
+
+
+def test_a_file_that_cannot_be_read_fails_with_the_reason_at_once(
+        lib: Library, rng: np.random.Generator) -> None:
+    lib.settings = lib.settings.model_copy(update={"decode": lib.settings.decode.model_copy(
+        update={"max_file_bytes": 1000})})
+    big = person_photo(lib.settings.inbox / "big.png", 0, rng)
+    assert big.stat().st_size > 1000
+    _queue_inbox(lib)
+    res = process_batch(lib, 32, set())
+    assert [p for p, _ in res.failures] == [str(big)] and "file too large" in res.failures[0][1]
+    with lib.session() as s:
+        img = queue.image_by_path(s, str(big))
+        assert img is not None and img.status.value == "failed" and img.next_attempt_at is None
+        assert "file too large" in (img.error or "")
+    assert process_batch(lib, 32, set()).claimed == 0  # not tried again
+
+
+def test_copies_and_moves_are_recorded_as_the_files_are_now(
+        lib: Library, rng: np.random.Generator) -> None:
+    """A copy or a move is not looked at again by the next rescan: its size and time are kept."""
+    inbox = lib.settings.inbox
+    a = person_photo(inbox / "a.png", 0, rng)
+    b = person_photo(inbox / "b.png", 1, rng)
+    _queue_inbox(lib)
+    process_batch(lib, 32, set())
+    shutil.copy(a, inbox / "copy.png")
+    os.rename(b, inbox / "moved.png")
+    _queue_inbox(lib)
+    res = process_batch(lib, 32, set())
+    assert (res.duplicates, res.moved) == (1, 1)
+    rec = reconcile(lib, [inbox])
+    assert (rec.queued, rec.unchanged) == (0, 3)
+
+
+def test_a_scan_of_many_batches_lists_every_failure(lib: Library,
+                                                    rng: np.random.Generator) -> None:
+    from facefold.core.scan import scan
+
+    lib.settings = lib.settings.model_copy(update={"watch": lib.settings.watch.model_copy(
+        update={"batch_photos": 2})})
+    for k in range(3):
+        (lib.settings.inbox / f"broken-{k}.jpg").write_text("not a photo")
+        person_photo(lib.settings.inbox / f"p{k}.png", k % 2, rng)
+    res = scan(lib)
+    assert sorted(os.path.basename(p) for p, _ in res.failures) == \
+        ["broken-0.jpg", "broken-1.jpg", "broken-2.jpg"]
+    assert res.processed == 3
+
+
+def test_a_photo_linked_from_elsewhere_is_read_only_when_links_are_followed(
+        lib: Library, rng: np.random.Generator, tmp_path: Path) -> None:
+    outside = person_photo(tmp_path / "elsewhere" / "a.png", 0, rng)
+    (lib.settings.inbox / "a.png").symlink_to(outside)
+    lib.settings = lib.settings.model_copy(update={"follow_symlinks": True})
+    assert _queue_inbox(lib) == 1
+    res = process_batch(lib, 32, set())
+    assert res.processed == 1 and not res.failures
+
+
+def test_photos_this_process_left_half_done_go_back_to_the_queue(
+        lib: Library, rng: np.random.Generator) -> None:
+    from facefold.core.pipeline import recover_interrupted
+
+    for k in range(2):
+        person_photo(lib.settings.inbox / f"p{k}.png", k, rng)
+    _queue_inbox(lib)
+    with lib.session() as s:  # held by this process when it was killed; another's is not ours
+        (ours,) = queue.claim_batch(s, 1, lib.claimer, 3600)
+        (theirs,) = queue.claim_batch(s, 1, "elsewhere/watch", 3600)
+        s.commit()
+    assert recover_interrupted(lib) == 1 and queued(lib) == 1
+    res = process_batch(lib, 32, set())
+    assert res.processed == 1 and _rows(lib)[ours.path][0] == "done"
+    assert _rows(lib)[theirs.path][0] == "processing"

@@ -68,7 +68,6 @@ class BatchResult:
                      "requeued", "faces"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.failures += other.failures
-        self.seconds += other.seconds
         self.stages.add(other.stages)
 
 
