@@ -3,11 +3,13 @@ back on the queue), exactly once, in milliseconds."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
 from sqlalchemy import select
 
 from facefold.core import Library
@@ -241,3 +243,76 @@ def test_photos_this_process_left_half_done_go_back_to_the_queue(
     res = process_batch(lib, 32, set())
     assert res.processed == 1 and _rows(lib)[ours.path][0] == "done"
     assert _rows(lib)[theirs.path][0] == "processing"
+
+
+def unpack_vector(raw: bytes) -> np.ndarray:
+    return np.frombuffer(raw, np.float32)
+
+
+def _stored(lib: Library) -> dict[str, list[dict[str, object]]]:
+    """photo file name → its faces as stored (every column a face is kept with)."""
+    with lib.session() as s:
+        out: dict[str, list[dict[str, object]]] = {}
+        for img in s.scalars(select(Image)):
+            out[os.path.basename(img.path)] = [
+                {"embedding": unpack_vector(f.embedding), "quality": f.quality,
+                 "sharpness": f.sharpness, "yaw": f.yaw, "pixels": f.pixels,
+                 "landmarks": f.landmarks} for f in img.faces]
+        return out
+
+
+def test_when_embedding_the_batch_fails_each_photo_is_embedded_alone(
+        lib: Library, rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The photo that fails alone is failed with its reason; every other photo's faces get
+    their own vectors, as a batch would have given them."""
+    for k in range(3):
+        person_photo(lib.settings.inbox / f"p{k}.png", k, rng, faces=1 + k % 2)
+    _queue_inbox(lib)
+    embedder = lib.models.embedder
+    real = embedder.embed
+    calls = [0]
+
+    def flaky(crops: list[np.ndarray]) -> np.ndarray:
+        calls[0] += 1
+        if calls[0] in (1, 3):  # the whole batch, then the second photo alone
+            raise RuntimeError("out of memory")
+        return real(crops)
+
+    monkeypatch.setattr(embedder, "embed", flaky)
+    res = process_batch(lib, 32, set())
+    assert res.processed == 2 and [os.path.basename(p) for p, _ in res.failures] == ["p1.png"]
+    assert "RuntimeError: out of memory" in res.failures[0][1]
+    stored = _stored(lib)
+    assert [len(stored[f"p{k}.png"]) for k in (0, 2)] == [1, 1] and stored["p1.png"] == []
+    monkeypatch.setattr(embedder, "embed", real)
+    for f in stored["p0.png"] + stored["p2.png"]:  # each face with all it is kept with
+        assert None not in (f["quality"], f["sharpness"], f["yaw"], f["pixels"])
+        assert len(json.loads(str(f["landmarks"]))) == 5
+    vec = {k: stored[f"p{k}.png"][0]["embedding"] for k in (0, 2)}
+    assert float(np.dot(vec[0], vec[2])) < 0.99  # not one vector stored twice  # type: ignore
+
+
+def test_a_photo_another_claimer_took_keeps_its_faces_out_and_the_rest_right(
+        lib: Library, rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch) -> None:
+    inbox = lib.settings.inbox
+    person_photo(inbox / "a.png", 3, rng)
+    person_photo(inbox / "b.png", 0, rng, faces=2)  # persons 0 and 1; its lease ends first
+    person_photo(inbox / "c.png", 2, rng)
+    _queue_inbox(lib)
+    real_holds = queue.holds
+
+    def taken(s: object, path: str, claimer: str) -> bool:
+        return not path.endswith("b.png") and real_holds(s, path, claimer)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(queue, "holds", taken)
+    res = process_batch(lib, 32, set())
+    monkeypatch.setattr(queue, "holds", real_holds)
+    assert res.faces == 2
+    person_photo(inbox / "d.png", 2, rng)  # c's person again, and b's, stored the plain way
+    person_photo(inbox / "e.png", 1, rng)
+    _queue_inbox(lib)
+    process_batch(lib, 32, set())
+    stored = _stored(lib)
+    assert stored["b.png"] == [] and len(stored["a.png"]) == len(stored["c.png"]) == 1
+    c, d, e = (stored[n][0]["embedding"] for n in ("c.png", "d.png", "e.png"))
+    assert float(np.dot(c, d)) > float(np.dot(c, e))  # c has its own face's vector, not b's
