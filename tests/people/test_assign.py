@@ -139,3 +139,39 @@ def test_closest_persons_ranks_by_rms_distance_to_all_the_queries() -> None:
     both = closest_persons(np.stack([e[1], e[2]]), vectors, persons, 3)
     assert {p for p, _d in both[:2]} == {8, 9} and both[2][0] == 7
     assert closest_persons(np.zeros((0, 4), np.float32), vectors, persons, 3) == []
+
+
+def _two(rng: np.random.Generator, a: np.ndarray, b: np.ndarray) -> Persons:
+    vectors = np.vstack([around(rng, a, 8, 0.3), around(rng, b, 8, 0.3)])
+    return _persons(vectors, np.repeat([3, 5], 8), np.arange(16))
+
+
+@pytest.mark.parametrize("quality, other_at, to_a, want", [
+    (0.1, 1.8, 1.0, 3),      # a weak face near one person only: it joins them
+    (0.1, 1.8, 1.4, None),   # too far even for a weak face (weak_distance)
+    (0.1, 1.02, 1.0, None),  # about as near to another person: not clearly one (weak_margin)
+    (0.1, 0.8, 1.0, 5),      # clearly nearer the other: that one
+    (1.0, 1.8, 1.0, None),   # a good face that far is someone new
+])
+def test_a_weak_face_joins_its_nearest_person_only_when_near_and_clearly_nearest(
+        quality: float, other_at: float, to_a: float, want: int | None) -> None:
+    rng = np.random.default_rng(7)
+    a = unit(rng.normal(size=128))
+    query = apart_by(rng, a, to_a)
+    b = apart_by(rng, query, other_at)  # the other person's centre, from the face
+    got = attach_to_persons(query[None], np.array([100]), np.array([quality]),
+                            _two(rng, a, b), ClusterParams())
+    assert got == [want]
+
+
+def test_faces_of_one_photo_go_to_their_next_choice_or_nobody() -> None:
+    rng = np.random.default_rng(8)
+    a = unit(rng.normal(size=128))
+    b = apart_by(rng, a, 0.9)
+    persons = _two(rng, a, b)
+    near_a = around(rng, a, 3, 0.2)
+    got = attach_to_persons(near_a, np.array([100, 100, 101]), np.ones(3), persons,
+                            ClusterParams(merge_distance=1.2))
+    assert got[0] == 3 and got[1] in (5, None) and got[2] == 3
+    assert attach_to_persons(near_a[:0], np.array([], np.int64), np.ones(0), persons,
+                             ClusterParams()) == []
