@@ -286,3 +286,77 @@ def test_a_folder_renamed_onto_stored_paths_keeps_both_photos(engine: Engine) ->
         s.commit()  # no clash of paths
         assert {(i.path, i.sha256) for i in queue.images_by_path(s).values()} == {
             ("/in/a/x.jpg", "h1"), ("/in/b/y.jpg", "h2"), ("/in/b/x.jpg", "h3")}
+
+
+def test_a_folder_rename_moves_exactly_the_photos_under_it(engine: Engine) -> None:
+    """Names with `%` and `_` (wildcards to SQL's LIKE), a trailing slash, a photo held by a
+    worker meanwhile (queued again instead), and a neighbour whose name starts the same."""
+    with Session(engine) as s:
+        for p in ["/in/100%_done/a.jpg", "/in/100%_done/sub/b.jpg", "/in/100x_done/c.jpg",
+                  "/in/100%_done-old/d.jpg", "/in/100%_done/e.jpg"]:
+            queue.record_processed(s, p, p, 1, 1.0, 9, 9, [])
+        queue.enqueue(s, ["/in/100%_done/e.jpg"])
+        (held,) = queue.claim_batch(s, 1, ME, 600)
+        s.commit()
+        assert queue.known_under(s, "/in/100%_done/") == 3
+        assert queue.move_folder(s, "/in/100%_done/", "/in/done/") == 2
+        s.commit()
+        paths = {i.path: i for i in s.query(Image)}
+        assert set(paths) == {"/in/done/a.jpg", "/in/done/sub/b.jpg", "/in/100x_done/c.jpg",
+                              "/in/100%_done-old/d.jpg", "/in/100%_done/e.jpg"}
+        assert paths["/in/100%_done/e.jpg"].requeue  # its worker's result is looked at again
+        assert queue.known_under(s, "/in/done") == 2 and queue.known_under(s, "/in/100") == 0
+
+
+def test_a_lease_is_renewed_only_for_what_the_claimer_still_holds(engine: Engine) -> None:
+    with Session(engine) as s:
+        queue.enqueue(s, ["/in/a.jpg", "/in/b.jpg", "/in/c.jpg"])
+        mine = queue.claim_batch(s, 2, ME, 60)
+        (theirs,) = queue.claim_batch(s, 1, "other/worker", 60)
+        s.commit()
+        assert queue.renew_lease(s, [], ME, 600) == 0
+        assert queue.renew_lease(s, [mine[0].id, theirs.id], ME, 600) == 1
+        s.commit()
+        until = {i.path: i.lease_until.replace(tzinfo=None) for i in s.query(Image)
+                 if i.lease_until is not None}
+        soon = utcnow().replace(tzinfo=None) + timedelta(seconds=120)
+        assert until[mine[0].path] > soon
+        assert until[mine[1].path] < soon and until[theirs.path] < soon
+
+
+def test_requeued_photos_keep_their_place_unless_sent_to_the_back(engine: Engine) -> None:
+    with Session(engine) as s:
+        queue.enqueue(s, ["/in/a.jpg"])
+        s.commit()
+        s.execute(update(Image).values(queued_at=utcnow() - timedelta(hours=1)))
+        queue.enqueue(s, ["/in/b.jpg"])
+        s.commit()
+        (a,) = queue.claim_batch(s, 1, ME, 60)
+        assert a.path == "/in/a.jpg"
+        queue.requeue(s, [a.id])  # its place kept: first again
+        s.commit()
+        (again,) = queue.claim_batch(s, 1, ME, 60)
+        assert again.path == "/in/a.jpg"
+        queue.requeue(s, [again.id], to_back=True)
+        s.commit()
+        assert [i.path for i in queue.claim_batch(s, 2, ME, 60)] == ["/in/b.jpg", "/in/a.jpg"]
+
+
+def test_a_claimed_photo_gone_while_the_inbox_is_away_is_set_aside_as_it_was(
+        engine: Engine) -> None:
+    with Session(engine) as s:
+        queue.record_processed(s, "/in/done.jpg", "h1", 1, 1.0, 9, 9, [new_face(1)])
+        queue.record_failure(s, "/in/failed.jpg", "broken", "h2", 1, 1.0)
+        queue.enqueue(s, ["/in/done.jpg", "/in/failed.jpg", "/in/new.jpg"])
+        s.commit()
+        held = queue.claim_batch(s, 3, ME, 60)
+        for item in held:
+            queue.set_aside(s, item.id)
+        queue.set_aside(s, 999)  # gone meanwhile: nothing to do
+        s.commit()
+        got = {i.path: (i.status, i.claimed_by, i.lease_until, i.requeue)
+               for i in s.query(Image)}
+        assert got == {"/in/done.jpg": (ImageStatus.done, None, None, False),
+                       "/in/failed.jpg": (ImageStatus.failed, None, None, False),
+                       "/in/new.jpg": (ImageStatus.queued, None, None, False)}
+        assert s.query(Face).count() == 1  # nothing forgotten
