@@ -65,7 +65,7 @@ def test_single_faces_by_their_nearest_neighbour() -> None:
     rng = np.random.default_rng(3)
     base = unit(rng.normal(size=128))
     # one photo each, all too far to join, but some nearer their neighbours than others
-    spreads = [0.3, 0.02, 0.6, 0.1]
+    spreads = [0.02, 0.3, 0.6, 0.1]  # the first face is the others' nearest
     vectors = np.stack([unit(base + rng.normal(size=128) * s) for s in spreads]).astype(
         np.float32)
     d = np.linalg.norm(vectors[:, None] - vectors[None], axis=2) + np.eye(4) * 9
