@@ -116,9 +116,9 @@ _PERSON_PHOTOS = ("FROM faces AS f JOIN images AS src ON src.id = f.image_id "
 
 def photos_of_person(s: Session, pid: int, offset: int = 0, limit: int = 60) -> Page[PhotoRef]:
     """The photos that show a person (copies of the same content too), by path."""
-    base = _PERSON_PHOTOS
-    total = int(s.execute(text(f"SELECT COUNT(DISTINCT i.id) {base}"), {"pid": pid}).scalar() or 0)
-    rows = s.execute(text(f"SELECT DISTINCT i.id, i.path {base} ORDER BY i.path "
+    total = int(s.execute(text(f"SELECT COUNT(DISTINCT i.id) {_PERSON_PHOTOS}"),
+                          {"pid": pid}).scalar() or 0)
+    rows = s.execute(text(f"SELECT DISTINCT i.id, i.path {_PERSON_PHOTOS} ORDER BY i.path "
                           "LIMIT :limit OFFSET :offset"),
                      {"pid": pid, "limit": limit, "offset": offset}).all()
     return Page(total, [PhotoRef(int(i), text_to_path(str(p))) for i, p in rows])
