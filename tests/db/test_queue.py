@@ -360,3 +360,215 @@ def test_a_claimed_photo_gone_while_the_inbox_is_away_is_set_aside_as_it_was(
                        "/in/failed.jpg": (ImageStatus.failed, None, None, False),
                        "/in/new.jpg": (ImageStatus.queued, None, None, False)}
         assert s.query(Face).count() == 1  # nothing forgotten
+
+
+def test_photos_are_taken_in_the_order_they_were_queued_new_or_seen_before(
+        engine: Engine) -> None:
+    with Session(engine) as s:
+        queue.record_processed(s, "/in/seen.jpg", "h1", 1, 1.0, 9, 9, [])
+        s.commit()
+        queue.enqueue(s, ["/in/seen.jpg"])  # changed on disk: queued again
+        s.commit()
+        s.execute(update(Image).values(queued_at=utcnow() - timedelta(minutes=5)))
+        s.commit()
+        queue.enqueue(s, ["/in/new.jpg"])
+        s.commit()
+        taken = queue.claim_batch(s, 2, ME, 60)
+        assert [t.path for t in taken] == ["/in/seen.jpg", "/in/new.jpg"]
+        assert [t.attempts for t in taken] == [1, 0]
+
+
+def test_a_claimer_whose_lease_ran_out_loses_the_photo_to_the_next_claim(engine: Engine) -> None:
+    with Session(engine) as s:
+        queue.enqueue(s, ["/in/a.jpg"])
+        (first,) = queue.claim_batch(s, 1, "host1/worker", lease_seconds=-1)
+        s.commit()
+        (second,) = queue.claim_batch(s, 1, "host2/worker", lease_seconds=60)
+        s.commit()
+        assert second.id == first.id
+        assert queue.holds(s, "/in/a.jpg", "host2/worker")
+        assert not queue.holds(s, "/in/a.jpg", "host1/worker")
+
+
+def test_a_photo_whose_lease_keeps_running_out_is_set_aside_at_the_next_claim(
+        engine: Engine) -> None:
+    with Session(engine) as s:
+        queue.enqueue(s, ["/in/a.jpg"])
+        queue.claim_batch(s, 1, "host1/worker", lease_seconds=-1, max_interrupted=2)
+        s.commit()
+        # its claimer died, once: the next claim takes it again, alone
+        (again,) = queue.claim_batch(s, 5, "host2/worker", -1, max_interrupted=2)
+        s.commit()
+        assert again.path == "/in/a.jpg"
+        assert queue.claim_batch(s, 5, "host3/worker", 60, max_interrupted=2) == []
+        img = queue.image_by_path(s, "/in/a.jpg")
+        assert img is not None and img.status is ImageStatus.failed
+        assert img.error == queue.STOPPED.format(n=2)
+        # the same after a restart: recovery counts the ended leases of other claimers too
+        queue.enqueue(s, ["/in/b.jpg"])
+        queue.claim_batch(s, 1, "host1/worker", -1, max_interrupted=1)
+        s.commit()
+        assert queue.recover_interrupted(s, "host2/worker", max_interrupted=1) == 1
+        b = queue.image_by_path(s, "/in/b.jpg")
+        assert b is not None and b.status is ImageStatus.failed
+
+
+def test_the_file_a_claimed_photo_had_when_work_began_is_remembered(engine: Engine) -> None:
+    with Session(engine) as s:
+        queue.enqueue(s, ["/in/a.jpg", "/in/b.jpg"])
+        (a,) = queue.claim_batch(s, 1, ME, 60)
+        queue.record_attempt(s, a.id, 123, 4.5)
+        s.commit()
+        states = queue.path_states(s)
+        assert states["/in/a.jpg"] == queue.PathState(ImageStatus.processing, 123, 4.5)
+        assert states["/in/b.jpg"] == queue.PathState(ImageStatus.queued, None, None)
+
+
+def test_a_photo_changed_during_an_interrupted_turn_is_queued_once(engine: Engine) -> None:
+    with Session(engine) as s:
+        queue.enqueue(s, ["/in/a.jpg"])
+        queue.claim_batch(s, 1, ME, 60)
+        queue.enqueue(s, ["/in/a.jpg"])  # rewritten while it was held
+        s.commit()
+        assert queue.recover_interrupted(s, ME) == 1  # the process was killed
+        s.commit()
+        queue.claim_batch(s, 1, ME, 60)
+        queue.record_processed(s, "/in/a.jpg", "h", 1, 1.0, 9, 9, [])
+        s.commit()
+        img = queue.image_by_path(s, "/in/a.jpg")
+        assert img is not None and img.status is ImageStatus.done and img.interrupted == 0
+
+
+def test_a_photo_processed_again_keeps_the_persons_work_and_others_faces(engine: Engine) -> None:
+    with Session(engine) as s:
+        ana = people.create_person(s)
+        ana.name = "Ana"
+        (mine,) = queue.record_processed(s, "/in/a.jpg", "h1", 1, 1.0, 99, 99, [new_face(1)])
+        queue.record_processed(s, "/in/b.jpg", "h2", 1, 1.0, 99, 99, [new_face(2)])
+        face = s.get(Face, mine)
+        assert face is not None
+        face.person_id = ana.id
+        s.commit()
+        # the same file, processed again (`facefold reembed`, a touched file)
+        (again,) = queue.record_processed(s, "/in/a.jpg", "h1", 1, 2.0, 99, 99, [new_face(1)])
+        s.commit()
+        face = s.get(Face, again)
+        assert face is not None and face.person_id == ana.id
+        assert s.query(Face).count() == 2  # b.jpg's face untouched
+        img = queue.image_by_path(s, "/in/a.jpg")
+        assert img is not None and img.attempts == 2
+        # a.jpg's content changes: its own faces go, b.jpg's stay
+        queue.record_processed(s, "/in/a.jpg", "h3", 1, 3.0, 99, 99, [])
+        s.commit()
+        assert [f.image.path for f in s.query(Face)] == ["/in/b.jpg"]
+
+
+def test_a_path_found_to_be_a_copy_holds_no_faces_of_its_own(engine: Engine) -> None:
+    """Two workers processed two copies at once; the later is then recorded as a copy: the
+    person gets each face once, and the original keeps its faces."""
+    with Session(engine) as s:
+        queue.record_processed(s, "/in/a.jpg", "h1", 1, 1.0, 99, 99, [new_face(1)])
+        queue.record_processed(s, "/in/copy.jpg", "h1", 1, 1.0, 99, 99, [new_face(1)])
+        queue.record_processed(s, "/in/b.jpg", "h2", 1, 1.0, 99, 99, [new_face(2)])
+        s.commit()
+        queue.record_duplicate(s, "/in/copy.jpg", "h1", 1, 1.0)
+        s.commit()
+        assert sorted(f.image.path for f in s.query(Face)) == ["/in/a.jpg", "/in/b.jpg"]
+
+
+def test_only_content_processed_without_error_lends_its_faces(engine: Engine) -> None:
+    with Session(engine) as s:
+        queue.record_failure(s, "/in/broken.jpg", "truncated image", "h1", 1, 1.0,
+                             retry_after=60)
+        s.commit()
+        assert queue.image_with_content(s, "h1") is None  # to be tried again: not yet
+        queue.record_processed(s, "/in/b.jpg", "h1", 1, 1.0, 9, 9, [])
+        queue.record_processed(s, "/in/a.jpg", "h1", 1, 1.0, 9, 9, [])
+        s.commit()
+        first = queue.image_with_content(s, "h1")
+        assert first is not None and first.path == "/in/b.jpg"  # the first stored of two
+        other = queue.image_with_content(s, "h1", exclude_path="/in/b.jpg")
+        assert other is not None and other.path == "/in/a.jpg"
+
+
+def test_a_failed_photo_is_remembered_by_its_file_and_waits_its_turn(engine: Engine) -> None:
+    with Session(engine) as s:
+        queue.record_failure(s, "/in/bad.jpg", "not an image", "h1", 7, 8.5)
+        s.commit()
+        assert queue.path_states(s)["/in/bad.jpg"] == queue.PathState(ImageStatus.failed, 7, 8.5)
+        bad = queue.image_by_path(s, "/in/bad.jpg")
+        assert bad is not None and bad.sha256 == "h1"
+        queue.enqueue(s, ["/in/waiting.jpg"])
+        s.execute(update(Image).values(queued_at=utcnow() - timedelta(minutes=5)))
+        s.commit()
+        queue.record_failure(s, "/in/busy.jpg", "permission denied", retry_after=0)
+        s.commit()
+        assert [t.path for t in queue.claim_batch(s, 1, ME, 60)] == ["/in/waiting.jpg"]
+
+
+def test_retrying_a_failed_photo_gives_it_every_chance_again_at_the_back(engine: Engine) -> None:
+    with Session(engine) as s:
+        queue.enqueue(s, ["/in/a.jpg"])
+        queue.claim_batch(s, 1, ME, 60, max_interrupted=1)
+        queue.recover_interrupted(s, ME, max_interrupted=1)  # set aside: it stopped the process
+        queue.record_failure(s, "/in/b.jpg", "broken", retry_after=3600)  # waiting for later
+        queue.record_failure(s, "/in/c.jpg", "broken")
+        queue.enqueue(s, ["/in/d.jpg"])
+        s.execute(update(Image).values(queued_at=utcnow() - timedelta(minutes=5)))
+        s.commit()
+        assert queue.retry_failed(s, ["/in/a.jpg", "/in/b.jpg"]) == 1  # b is not failed
+        s.commit()
+        a = queue.image_by_path(s, "/in/a.jpg")
+        assert a is not None and (a.status, a.attempts, a.interrupted) == (ImageStatus.queued, 0, 0)
+        assert [t.path for t in queue.claim_batch(s, 5, ME, 60, 1)] == ["/in/d.jpg", "/in/a.jpg"]
+
+
+def test_a_moved_photo_changed_while_processed_goes_round_again(engine: Engine) -> None:
+    with Session(engine) as s:
+        queue.record_processed(s, "/in/a.jpg", "h1", 1, 1.0, 9, 9, [new_face(1)])
+        queue.enqueue(s, ["/in/a.jpg"])
+        queue.claim_batch(s, 1, ME, 60)
+        queue.enqueue(s, ["/in/a.jpg"])  # changed while held
+        s.commit()
+        old = queue.image_by_path(s, "/in/a.jpg")
+        assert old is not None
+        moved = queue.record_moved(s, old, "/in/b.jpg", 1, 2.0)
+        s.commit()
+        assert (moved.status, moved.interrupted, len(moved.faces)) == (ImageStatus.queued, 0, 1)
+
+
+def test_a_rename_onto_a_stored_path_changes_nothing(engine: Engine) -> None:
+    with Session(engine) as s:
+        queue.record_processed(s, "/in/a.jpg", "h1", 1, 1.0, 9, 9, [])
+        queue.record_processed(s, "/in/b.jpg", "h2", 1, 1.0, 9, 9, [])
+        s.commit()
+        assert not queue.move_path(s, "/in/a.jpg", "/in/b.jpg")
+        s.commit()
+        assert {(i.path, i.sha256) for i in s.query(Image)} == {("/in/a.jpg", "h1"),
+                                                                ("/in/b.jpg", "h2")}
+
+
+def test_a_photo_done_again_unchanged_forgets_its_interruptions(engine: Engine) -> None:
+    with Session(engine) as s:
+        queue.record_processed(s, "/in/a.jpg", "h1", 1, 1.0, 9, 9, [])
+        queue.enqueue(s, ["/in/a.jpg"])
+        queue.claim_batch(s, 1, ME, 60)
+        queue.recover_interrupted(s, ME, max_interrupted=3)
+        queue.claim_batch(s, 1, ME, 60)
+        queue.record_unchanged(s, "/in/a.jpg", 1, 2.0)
+        s.commit()
+        img = queue.image_by_path(s, "/in/a.jpg")
+        assert img is not None and (img.status, img.interrupted) == (ImageStatus.done, 0)
+
+
+def test_a_face_found_again_is_the_kept_one_only_where_the_boxes_overlap() -> None:
+    """Intersection over union of (x, y, w, h) boxes: re-detection moves a box a few pixels;
+    a face beside it, or a box of no size, is another."""
+    box = (10.0, 20.0, 40.0, 80.0)
+    assert queue._iou(box, box) == 1.0
+    assert queue._iou(box, (14.0, 20.0, 40.0, 80.0)) == 36 * 80 / (2 * 40 * 80 - 36 * 80)
+    assert queue._iou(box, (10.0, 28.0, 40.0, 80.0)) == 72 * 40 / (2 * 40 * 80 - 72 * 40)
+    assert queue._iou(box, (60.0, 20.0, 40.0, 80.0)) == 0.0  # beside it
+    assert queue._iou(box, (10.0, 120.0, 40.0, 80.0)) == 0.0  # below it
+    assert queue._iou((0.0, 0.0, 0.0, 0.0), (0.0, 0.0, 0.0, 0.0)) == 0.0
+    assert queue._iou((0.0, 0.0, 0.5, 0.5), (0.0, 0.0, 0.5, 0.5)) == 1.0

@@ -71,7 +71,8 @@ def _detach_faces(s: Session, img: Image) -> None:
         s.execute(update(Face).where(Face.image_id == img.id).values(image_id=heir.id))
     else:
         s.execute(delete(Face).where(Face.image_id == img.id))
-    s.expire(img, ["faces"])
+    # pragma below: expiring all of img's attributes, not only its faces, loads the same again
+    s.expire(img, ["faces"])  # pragma: no mutate
 
 
 def _row_for(s: Session, path: str, sha256: str | None) -> Image:
@@ -156,7 +157,8 @@ def record_moved(s: Session, old: Image, path: str, size: int, mtime: float) -> 
     _again_if_changed(img)
     s.flush()
     s.execute(update(Face).where(Face.image_id == old.id).values(image_id=img.id))
-    s.expire(old, ["faces"])
+    # pragma below: expiring all of old's attributes, not only its faces, before it is deleted
+    s.expire(old, ["faces"])  # pragma: no mutate
     s.delete(old)
     return img
 
@@ -291,7 +293,7 @@ def _interrupted(s: Session, where: ColumnElement[bool], max_interrupted: int) -
     return len(rows)
 
 
-def release_expired(s: Session, now: datetime | None = None, max_interrupted: int = 0) -> int:
+def release_expired(s: Session, now: datetime | None, max_interrupted: int) -> int:
     """Photos whose lease ended while `processing` (their claimer died or was cut off) go back
     to the queue, or fail after `max_interrupted` such ends; return how many."""
     return _interrupted(s, Image.lease_until < (now or utcnow()), max_interrupted)
