@@ -5,7 +5,8 @@ mutmut changes one thing at a time inside a function (`<` for `<=`, `and` for `o
 dropped call, …) and runs only the fast tests that run that function (it records which ones in a
 first pass), in forked processes. A mutant no test notices *survived*. A survivor that changes
 nothing a user could ever see is equivalent: its line carries `# pragma: no mutate` with the
-reason, and is not counted.
+reason, or, for a change that is equivalent wherever it is made (`strict=True` dropped from a
+zip, say), it is listed in EQUIVALENT with the reason; either way it is not scored.
 
 mutmut looks for the code under `src/`; facefold's is under `daemon/`, so the run happens in a
 staging copy, `.mutate/` (git-ignored, kept between runs so that a second run only redoes what
@@ -25,6 +26,7 @@ the survivors
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -63,6 +65,15 @@ ALSO_COPY = ["config.yaml", "migrations", "systemd", "alembic.ini", "README.md",
 # lines a user acts on are read by tests of their own (caplog).
 NOT_MUTATED = [r"^\s*log\.(debug|info|warning|error|exception)\("]
 KILLED = {"killed", "timeout", "caught by type check", "segfault", "suspicious"}
+# Survivors that change nothing anyone could see, by the one change they make to a line (that
+# text → one of those), each with its reason: reported apart as equivalent, not scored.
+EQUIVALENT = [
+    ("strict=True", ("strict=None", "strict=False", ""),
+     "zip's strict only checks that the lengths match; where it is used they match by"
+     " construction, so without it the same pairs come out"),
+    (".astype(np.float64)", (".astype(None)",), "astype(None) is float64"),
+    ('kind="stable"', ('kind="STABLE"',), "numpy reads a sort's kind whatever its case"),
+]
 
 
 def stage_dir(module: str) -> Path:
@@ -121,6 +132,28 @@ def results(where: Path) -> dict[str, str]:
     return found
 
 
+def equivalent(where: Path, names: list[str]) -> dict[str, str]:
+    """Of these mutants, those that make one of the EQUIVALENT changes, with the reason."""
+    if not names:
+        return {}
+    show = ("import json, sys\n"
+            "from mutmut.mutation.diff_apply import find_mutant, get_diff_for_mutant\n"
+            "print(json.dumps({n: get_diff_for_mutant(n, path=find_mutant(n).path)"
+            " for n in sys.argv[1:]}))")
+    out = subprocess.run([sys.executable, "-c", show, *names], cwd=where, capture_output=True,
+                         text=True, check=True).stdout
+    found = {}
+    for name, diff in json.loads(out).items():
+        old = [ln[1:] for ln in diff.splitlines() if ln.startswith("-") and not ln.startswith("---")]
+        new = [ln[1:] for ln in diff.splitlines() if ln.startswith("+") and not ln.startswith("+++")]
+        if len(old) != 1 or len(new) != 1:
+            continue
+        for text, instead, why in EQUIVALENT:
+            if text in old[0] and any(new[0] == old[0].replace(text, x, 1) for x in instead):
+                found[name] = why
+    return found
+
+
 def run_module(module: str, max_children: int) -> dict[str, str] | None:
     """Stage and run one module's mutants; their statuses, or None when mutmut failed."""
     where = stage(module)
@@ -149,18 +182,20 @@ def run_module(module: str, max_children: int) -> dict[str, str] | None:
 def summary(modules: list[str], statuses: dict[str, dict[str, str]],
             min_score: float) -> list[str]:
     """Print the table (markdown) of each module's mutants; return the modules under
-    `min_score` (killed, timeouts included, over the mutants checked)."""
-    print("\n| module | mutants | checked | killed | survived | no test reaches it | score |")
-    print("|---|---|---|---|---|---|---|")
+    `min_score` (killed, timeouts included, over the mutants checked and not equivalent)."""
+    print("\n| module | mutants | checked | equivalent | killed | survived | no test reaches it "
+          "| score |")
+    print("|---|---|---|---|---|---|---|---|")
     low = []
     for m in modules:
         c = Counter(statuses.get(m, {}).values())
         total = sum(c.values())
         checked = total - c["not checked"]
         killed = sum(c[s] for s in KILLED)
-        score = killed / checked if checked else 0.0
+        scored = checked - c["equivalent"]
+        score = killed / scored if scored else 0.0
         low += [m] if score < min_score or checked < total else []
-        print(f"| `{m}` | {total} | {checked} | {killed} | {c['survived']} | "
+        print(f"| `{m}` | {total} | {checked} | {c['equivalent']} | {killed} | {c['survived']} | "
               f"{c['no tests']} | {score:.1%} |")
     return low
 
@@ -179,19 +214,26 @@ def main() -> int:
     if unknown:
         ap.error(f"not a module mutate knows: {', '.join(unknown)} (one of {', '.join(MODULES)})")
     statuses: dict[str, dict[str, str]] = {}
+    reasons: Counter[str] = Counter()
     for m in modules:
         if args.report:
-            statuses[m] = results(stage_dir(m)) if (stage_dir(m) / "mutants").is_dir() else {}
-            continue
-        found = run_module(m, args.max_children)
-        if not found:
-            print(f"mutate: mutmut made no mutants of {m}, or failed (run it in "
-                  f"{stage_dir(m)}: ../../.venv/bin/mutmut run)")
-            return 2
-        statuses[m] = found
+            found = results(stage_dir(m)) if (stage_dir(m) / "mutants").is_dir() else {}
+        else:
+            found = run_module(m, args.max_children) or {}
+            if not found:
+                print(f"mutate: mutmut made no mutants of {m}, or failed (run it in "
+                      f"{stage_dir(m)}: ../../.venv/bin/mutmut run)")
+                return 2
+        same = equivalent(stage_dir(m), [k for k, v in found.items() if v == "survived"])
+        reasons.update(same.values())
+        statuses[m] = {k: "equivalent" if k in same else v for k, v in found.items()}
     low = summary(modules, statuses, args.min_score)
+    if reasons:
+        print("\nequivalent, not scored:")
+        for why, n in reasons.most_common():
+            print(f"  {n}: {why}")
     alive = [(m, k, v) for m in modules for k, v in sorted(statuses[m].items())
-             if v not in KILLED and v != "not checked"]
+             if v not in KILLED and v not in ("not checked", "equivalent")]
     if alive and not args.report:
         print(f"\n{len(alive)} not killed (cd {STAGE.name}/<module> && "
               "../../.venv/bin/mutmut show NAME):")

@@ -5,6 +5,7 @@ clustering would (people.cluster), which pairs may be one person, and who a face
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Set
 from dataclasses import dataclass
 
@@ -22,12 +23,8 @@ def match_clusters(clusters: Mapping[int, Set[int]],
     goes to at most one cluster and only when they share a face.
     """
     face_person = {f: pid for pid, faces in persons.items() for f in faces}
-    overlap: dict[tuple[int, int], int] = {}
-    for lab, faces in clusters.items():
-        for f in faces:
-            pid = face_person.get(f)
-            if pid is not None:
-                overlap[(lab, pid)] = overlap.get((lab, pid), 0) + 1
+    overlap = Counter((lab, face_person[f]) for lab, faces in clusters.items() for f in faces
+                      if f in face_person)
     result: dict[int, int | None] = {lab: None for lab in clusters}
     used: set[int] = set()
     for (lab, pid), _n in sorted(overlap.items(), key=lambda kv: (-kv[1], kv[0][1], kv[0][0])):
@@ -54,14 +51,13 @@ class Persons:
         ids = np.unique(persons[mask])
         pos = np.searchsorted(ids, persons[mask])
         sums = np.zeros((len(ids), vectors.shape[1]))
-        np.add.at(sums, pos, vectors[mask].astype(np.float64))
-        g = Groups(np.zeros((len(ids), vectors.shape[1]), np.float32), np.zeros(len(ids)),
-                   [set() for _ in ids])
-        g.sums = sums
-        g.counts = np.bincount(pos, minlength=len(ids)).astype(np.float64)
-        np.add.at(g.noise, pos, face_noise(quality[mask], params))
+        np.add.at(sums, pos, vectors[mask])
+        noise = np.zeros(len(ids))
+        np.add.at(noise, pos, face_noise(quality[mask], params))
+        held: list[set[int]] = [set() for _ in ids]
         for k, ph in zip(pos.tolist(), photos[mask].tolist(), strict=True):
-            g.photos[k].add(int(ph))
+            held[k].add(int(ph))
+        g = Groups(sums, noise, held, counts=np.bincount(pos))
         return cls(ids, g)
 
     def add(self, vectors: np.ndarray, persons: np.ndarray, photos: np.ndarray,
@@ -80,13 +76,13 @@ class Persons:
             g.counts = np.concatenate([g.counts, np.zeros(k)])
             g.noise = np.concatenate([g.noise, np.zeros(k)])
             g.photos += [set() for _ in range(k)]
-            order = np.argsort(self.ids, kind="stable")
+            order = np.argsort(self.ids)  # ids are unique
             self.ids, g.sums, g.counts, g.noise = (self.ids[order], g.sums[order],
                                                    g.counts[order], g.noise[order])
             g.photos = [g.photos[i] for i in order]
         pos = np.searchsorted(self.ids, persons[mask])
         g = self.groups
-        np.add.at(g.sums, pos, sign * vectors[mask].astype(np.float64))
+        np.add.at(g.sums, pos, sign * vectors[mask])
         np.add.at(g.counts, pos, sign)
         np.add.at(g.noise, pos, sign * face_noise(quality[mask], params))
         if sign > 0:
@@ -104,10 +100,11 @@ class Persons:
         if not k:
             return np.zeros((len(queries), 0), np.int64)
         sims = (queries.astype(np.float64) @ g.sums.T) / np.maximum(g.counts, 1.0)
-        sims[:, ~live] = -np.inf
-        part = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-        order = np.argsort(-np.take_along_axis(sims, part, axis=1), axis=1, kind="stable")
-        return np.take_along_axis(part, order, axis=1)
+        # pragma below: NaN (a mutant's None) sorts after every number, as -inf does here
+        sims[:, ~live] = -np.inf  # pragma: no mutate
+        # row by row (numpy's last axis); k ≤ NEIGHBOURS: numpy sorts so few stably
+        part = np.argpartition(-sims, k - 1)[:, :k]
+        return np.take_along_axis(part, np.argsort(-np.take_along_axis(sims, part, -1)), -1)
 
 
 def attach_to_persons(queries: np.ndarray, query_photos: np.ndarray, query_quality: np.ndarray,
@@ -122,7 +119,7 @@ def attach_to_persons(queries: np.ndarray, query_photos: np.ndarray, query_quali
         return out
     g = persons.groups
     placed: dict[int, set[int]] = {}  # photos given to each person in this call
-    noise = face_noise(np.asarray(query_quality, np.float64), params)
+    noise = face_noise(query_quality, params)
     near = persons.nearest(queries)
     limit = params.merge_distance ** 2
     for i in range(len(queries)):
@@ -130,11 +127,11 @@ def attach_to_persons(queries: np.ndarray, query_photos: np.ndarray, query_quali
         cand = near[i]
         m = g.criterion_to(np.repeat(queries[i:i + 1], len(cand), axis=0),
                            np.full(len(cand), noise[i]), cand)
-        choices = [int(cand[k]) for k in np.argsort(m, kind="stable") if m[k] < limit]
-        if not choices and query_quality[i] < params.min_quality:
+        choices = [int(cand[k]) for k in np.argsort(m) if m[k] < limit]  # NEIGHBOURS at most
+        if not choices and len(cand) and query_quality[i] < params.min_quality:
             rms = np.sqrt(np.maximum(0.0, 2.0 - 2.0 * (g.sums[cand] @ queries[i])
                                      / g.counts[cand]))
-            order = np.argsort(rms, kind="stable")
+            order = np.argsort(rms)
             runner_up = rms[order[1]] if len(order) > 1 else np.inf
             best = rms[order[0]]
             if best < params.weak_distance and best < params.weak_margin * runner_up:
@@ -149,28 +146,22 @@ def attach_to_persons(queries: np.ndarray, query_photos: np.ndarray, query_quali
 
 def joining_person(cluster: np.ndarray, cluster_photos: set[int], cluster_quality: np.ndarray,
                    persons: Persons, params: ClusterParams) -> int | None:
-    """The stored person a new cluster of unit vectors is one with, as the full clustering
-    would merge them (the criterion under merge_distance², the smallest), with no photo in
-    common; None: a new person."""
-    if not len(persons.ids) or not len(cluster):
-        return None
+    """The stored person a new cluster (one or more unit vectors) is one with, as the full
+    clustering would merge them (the criterion under merge_distance², the smallest), with no
+    photo in common; None: a new person."""
     g = persons.groups
-    mean = cluster.astype(np.float64).sum(axis=0)
-    cand = persons.nearest(mean[None, :] / max(np.linalg.norm(mean), 1e-12))[0]
-    probe = Groups(np.zeros((1, cluster.shape[1]), np.float32), np.zeros(1), [cluster_photos])
-    probe.sums, probe.counts = mean[None, :], np.array([float(len(cluster))])
-    probe.noise = np.array([float(face_noise(np.asarray(cluster_quality, np.float64),
-                                             params).sum())])
-    both = Groups(np.zeros((len(cand) + 1, cluster.shape[1]), np.float32),
-                  np.zeros(len(cand) + 1), [set() for _ in range(len(cand) + 1)])
-    both.sums = np.vstack([g.sums[cand], probe.sums])
-    both.counts = np.concatenate([g.counts[cand], probe.counts])
-    both.noise = np.concatenate([g.noise[cand], probe.noise])
-    m = both.criterion(np.arange(len(cand)), np.full(len(cand), len(cand)))
-    for k in np.argsort(m, kind="stable").tolist():
+    mean = cluster.sum(axis=0, dtype=np.float64)
+    cand = persons.nearest(mean[None, :])[0]
+    new = len(cand)  # the cluster's place among its candidates
+    noise = face_noise(cluster_quality, params).sum()
+    both = Groups(np.vstack([g.sums[cand], mean]), np.append(g.noise[cand], noise),
+                  [*(g.photos[c] for c in cand), cluster_photos],
+                  counts=np.append(g.counts[cand], len(cluster)))
+    m = both.criterion(np.arange(new), np.full(new, new))
+    for k in np.argsort(m).tolist():
         if m[k] >= params.merge_distance ** 2:
             return None
-        if not cluster_photos & g.photos[cand[k]]:
+        if not both.conflict(k, new):
             return int(persons.ids[cand[k]])
     return None
 
@@ -187,7 +178,7 @@ def doubtful_pairs(persons: Persons, params: ClusterParams, max_distance: float,
 
     g = persons.groups
     centres = g.sums / np.linalg.norm(g.sums, axis=1, keepdims=True)
-    a, b = graph_pairs(knn(centres.astype(np.float32))[0])
+    a, b = graph_pairs(knn(centres)[0])
     m = g.criterion(a, b)
     out = []
     for x, y, v in zip(a.tolist(), b.tolist(), m.tolist(), strict=True):
@@ -204,7 +195,7 @@ def nearest_named(queries: np.ndarray, vectors: np.ndarray, persons: np.ndarray,
     """The identify rule: each query is the named person whose nearest face is within
     `max_distance` (with that distance), else None. Given photo ids, a person never takes a
     second face of a photo it already has a face in (earlier queries included)."""
-    only_named = np.where(np.isin(persons, np.fromiter(named, np.int64, len(named))), persons, -1)
+    only_named = np.where(np.isin(persons, list(named)), persons, -1)
     found = nearest_person(queries, vectors, only_named, max_distance)
     if query_photos is None or photos is None:
         return found
@@ -246,7 +237,7 @@ def closest_persons(queries: np.ndarray, vectors: np.ndarray, persons: np.ndarra
     pos = np.searchsorted(ids, persons[mask])
     sums = np.zeros((len(ids), vectors.shape[1]))
     np.add.at(sums, pos, vectors[mask].astype(np.float64))
-    counts = np.bincount(pos, minlength=len(ids))
+    counts = np.bincount(pos)
     q = queries.sum(axis=0)
     ms = 2.0 - 2.0 * (sums @ q) / (counts * len(queries))
     order = np.argsort(ms, kind="stable")[:k]

@@ -192,9 +192,11 @@ class Groups:
     def __init__(self, vectors: np.ndarray, noise: np.ndarray, photos: Sequence[set[int]],
                  tags: Sequence[set[int]] | None = None,
                  apart: frozenset[tuple[int, int]] = frozenset(),
-                 exclusive: np.ndarray | None = None) -> None:
+                 exclusive: np.ndarray | None = None, counts: np.ndarray | None = None) -> None:
+        """One group per unit vector; or, given `counts`, groups already summed: `vectors` are
+        their sums and `noise` their summed expected noise."""
         self.sums = vectors.astype(np.float64).copy()
-        self.counts = np.ones(len(vectors))
+        self.counts = np.ones(len(vectors)) if counts is None else counts.astype(np.float64)
         self.noise = noise.astype(np.float64).copy()  # sum of the units' expected noise
         self.photos = [set(p) for p in photos]
         self.tags = [set(t) for t in tags] if tags is not None else None
