@@ -265,3 +265,110 @@ def test_the_hdbscan_setting_keeps_cannot_links_and_names(rng: np.random.Generat
     pair = np.stack([a, apart_by(rng, a, 1.1)])
     labels = run(pair, groups=np.array([3, 3]), fixed={3}, params=HDBSCAN)
     assert labels[0] == labels[1] != NOISE
+
+
+def _attach(vectors: np.ndarray, in_person: int, quality: np.ndarray | None = None,
+            photos: list[set[int]] | None = None, tags: list[set[int]] | None = None,
+            apart: frozenset[tuple[int, int]] = frozenset(),
+            params: ClusterParams = P) -> np.ndarray:
+    """`attach` with units 0..in_person-1 one person (label 0), the rest loose."""
+    from facefold.people.cluster import attach
+
+    n = len(vectors)
+    q = np.ones(n) if quality is None else quality
+    noise = face_noise(q, params)
+    g = Groups(vectors, noise, photos or [{i} for i in range(n)], tags=tags, apart=apart)
+    for k in range(1, in_person):
+        g.merge(0, k)
+    labels = np.array([0] * in_person + [NOISE] * (n - in_person))
+    return attach(g, labels, vectors, noise, q, knn(vectors)[0], params)
+
+
+def test_loose_faces_join_in_order_of_fit_never_against_a_photo_or_a_pair_kept_apart(
+        rng: np.random.Generator) -> None:
+    a = unit(rng.normal(size=128))
+    far = unit(rng.normal(size=128))
+    person = around(rng, a, 8, 0.3)  # tags: the person holds user person 7
+    strangers = around(rng, far, 12, 0.3)  # loose, with only each other for neighbours
+    x, y, w, z, t = (apart_by(rng, a, d) for d in (0.5, 0.6, 0.7, 0.8, 0.85))
+    v = np.vstack([person, strangers, x, y, w, z, t])
+    photos = [{i} for i in range(len(v))]
+    photos[22] = {0}  # w: a second face of a photo the person has a face in
+    tags = [{7}] + [set() for _ in range(len(v) - 1)]
+    tags[20], tags[21], tags[23], tags[24] = {8}, {9}, {10}, {8}
+    # x's and t's person is kept apart from the person; z's from y's, who joins first
+    apart = frozenset({(7, 8), (9, 10)})
+    labels = _attach(v, 8, photos=photos, tags=tags, apart=apart)
+    assert (labels[8:20] == NOISE).all()  # strangers: nobody to join
+    assert labels[20:].tolist() == [NOISE, 0, NOISE, NOISE, NOISE]
+    # without the pairs kept apart, x, y, z and t join; w never does
+    free = _attach(v, 8, photos=photos, tags=tags)
+    assert free[20:].tolist() == [0, 0, NOISE, 0, 0]
+    # nor after a face of its photo has joined: x shares y's photo, x joins first
+    photos[21] = {20}
+    assert _attach(v, 8, photos=photos)[20:].tolist() == [0, NOISE, NOISE, 0, 0]
+
+
+def test_a_loose_face_that_cannot_join_its_best_fit_joins_the_next(
+        rng: np.random.Generator) -> None:
+    from facefold.people.cluster import attach
+
+    a = unit(rng.normal(size=128))
+    b = apart_by(rng, a, 0.5)
+    face = apart_by(rng, a, 0.35)
+    v = np.vstack([around(rng, a, 6, 0.3), around(rng, b, 6, 0.3), face[None]])
+    photos = [{i} for i in range(13)]
+    photos[12] = {0}  # a face of a photo a's person holds
+    noise = face_noise(np.ones(13), P)
+    g = Groups(v, noise, photos)
+    for k in range(1, 6):
+        g.merge(0, k)
+        g.merge(6, 6 + k)
+    labels = np.array([0] * 6 + [6] * 6 + [NOISE])
+    params = ClusterParams(merge_distance=1.0)
+    assert attach(g, labels, v, noise, np.ones(13), knn(v)[0], params)[12] == 6
+
+
+def test_a_loose_face_joins_only_under_merge_distance_whatever_it_is_set_to(
+        rng: np.random.Generator) -> None:
+    a = unit(rng.normal(size=128))
+    person = around(rng, a, 8, 0.3)
+    faces = [apart_by(rng, a, d) for d in np.linspace(0.4, 1.6, 25)]
+    g = Groups(person, face_noise(np.ones(8), P), [{i} for i in range(8)])
+    for k in range(1, 8):
+        g.merge(0, k)
+    m = g.criterion_to(np.stack(faces), face_noise(np.ones(25), P), np.zeros(25, int))
+    for md in (0.6, 1.2):
+        params = ClusterParams(merge_distance=md)
+        got = [int(_attach(np.vstack([person, f[None]]), 8, params=params)[8]) for f in faces]
+        assert got == [0 if x < md ** 2 else NOISE for x in m]
+        assert 0 in got and NOISE in got
+
+
+@pytest.mark.parametrize("to_a, to_b, want", [
+    (0.8, 1.0, 0),        # near a, clearly nearer a than b: a's
+    (0.8, 0.82, NOISE),   # about as near both: nobody's
+    (1.3, 1.8, NOISE),    # too far even for a weak face
+])
+def test_a_weak_loose_face_joins_its_clearly_nearest_person(
+        rng: np.random.Generator, to_a: float, to_b: float, want: int) -> None:
+    a = unit(rng.normal(size=128))
+    face = apart_by(rng, a, to_a)
+    b = apart_by(rng, face, to_b)
+    v = np.vstack([around(rng, a, 6, 0.3), around(rng, b, 6, 0.3), face[None]])
+    q = np.array([1.0] * 12 + [0.1])
+    from facefold.people.cluster import attach
+
+    noise = face_noise(q, P)
+    g = Groups(v, noise, [{i} for i in range(13)])
+    for k in range(1, 6):
+        g.merge(0, k)
+        g.merge(6, 6 + k)
+    labels = np.array([0] * 6 + [6] * 6 + [NOISE])
+    params = ClusterParams(merge_distance=0.3)  # the face fits nobody as a good face would
+    got = attach(g, labels, v, noise, q, knn(v)[0], params)
+    assert got[12] == want
+    # with only one person around, near is enough
+    alone = _attach(np.vstack([v[:6], face[None]]), 6, quality=np.array([1.0] * 6 + [0.1]),
+                    params=params)
+    assert alone[6] == (0 if to_a < 1.25 else NOISE)

@@ -376,31 +376,28 @@ def attach(groups: Groups, labels: np.ndarray, vectors: np.ndarray, noise: np.nd
             continue
         m = groups.criterion_to(np.repeat(vectors[u:u + 1], len(people), axis=0),
                                 np.full(len(people), noise[u]), people)
-        for k in np.argsort(m, kind="stable").tolist():
+        for k in np.argsort(m).tolist():  # NEIGHBOURS at most: numpy sorts so few stably
             if m[k] < limit:
                 offers.append((float(m[k]), u, int(people[k])))
         if quality[u] < params.min_quality:
             rms = np.sqrt(np.maximum(0.0, 2.0 - 2.0 * (groups.sums[people] @ vectors[u])
                                      / groups.counts[people]))
-            order = np.argsort(rms, kind="stable")
+            order = np.argsort(rms)
             runner_up = rms[order[1]] if len(order) > 1 else np.inf
             if rms[order[0]] < params.weak_distance and \
                     rms[order[0]] < params.weak_margin * runner_up:
                 weak.append((float(rms[order[0]]), u, int(people[order[0]])))
     photos_now = {int(p): set(groups.photos[int(p)]) for p in np.unique(labels[labels != NOISE])}
-    tags_now = None if groups.tags is None else {
-        int(p): set(groups.tags[int(p)]) for p in photos_now}
+    tags: Sequence[set[int]] = groups.tags if groups.tags is not None else [set()] * len(labels)
+    tags_now = {p: set(tags[p]) for p in photos_now}
     for _m, u, p in sorted(offers) + sorted(weak):
         if labels[u] != NOISE or groups.photos[u] & photos_now[p]:
             continue
-        if tags_now is not None and groups.tags is not None and any(
-                (min(x, y), max(x, y)) in groups.apart
-                for x in groups.tags[u] for y in tags_now[p]):
+        if any((min(x, y), max(x, y)) in groups.apart for x in tags[u] for y in tags_now[p]):
             continue
         labels[u] = p
         photos_now[p] |= groups.photos[u]
-        if tags_now is not None and groups.tags is not None:
-            tags_now[p] |= groups.tags[u]
+        tags_now[p] |= tags[u]
     return labels
 
 
