@@ -474,3 +474,51 @@ def test_hdbscan_gathers_a_tight_cluster_round_its_most_central_face(
     # a named person of one face is kept
     assert run(v[:1], groups=np.array([5]), fixed={5}, params=hd).tolist() == [0]
     assert run(v, groups=np.array([5] + [-1] * 17), fixed={5}, params=hd)[0] != NOISE
+
+
+def test_neighbours_are_every_other_face_nearest_first_and_never_itself() -> None:
+    e = np.eye(4, 8, dtype=np.float32)
+    v = unit(np.stack([e[0], e[0] + 0.5 * e[1], e[0] + 2 * e[1]]))
+    idx, d = knn(v)
+    assert idx.tolist() == [[1, 2], [0, 2], [1, 0]]
+    np.testing.assert_allclose(d, np.sqrt(2 - 2 * np.take_along_axis(v @ v.T, idx, 1)),
+                               atol=1e-6)
+    one_idx, one_d = knn(v[:1])
+    assert one_idx.shape == one_d.shape == (1, 0)
+
+
+def test_twenty_copies_of_one_face_list_others_not_themselves() -> None:
+    v = unit(np.vstack([np.ones((20, 8)), np.random.default_rng(1).normal(size=(3, 8))]))
+    idx, _d = knn(v)
+    assert idx.shape == (23, 10)
+    assert not (idx == np.arange(23)[:, None]).any()
+
+
+def test_the_approximate_search_above_the_exact_limit_finds_most_true_neighbours(
+        rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch) -> None:
+    import facefold.people.cluster as cluster
+
+    v, _truth = blobs(rng, people=300, per=10, rms=0.7)
+    exact_idx, exact_d = knn(v)
+    monkeypatch.setattr(cluster, "EXACT_MAX_POINTS", len(v))
+    same_idx, _ = cluster.knn(v)  # at the limit itself: still exact
+    assert (same_idx == exact_idx).all()
+    monkeypatch.setattr(cluster, "EXACT_MAX_POINTS", len(v) - 1)
+    idx, d = cluster.knn(v)
+    found = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(idx.tolist(),
+                                                                exact_idx.tolist(), strict=True)])
+    assert found > 0.9
+    true_d = np.linalg.norm(v[idx] - v[:, None, :], axis=2)  # distances as they are
+    np.testing.assert_allclose(d, true_d, atol=1e-5)
+
+
+def test_two_halves_of_a_person_no_face_links_are_joined_by_their_centres(
+        rng: np.random.Generator) -> None:
+    # two sittings of one person, 12 photos each: every face's nearest ten are of its own
+    # sitting, yet the sittings' centres are as close as one person's faces are
+    a = unit(rng.normal(size=128))
+    v = np.vstack([around(rng, a, 12, 0.3), around(rng, apart_by(rng, a, 0.5), 12, 0.3)])
+    idx, _d = knn(v)
+    assert ((idx < 12) == (np.arange(24) < 12)[:, None]).all()  # no face links the halves
+    labels = run(v)
+    assert len(set(labels.tolist())) == 1 and labels[0] != NOISE

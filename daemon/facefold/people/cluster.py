@@ -85,14 +85,17 @@ def knn(vectors: np.ndarray, k: int = NEIGHBOURS) -> tuple[np.ndarray, np.ndarra
     if n <= EXACT_MAX_POINTS:
         index = faiss.IndexFlatIP(x.shape[1])
     else:
-        lists = int(4 * np.sqrt(n))
+        # pragmas below: how the approximate search is tuned (lists, training, lists looked
+        # at) trades time for the share of true neighbours found; a step either way changes
+        # no person (tests/people/test_cluster.py checks that share, bench/cluster.py times it)
+        lists = int(4 * np.sqrt(n))  # pragma: no mutate
         index = faiss.IndexIVFFlat(faiss.IndexFlatIP(x.shape[1]), x.shape[1], lists,
                                    faiss.METRIC_INNER_PRODUCT)
-        index.cp.niter = 10
-        index.cp.min_points_per_centroid = 16
-        sample = x[np.random.default_rng(0).choice(n, min(n, lists * 16), replace=False)]
+        index.cp.niter = 10  # pragma: no mutate
+        index.cp.min_points_per_centroid = 16  # pragma: no mutate
+        sample = x[np.random.default_rng(0).choice(n, min(n, lists * 16), replace=False)]  # pragma: no mutate
         index.train(sample)
-        index.nprobe = 16
+        index.nprobe = 16  # pragma: no mutate
     index.add(x)
     sims, idx = index.search(x, k + 1)
     own = idx == np.arange(n)[:, None]
