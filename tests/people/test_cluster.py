@@ -522,3 +522,16 @@ def test_two_halves_of_a_person_no_face_links_are_joined_by_their_centres(
     assert ((idx < 12) == (np.arange(24) < 12)[:, None]).all()  # no face links the halves
     labels = run(v)
     assert len(set(labels.tolist())) == 1 and labels[0] != NOISE
+
+
+def test_a_single_face_is_judged_as_its_group_of_one_would_be(rng: np.random.Generator) -> None:
+    centre = unit(rng.normal(size=128))
+    person = around(rng, centre, 6, 0.6)
+    faces = np.stack([apart_by(rng, centre, d) for d in (0.3, 0.8, 1.2)])
+    noise = face_noise(np.array([1.0] * 6 + [1.0, 0.3, 0.0]), P)
+    g = Groups(np.vstack([person, faces]), noise, [{i} for i in range(9)])
+    for k in range(1, 6):
+        g.merge(0, k)
+    alone = g.criterion(np.array([6, 7, 8]), np.zeros(3, int))
+    to = g.criterion_to(faces, noise[6:], np.zeros(3, int))
+    np.testing.assert_allclose(to, alone, atol=1e-9)
