@@ -171,12 +171,19 @@ def process_batch(lib: Library, limit: int, deferred: set[str],
     gone: list[queue.QueueItem] = []
     batch_shas: set[str] = set()
     renewed = time.monotonic()
-    for k, item in enumerate(items):
-        if time.monotonic() - renewed > lease / 3:  # a slow batch keeps what it claimed
+
+    def keep() -> None:
+        """A slow batch keeps what it claimed, what waits to be stored too (renew_lease
+        leaves what already ended: failed, or recorded as a copy)."""
+        nonlocal renewed
+        if time.monotonic() - renewed > lease / 3:
             with lib.session() as s:
-                queue.renew_lease(s, [it.id for it in items[k:]], lib.claimer, lease)
+                queue.renew_lease(s, [it.id for it in items], lib.claimer, lease)
                 s.commit()
             renewed = time.monotonic()
+
+    for k, item in enumerate(items):
+        keep()
         if should_stop():
             with lib.session() as s:
                 queue.requeue(s, [it.id for it in items[k:]])
@@ -227,6 +234,7 @@ def process_batch(lib: Library, limit: int, deferred: set[str],
         batch_shas.add(photo.sha256)
         res.processed += 1
     heartbeat()
+    keep()
     _store(lib, detected, dupes, res)
     if gone:
         away = inbox_away(lib)
