@@ -100,9 +100,10 @@ class Persons:
         if not k:
             return np.zeros((len(queries), 0), np.int64)
         sims = (queries.astype(np.float64) @ g.sums.T) / np.maximum(g.counts, 1.0)
-        # pragma below: NaN (a mutant's None) sorts after every number, as -inf does here
+        # pragma below: NaN in place of -inf sorts after every number all the same
         sims[:, ~live] = -np.inf  # pragma: no mutate
-        # row by row (numpy's last axis); k ≤ NEIGHBOURS: numpy sorts so few stably
+        # row by row (numpy's last axis); k ≤ NEIGHBOURS: numpy sorts under 17 values by
+        # insertion, stably
         part = np.argpartition(-sims, k - 1)[:, :k]
         return np.take_along_axis(part, np.argsort(-np.take_along_axis(sims, part, -1)), -1)
 
