@@ -31,8 +31,9 @@ from tests.helpers.data import celebrity_photos, data_cache_dir  # noqa: E402
 from tests.helpers.hardcases import groups as celebrity_groups  # noqa: E402
 from tests.helpers.hardcases import small_faces as celebrity_small_faces  # noqa: E402
 
-VERSION = 1  # bump when a builder changes: the sets are made again
+VERSION = 2  # bump when a builder changes: the sets are made again
 LFW_CROP = 150  # LFW photos are 250 px with the face in the middle: the middle 150 px hold it
+LFW_FACE = 62  # the detector's box around an LFW face, in px (median over lfw-small's photos)
 CANVAS = (960, 720)  # the large photo that small faces and crowds are pasted into
 
 
@@ -83,11 +84,19 @@ def _lfw_people(sources: Path) -> dict[str, list[Path]]:
 
 def _lfw_group(name: str, photos: int) -> str:
     """The set a person of LFW belongs to: people with 10 photos or more (a scarce 158) go to
-    the news sets, everyone else to one of the others."""
-    h = int(hashlib.sha256(name.encode()).hexdigest()[:8], 16)
+    the news sets, everyone else to one of the others. The spare share is dealt out again to
+    the tune sets of the kinds that were test-only (small faces, crowds, pairs)."""
+    digest = hashlib.sha256(name.encode()).hexdigest()
+    h = int(digest[:8], 16)
     if photos >= 10:
         return LFW_GROUPS[h % 2]
-    return LFW_GROUPS[2 + h % (len(LFW_GROUPS) - 2)]
+    group = LFW_GROUPS[2 + h % (len(LFW_GROUPS) - 2)]
+    if group != "spare":
+        return group
+    odd = int(digest[8:16], 16) % 2
+    if photos >= 4:
+        return ("small-a", "crowd-a")[odd]
+    return "pairs-a" if photos > 1 or not odd else "crowd-a"
 
 
 def _lfw_pick(sources: Path, group: str, lo: int, hi: int, count: int,
@@ -145,15 +154,17 @@ def lfw_few(group: str, seed: int) -> Callable[[Path, Path], None]:
     return build
 
 
-def lfw_pairs(sources: Path, dest: Path) -> None:
+def lfw_pairs(group: str, seed: int) -> Callable[[Path, Path], None]:
     """A family's small people: 60 people seen in exactly 2 photos and 30 in 3, among 100
     people seen once."""
-    everyone = _lfw_pick(sources, "pairs", 2, 3, 2000, 31)
-    two = [(n, ps) for n, ps in everyone if len(ps) == 2][:60]
-    three = [(n, ps) for n, ps in everyone if len(ps) == 3][:30]
-    _copy_people(two + three, dest)
-    for name, p in _lfw_strangers(sources, "pairs", 100, 32):
-        _copy_people([(name, [p])], dest)
+    def build(sources: Path, dest: Path) -> None:
+        everyone = _lfw_pick(sources, group, 2, 3, 2000, seed)
+        two = [(n, ps) for n, ps in everyone if len(ps) == 2][:60]
+        three = [(n, ps) for n, ps in everyone if len(ps) == 3][:30]
+        _copy_people(two + three, dest)
+        for name, p in _lfw_strangers(sources, group, 100, seed + 1):
+            _copy_people([(name, [p])], dest)
+    return build
 
 
 def _tile_row(tiles: list[np.ndarray], height: int) -> np.ndarray:
@@ -198,59 +209,63 @@ def _canvas(rng: np.random.Generator) -> np.ndarray:
     return np.clip(canvas, 0, 255).astype(np.uint8)
 
 
-def lfw_small(sources: Path, dest: Path) -> None:
+def lfw_small(group: str, seed: int) -> Callable[[Path, Path], None]:
     """Small faces: 25 people with 4-10 photos; half of each person's photos shrunk so that the
-    face is 20-40 px wide, pasted into a 960 x 720 photo."""
-    rng = np.random.default_rng(41)
-    for name, photos in _lfw_pick(sources, "small", 4, 10, 25, 41):
-        for i, p in enumerate(photos):
-            img = _read(p)
-            if i % 2:
-                _write(dest / name / p.name, img)
-                continue
-            face = _middle(img)  # the face is ~100 of these 150 px
-            k = float(rng.uniform(20, 40)) / 100
-            small = cv2.resize(face, None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
-            canvas = _canvas(rng)
-            y = int(rng.integers(0, canvas.shape[0] - small.shape[0]))
-            x = int(rng.integers(0, canvas.shape[1] - small.shape[1]))
-            canvas[y:y + small.shape[0], x:x + small.shape[1]] = small
-            _write(dest / name / f"small-{p.stem}.jpg", canvas)
+    face (the detector's box) is 20-40 px wide, pasted into a 960 x 720 photo."""
+    def build(sources: Path, dest: Path) -> None:
+        rng = np.random.default_rng(seed)
+        for name, photos in _lfw_pick(sources, group, 4, 10, 25, seed):
+            for i, p in enumerate(photos):
+                img = _read(p)
+                if i % 2:
+                    _write(dest / name / p.name, img)
+                    continue
+                face = _middle(img)
+                k = float(rng.uniform(20, 40)) / LFW_FACE
+                small = cv2.resize(face, None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
+                canvas = _canvas(rng)
+                y = int(rng.integers(0, canvas.shape[0] - small.shape[0]))
+                x = int(rng.integers(0, canvas.shape[1] - small.shape[1]))
+                canvas[y:y + small.shape[0], x:x + small.shape[1]] = small
+                _write(dest / name / f"small-{p.stem}.jpg", canvas)
+    return build
 
 
-def lfw_crowd(sources: Path, dest: Path) -> None:
+def lfw_crowd(group: str, seed: int) -> Callable[[Path, Path], None]:
     """Crowds: 20 people with 4-10 photos, each in one portrait and several of 12 crowd photos
-    of 8-15 faces 50-70 px wide (the rest strangers seen once); `labels.json` names everyone."""
-    rng = np.random.default_rng(51)
-    people = _lfw_pick(sources, "crowd", 4, 10, 20, 51)
-    strangers = _lfw_strangers(sources, "crowd", 150, 52)
-    spare = {n: list(ps[1:]) for n, ps in people}
-    for name, photos in people:
-        _copy_people([(name, photos[:1])], dest)
-    labels: dict[str, list[str]] = {}
-    for g in range(12):
-        want = int(rng.integers(8, 16))
-        known = [n for n, ps in spare.items() if ps]
-        who = [str(w) for w in rng.choice(known, min(len(known), want // 2), replace=False)]
-        tiles = [(w, _middle(_read(spare[w].pop()))) for w in who]
-        while len(tiles) < want and strangers:
-            name, p = strangers.pop()
-            tiles.append((name, _middle(_read(p))))
-        order = rng.permutation(len(tiles))
-        canvas = _canvas(rng)
-        cols = 5
-        cell_w, cell_h = CANVAS[0] // cols, CANVAS[1] // 3
-        for slot, t in enumerate(order.tolist()):
-            side = int(rng.integers(75, 105))  # the face is 2/3 of the tile: 50-70 px
-            tile = cv2.resize(tiles[t][1], (side, side), interpolation=cv2.INTER_AREA)
-            r, c = divmod(slot, cols)
-            y = r * cell_h + int(rng.integers(0, cell_h - side))
-            x = c * cell_w + int(rng.integers(0, cell_w - side))
-            canvas[y:y + side, x:x + side] = tile
-        rel = f"crowds/crowd-{g:02d}.jpg"
-        _write(dest / rel, canvas)
-        labels[rel] = [tiles[t][0] for t in order.tolist()]
-    _labels(dest, labels)
+    of 8-15 faces 30-45 px wide (the rest strangers seen once); `labels.json` names everyone."""
+    def build(sources: Path, dest: Path) -> None:
+        rng = np.random.default_rng(seed)
+        people = _lfw_pick(sources, group, 4, 10, 20, seed)
+        strangers = _lfw_strangers(sources, group, 150, seed + 1)
+        spare = {n: list(ps[1:]) for n, ps in people}
+        for name, photos in people:
+            _copy_people([(name, photos[:1])], dest)
+        labels: dict[str, list[str]] = {}
+        for g in range(12):
+            want = int(rng.integers(8, 16))
+            known = [n for n, ps in spare.items() if ps]
+            who = [str(w) for w in rng.choice(known, min(len(known), want // 2), replace=False)]
+            tiles = [(w, _middle(_read(spare[w].pop()))) for w in who]
+            while len(tiles) < want and strangers:
+                name, p = strangers.pop()
+                tiles.append((name, _middle(_read(p))))
+            order = rng.permutation(len(tiles))
+            canvas = _canvas(rng)
+            cols = 5
+            cell_w, cell_h = CANVAS[0] // cols, CANVAS[1] // 3
+            for slot, t in enumerate(order.tolist()):
+                side = int(rng.integers(75, 105))  # the detector's box: 30-45 px
+                tile = cv2.resize(tiles[t][1], (side, side), interpolation=cv2.INTER_AREA)
+                r, c = divmod(slot, cols)
+                y = r * cell_h + int(rng.integers(0, cell_h - side))
+                x = c * cell_w + int(rng.integers(0, cell_w - side))
+                canvas[y:y + side, x:x + side] = tile
+            rel = f"crowds/crowd-{g:02d}.jpg"
+            _write(dest / rel, canvas)
+            labels[rel] = [tiles[t][0] for t in order.tolist()]
+        _labels(dest, labels)
+    return build
 
 
 # --- Sets of ordinary people photographed in one session ---------------------------------------
@@ -323,15 +338,19 @@ SETS: tuple[SetSpec, ...] = (
     SetSpec("lfw-news-a", "news photos, 10-20 each", "tune", lfw_news("news-a", 11)),
     SetSpec("lfw-few-a", "web photos, 2-8 each, strangers", "tune", lfw_few("few-a", 21)),
     SetSpec("lfw-groups-a", "group photos", "tune", lfw_groups("groups-a", 61)),
+    SetSpec("lfw-pairs-a", "2-3 photos each, strangers", "tune", lfw_pairs("pairs-a", 33)),
+    SetSpec("lfw-small-a", "faces of 20-40 px in large photos", "tune",
+            lfw_small("small-a", 43)),
+    SetSpec("lfw-crowd-a", "crowds of 8-15 small faces", "tune", lfw_crowd("crowd-a", 53)),
     SetSpec("celeb5-val", "celebrities, 5 photos each", "test", celeb("val")),
     SetSpec("yale", "one sitting each, side light", "test", yale),
     SetSpec("bbt", "a TV cast, portraits and cast photos", "test", bbt),
     SetSpec("lfw-news-b", "news photos, 10-20 each", "test", lfw_news("news-b", 12)),
     SetSpec("lfw-few-b", "web photos, 2-8 each, strangers", "test", lfw_few("few-b", 22)),
-    SetSpec("lfw-pairs", "2-3 photos each, strangers", "test", lfw_pairs),
+    SetSpec("lfw-pairs", "2-3 photos each, strangers", "test", lfw_pairs("pairs", 31)),
     SetSpec("lfw-groups-b", "group photos", "test", lfw_groups("groups-b", 62)),
-    SetSpec("lfw-small", "faces of 20-40 px in large photos", "test", lfw_small),
-    SetSpec("lfw-crowd", "crowds of 8-15 small faces", "test", lfw_crowd),
+    SetSpec("lfw-small", "faces of 20-40 px in large photos", "test", lfw_small("small", 41)),
+    SetSpec("lfw-crowd", "crowds of 8-15 small faces", "test", lfw_crowd("crowd", 51)),
 )
 
 
