@@ -84,7 +84,6 @@ class TrainSettings(_Section):
 class ClusteringSettings(_Section):
     person_distance: float = Field(0.75, gt=0.0, le=2.0)
     face_noise: float = Field(0.2, ge=0.0, le=2.0)
-    small_face_noise: float = Field(1.0, ge=0.0, le=20.0)
     min_quality: float = Field(0.4, ge=0.0, le=1.0)
     weak_distance: float = Field(1.25, ge=0.0, le=2.0)
     weak_margin: float = Field(0.9, ge=0.0, le=1.0)
@@ -234,6 +233,7 @@ RETIRED_KEYS = {
     ("clustering", "attach_max_spread"): _REPLACED,
     ("clustering", "found_min_share"): _REPLACED,
     ("clustering", "suggest_z"): _REPLACED,
+    ("clustering", "small_face_noise"): "every face is taken as equally noisy (docs/people.md)",
 }
 
 
