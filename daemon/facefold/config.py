@@ -207,7 +207,7 @@ def _resolve_db_url(base: Path, url: str) -> str:
 
 # Keys older versions knew that no longer do anything: accepted, with a warning, so an old
 # config.yaml still starts.
-# clustering keys of the rule before December 2026 (22 thresholds); its eight settings replace
+# clustering keys of the rule before December 2026 (22 thresholds); its settings replace
 # them (docs/people.md)
 _REPLACED = "the clustering's rule changed; see docs/people.md for its settings"
 RETIRED_KEYS = {
