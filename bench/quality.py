@@ -194,8 +194,9 @@ def previous_rule() -> Rule:
     return run
 
 
-# the parameters the leave-one-set-out chooses among: the two the rule's outcome turns on
-GRID = {"merge_distance": (0.7, 0.75, 0.8), "face_noise": (0.15, 0.2, 0.25)}
+# the parameters the leave-one-set-out chooses among: the three the rule's outcome turns on
+GRID = {"merge_distance": (0.7, 0.75, 0.8), "face_noise": (0.15, 0.2, 0.25),
+        "small_face_noise": (0.0, 1.0, 2.0, 3.0)}
 
 
 @dataclass(frozen=True)

@@ -84,6 +84,7 @@ class TrainSettings(_Section):
 class ClusteringSettings(_Section):
     person_distance: float = Field(0.75, gt=0.0, le=2.0)
     face_noise: float = Field(0.2, ge=0.0, le=2.0)
+    small_face_noise: float = Field(1.0, ge=0.0, le=20.0)
     min_quality: float = Field(0.4, ge=0.0, le=1.0)
     weak_distance: float = Field(1.25, ge=0.0, le=2.0)
     weak_margin: float = Field(0.9, ge=0.0, le=1.0)
@@ -207,7 +208,7 @@ def _resolve_db_url(base: Path, url: str) -> str:
 
 # Keys older versions knew that no longer do anything: accepted, with a warning, so an old
 # config.yaml still starts.
-# clustering keys of the rule before December 2026 (22 thresholds); its settings replace
+# clustering keys of the rule before December 2026 (22 thresholds); its eight settings replace
 # them (docs/people.md)
 _REPLACED = "the clustering's rule changed; see docs/people.md for its settings"
 RETIRED_KEYS = {
@@ -233,7 +234,6 @@ RETIRED_KEYS = {
     ("clustering", "attach_max_spread"): _REPLACED,
     ("clustering", "found_min_share"): _REPLACED,
     ("clustering", "suggest_z"): _REPLACED,
-    ("clustering", "small_face_noise"): "every face is taken as equally noisy (docs/people.md)",
 }
 
 

@@ -197,10 +197,10 @@ def test_a_named_persons_faces_stay_together(rng: np.random.Generator) -> None:
     assert labels[0] == labels[1] != NOISE
 
 
-def test_every_face_is_as_noisy_whatever_its_quality() -> None:
+def test_face_noise_rises_as_quality_falls() -> None:
     q = np.array([1.0, 0.4, 0.2, 0.0])
-    got = face_noise(q, ClusterParams(face_noise=0.3, min_quality=0.4))
-    np.testing.assert_allclose(got, [0.3, 0.3, 0.3, 0.3])
+    got = face_noise(q, ClusterParams(face_noise=0.2, small_face_noise=1.0, min_quality=0.4))
+    np.testing.assert_allclose(got, [0.2, 0.2, 0.3, 0.4])
 
 
 def test_the_criterion_takes_each_groups_noise_away(rng: np.random.Generator) -> None:
@@ -395,16 +395,16 @@ def test_named_persons_start_whole_and_stay_apart_whatever_their_ids(
     assert both[0] != both[1]
 
 
-def test_copies_of_a_face_drift_apart_yet_count_once(rng: np.random.Generator) -> None:
+def test_copies_of_a_small_face_drift_apart_yet_count_once(rng: np.random.Generator) -> None:
     a = unit(rng.normal(size=128))
+    v = np.stack([a, apart_by(rng, a, 1.05)])  # a tiny face's two copies, FaceNet far apart
     pixels, scenes = signatures(np.array([0, 0]))  # the same pixels: copies
     sig = signatures_of(pixels, scenes)
-    # two copies of a small face, FaceNet 0.9 apart: as far as faces of one person may be
-    near = copy_units(np.stack([a, apart_by(rng, a, 0.9)]), np.arange(2), P, sig, np.full(2, 0.1))
-    assert near[0] == near[1]
-    # farther than any two faces of a person: FaceNet says two people, whatever the pixels say
-    far = copy_units(np.stack([a, apart_by(rng, a, 1.05)]), np.arange(2), P, sig, np.full(2, 0.1))
-    assert far[0] != far[1]
+    weak = copy_units(v, np.arange(2), P, sig, np.full(2, 0.1))
+    assert weak[0] == weak[1]
+    # as good faces that far apart, FaceNet says two people, whatever the pixels say
+    good = copy_units(v, np.arange(2), P, sig, np.ones(2))
+    assert good[0] != good[1]
 
 
 def test_each_photo_copied_many_times_is_one_unit(rng: np.random.Generator) -> None:

@@ -39,7 +39,8 @@ log = logging.getLogger(__name__)
 def cluster_params(settings: Settings) -> ClusterParams:
     c = settings.clustering
     return ClusterParams(
-        merge_distance=c.person_distance, face_noise=c.face_noise, min_quality=c.min_quality,
+        merge_distance=c.person_distance, face_noise=c.face_noise,
+        small_face_noise=c.small_face_noise, min_quality=c.min_quality,
         weak_distance=c.weak_distance, weak_margin=c.weak_margin,
         copy_distance=c.copy_distance, copy_similarity=c.copy_match, method=c.method,
         hdbscan_min_cluster_size=c.hdbscan_min_cluster_size)

@@ -1,7 +1,8 @@
 """Pure clustering maths: unit face vectors → person labels. Knows nothing of facefold's storage.
 
-A face is a noisy sighting of its person: FaceNet puts a face at a squared distance of about
-`face_noise` from its person's centre. So two groups of faces are one person when the distance between their
+A face is a noisy sighting of its person: FaceNet puts a good face at a squared distance of about
+`face_noise` from its person's centre, and a small, blurred or turned one further
+(`small_face_noise`). So two groups of faces are one person when the distance between their
 centres, once the noise their own faces show is taken away, is under `merge_distance`:
 
     D²(A, B) − v(A) − v(B) < merge_distance²
@@ -51,7 +52,8 @@ class ClusterParams:
     """Each explained in config.yaml, `clustering:`; measured in bench/quality.py."""
 
     merge_distance: float = 0.75  # groups whose noise-free centres are closer are one person
-    face_noise: float = 0.2  # a face's expected squared distance from its person's centre
+    face_noise: float = 0.2  # a good face's squared distance from its person's centre
+    small_face_noise: float = 1.0  # a face of quality 0 is this much noisier (×(1 + this))
     min_quality: float = 0.4  # a person needs one face at least this good; below: weak
     weak_distance: float = 1.25  # a weak face joins its nearest person only under this ...
     weak_margin: float = 0.9  # ... and when nearer than this share of the runner-up
@@ -62,10 +64,10 @@ class ClusterParams:
 
 
 def face_noise(quality: np.ndarray, params: ClusterParams) -> np.ndarray:
-    """Each face's expected squared distance from its person's centre: `face_noise`, whatever
-    its quality (weak faces are kept from founding people by `min_quality`, not by more noise;
-    bench/quality.py measured noise rising as quality falls: no better on the tune sets)."""
-    return np.full(len(quality), params.face_noise)
+    """Each face's expected squared distance from its person's centre, by quality: `face_noise`
+    at `min_quality` and above, rising to face_noise × (1 + small_face_noise) at quality 0."""
+    short = np.maximum((params.min_quality - quality) / max(params.min_quality, 1e-9), 0.0)
+    return params.face_noise * (1.0 + params.small_face_noise * short)
 
 
 def knn(vectors: np.ndarray, k: int = NEIGHBOURS) -> tuple[np.ndarray, np.ndarray]:
