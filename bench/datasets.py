@@ -71,6 +71,8 @@ def _labels(dest: Path, labels: dict[str, list[str]]) -> None:
 
 # --- LFW: 5,749 people in news photos, dealt out to the sets below ----------------------------
 
+# the first hash's shares; "spare" is dealt out again by a second hash (_lfw_group), and stays
+# in this list so that every other share keeps its people
 LFW_GROUPS = ("news-a", "news-b", "few-a", "few-b", "pairs", "groups-a", "groups-b", "small",
               "crowd", "spare")
 
